@@ -1,0 +1,67 @@
+"""``attend(q, k, v, pattern, backend="auto")``: one entry point over every backend."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from torch import Tensor
+
+from genoattn.errors import BackendUnavailableError, InputError
+
+log = logging.getLogger(__name__)
+
+# Fastest first: ``auto`` takes the first that can run. Modules are imported lazily.
+BACKEND_ORDER: tuple[str, ...] = ("flex", "xformers", "blocked", "reference")
+
+
+def get_backend(name: str):
+    """Import and return the backend object named ``name``."""
+    if name not in BACKEND_ORDER:
+        raise InputError(f"unknown attention backend {name!r}; expected 'auto' or one of {BACKEND_ORDER}")
+    try:
+        module = importlib.import_module(f"genoattn.attention.backends.{name}")
+    except ModuleNotFoundError as exc:  # a backend module not written yet, or its optional dependency
+        raise BackendUnavailableError(f"attention backend {name!r} is not available: {exc}") from exc
+    return module.backend
+
+
+def _check_qkv(q: Tensor, k: Tensor, v: Tensor) -> None:
+    if q.dim() != 4 or k.shape != q.shape or v.shape[:-1] != q.shape[:-1]:
+        raise InputError(
+            "attend expects q, k, v shaped [batch, heads, length, head_dim] with equal shapes, got "
+            f"q={tuple(q.shape)}, k={tuple(k.shape)}, v={tuple(v.shape)}"
+        )
+
+
+def choose_backend(q: Tensor, k: Tensor, v: Tensor, pattern: object, backend: str = "auto"):
+    """Return the backend object that will run; explain refusals (log for auto, raise when named)."""
+    if backend != "auto":
+        chosen = get_backend(backend)
+        reason = chosen.can_run(q, k, v, pattern)
+        if reason is not None:
+            raise BackendUnavailableError(f"backend {backend!r} cannot run {pattern}: {reason}")
+        return chosen
+    refusals = []
+    for name in BACKEND_ORDER:
+        try:
+            candidate = get_backend(name)
+        except BackendUnavailableError as exc:
+            refusals.append(f"{name}: {exc}")
+            continue
+        reason = candidate.can_run(q, k, v, pattern)
+        if reason is None:
+            if refusals:
+                log.debug("attend(%s) chose %s; skipped %s", pattern, name, "; ".join(refusals))
+            return candidate
+        refusals.append(f"{name}: {reason}")
+    raise BackendUnavailableError(f"no attention backend can run {pattern}: " + "; ".join(refusals))
+
+
+def attend(q: Tensor, k: Tensor, v: Tensor, pattern: object, backend: str = "auto") -> Tensor:
+    """Attention of q over k, v restricted to ``pattern``; q, k, v and the result are [B, H, L, D].
+
+    Scale is 1/sqrt(head_dim). ``backend`` is 'auto' (fastest that can run) or a name in BACKEND_ORDER.
+    """
+    _check_qkv(q, k, v)
+    return choose_backend(q, k, v, pattern, backend).attend(q, k, v, pattern)
