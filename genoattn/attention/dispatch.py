@@ -34,11 +34,18 @@ def _check_qkv(q: Tensor, k: Tensor, v: Tensor) -> None:
         )
 
 
-def choose_backend(q: Tensor, k: Tensor, v: Tensor, pattern: object, backend: str = "auto"):
+def choose_backend(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    pattern: object,
+    backend: str = "auto",
+    alibi_slopes: Tensor | None = None,
+):
     """Return the backend object that will run; explain refusals (log for auto, raise when named)."""
     if backend != "auto":
         chosen = get_backend(backend)
-        reason = chosen.can_run(q, k, v, pattern)
+        reason = chosen.can_run(q, k, v, pattern, alibi_slopes)
         if reason is not None:
             raise BackendUnavailableError(f"backend {backend!r} cannot run {pattern}: {reason}")
         return chosen
@@ -49,7 +56,7 @@ def choose_backend(q: Tensor, k: Tensor, v: Tensor, pattern: object, backend: st
         except BackendUnavailableError as exc:
             refusals.append(f"{name}: {exc}")
             continue
-        reason = candidate.can_run(q, k, v, pattern)
+        reason = candidate.can_run(q, k, v, pattern, alibi_slopes)
         if reason is None:
             if refusals:
                 log.debug("attend(%s) chose %s; skipped %s", pattern, name, "; ".join(refusals))
@@ -58,10 +65,19 @@ def choose_backend(q: Tensor, k: Tensor, v: Tensor, pattern: object, backend: st
     raise BackendUnavailableError(f"no attention backend can run {pattern}: " + "; ".join(refusals))
 
 
-def attend(q: Tensor, k: Tensor, v: Tensor, pattern: object, backend: str = "auto") -> Tensor:
+def attend(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    pattern: object,
+    backend: str = "auto",
+    alibi_slopes: Tensor | None = None,
+) -> Tensor:
     """Attention of q over k, v restricted to ``pattern``; q, k, v and the result are [B, H, L, D].
 
     Scale is 1/sqrt(head_dim). ``backend`` is 'auto' (fastest that can run) or a name in BACKEND_ORDER.
+    ``alibi_slopes`` (float [H]) adds the bidirectional ALiBi bias -slope[h] * |i - j| to the scores.
     """
     _check_qkv(q, k, v)
-    return choose_backend(q, k, v, pattern, backend).attend(q, k, v, pattern)
+    chosen = choose_backend(q, k, v, pattern, backend, alibi_slopes)
+    return chosen.attend(q, k, v, pattern, alibi_slopes)

@@ -1,8 +1,11 @@
 """Attention backends. Each module exposes a ``Backend`` object with:
 
 - ``name: str``
-- ``can_run(q, k, v, pattern) -> str | None``: None when it can, else the reason it cannot;
-- ``attend(q, k, v, pattern) -> Tensor``: q, k, v and the result are [B, H, L, D].
+- ``can_run(q, k, v, pattern, alibi_slopes=None) -> str | None``: None when it can, else the reason;
+- ``attend(q, k, v, pattern, alibi_slopes=None) -> Tensor``: q, k, v and the result are [B, H, L, D].
+
+``alibi_slopes`` (float [H] or None) adds the bidirectional ALiBi bias ``-slope[h] * abs(i - j)`` to the
+scores before the softmax; a backend that cannot add it refuses in ``can_run``.
 
 Backends never import each other; ``genoattn.attention.dispatch`` chooses among them.
 """
@@ -17,6 +20,10 @@ from torch import Tensor
 class Backend(Protocol):
     name: str
 
-    def can_run(self, q: Tensor, k: Tensor, v: Tensor, pattern: object) -> str | None: ...
+    def can_run(
+        self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
+    ) -> str | None: ...
 
-    def attend(self, q: Tensor, k: Tensor, v: Tensor, pattern: object) -> Tensor: ...
+    def attend(
+        self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
+    ) -> Tensor: ...

@@ -14,7 +14,9 @@ MAX_DENSE_PAIRS = 2**28
 class ReferenceBackend:
     name = "reference"
 
-    def can_run(self, q: Tensor, k: Tensor, v: Tensor, pattern: object) -> str | None:
+    def can_run(
+        self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
+    ) -> str | None:
         if not hasattr(pattern, "dense_mask"):
             return f"{type(pattern).__name__} has no dense_mask"
         length = q.shape[-2]
@@ -22,10 +24,16 @@ class ReferenceBackend:
             return f"L={length} needs an L x L mask ({length * length:,} pairs > {MAX_DENSE_PAIRS:,})"
         return None
 
-    def attend(self, q: Tensor, k: Tensor, v: Tensor, pattern: object) -> Tensor:
+    def attend(
+        self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
+    ) -> Tensor:
         num_heads, length = q.shape[1], q.shape[2]
         mask = pattern.dense_mask(length, num_heads).to(q.device)  # [H or 1, L, L]
         scores = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])  # [B, H, L, L]
+        if alibi_slopes is not None:
+            idx = torch.arange(length, device=q.device)
+            distance = (idx[:, None] - idx[None, :]).abs().to(scores.dtype)  # [L, L]
+            scores = scores - alibi_slopes.to(scores.dtype).view(-1, 1, 1) * distance  # [B, H, L, L]
         scores = scores.masked_fill(~mask, float("-inf"))
         probs = torch.softmax(scores, dim=-1)
         # A query with no visible key would give NaN; no DESIGN.md pattern has one, but stay finite.

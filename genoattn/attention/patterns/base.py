@@ -70,3 +70,22 @@ def positions(length: int, device: torch.device | str | None = None) -> tuple[Te
     """Query and key index grids for dense masks: i [L, 1], j [1, L]."""
     idx = torch.arange(length, device=device)
     return idx[:, None], idx[None, :]
+
+
+class Pattern:
+    """Base class of every mask pattern (subclasses are frozen dataclasses).
+
+    Subclasses implement ``mask_mod_for(length, num_heads)``, ``dense_mask(length, num_heads)`` and
+    ``block_layout(length, block_size, num_heads)``; ``causal`` is a field where the pattern allows it.
+    ``mask_mod_for`` returns FlexAttention's ``mask_mod(b, h, q_idx, kv_idx)`` for that length
+    (patterns whose mask does not depend on the length may ignore it).
+    """
+
+    def mask_mod_for(self, length: int, num_heads: int) -> MaskMod:
+        raise NotImplementedError
+
+    def dense_mask(self, length: int, num_heads: int = 1) -> Tensor:
+        raise NotImplementedError
+
+    def block_layout(self, length: int, block_size: int = 128, num_heads: int = 1) -> BlockLayout:
+        raise NotImplementedError
