@@ -1,0 +1,158 @@
+"""The LightningModule: loss per task, AdamW with warm-up + cosine decay, per-split metrics."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from genoattn.data.vocab import IGNORE_INDEX
+from genoattn.errors import ConfigError
+from genoattn.lit.metrics import build_metrics, metric_inputs
+
+TASKS = ("token_classification", "sequence_classification", "regression", "mlm")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a NaN/inf loss; raised before any checkpoint of the broken state is written."""
+
+
+def warmup_cosine(warmup_steps: int, total_steps: int, min_ratio: float) -> Callable[[int], float]:
+    """Multiplier of the base learning rate: linear warm-up, then cosine decay to ``min_ratio``."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / max(1, warmup_steps)
+        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+class GenomeLitModule(pl.LightningModule):
+    """Trains any genoattn network on a genomic task.
+
+    Args:
+        net: the network; ``net(input_ids [B, L])`` returns logits [B, L, C] (token tasks), [B, C]
+            (sequence classification) or [B] (regression).
+        task: one of token_classification, sequence_classification, regression, mlm.
+        class_weights: optional cross-entropy weight per class.
+        lr: peak learning rate of AdamW.
+        weight_decay: AdamW weight decay (not applied to biases and norms).
+        betas: AdamW betas.
+        warmup_steps: linear warm-up steps.
+        min_lr_ratio: final learning rate as a fraction of ``lr`` after cosine decay.
+        rc_average_eval: average forward and reverse-complement predictions in val/test/predict.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        task: str = "token_classification",
+        class_weights: list[float] | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 0.01,
+        betas: tuple[float, float] = (0.9, 0.98),
+        warmup_steps: int = 100,
+        min_lr_ratio: float = 0.05,
+        rc_average_eval: bool = False,
+    ) -> None:
+        super().__init__()
+        if task not in TASKS:
+            raise ConfigError(f"model.task: expected one of {TASKS}, got {task!r}")
+        self.save_hyperparameters(ignore=["net"])
+        self.net = net
+        self.task = task
+        self.num_classes = 1 if task == "regression" else int(getattr(net, "num_classes", 0) or 0)
+        weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
+        self.register_buffer("class_weights", weights, persistent=False)
+        if task != "regression" and self.num_classes < 2:
+            raise ConfigError(f"model.net: a {task} network needs num_classes >= 2")
+        self.val_metrics = build_metrics(task, self.num_classes).clone(prefix="val/")
+        self.test_metrics = build_metrics(task, self.num_classes).clone(prefix="test/")
+
+    # ----- forward and loss -----
+    def forward(self, input_ids: Tensor) -> Tensor:
+        return self.net(input_ids)
+
+    def predict_logits(self, input_ids: Tensor) -> Tensor:
+        """Logits for evaluation, averaged with the reverse-complement pass when configured."""
+        if self.hparams.rc_average_eval and self.task != "mlm":
+            from genoattn.models.rc import rc_average
+
+            return rc_average(self.net, input_ids, task=self.task)
+        return self.net(input_ids)
+
+    def loss(self, logits: Tensor, labels: Tensor) -> Tensor:
+        if self.task == "regression":
+            return F.mse_loss(logits.float().reshape(-1), labels.float().reshape(-1))
+        return F.cross_entropy(
+            logits.float().reshape(-1, logits.shape[-1]),
+            labels.reshape(-1),
+            weight=self.class_weights,
+            ignore_index=IGNORE_INDEX,
+        )
+
+    # ----- steps -----
+    def training_step(self, batch: dict, batch_idx: int) -> Tensor:
+        logits = self.net(batch["input_ids"])
+        loss = self.loss(logits, batch["labels"])
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"loss became {loss.item()} at global step {self.global_step} (epoch {self.current_epoch}, "
+                f"batch {batch_idx}); stopped before writing a checkpoint of this state. Try a lower lr, "
+                "gradient clipping (trainer.gradient_clip_val) or fp32 precision."
+            )
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(logits))
+        return loss
+
+    def _eval_step(self, batch: dict, metrics, split: str) -> None:
+        logits = self.predict_logits(batch["input_ids"])
+        loss = self.loss(logits, batch["labels"])
+        self.log(f"{split}/loss", loss, prog_bar=True, sync_dist=True, batch_size=len(logits))
+        preds, target = metric_inputs(self.task, logits, batch["labels"])
+        if target.numel():
+            metrics.update(preds, target)
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._eval_step(batch, self.val_metrics, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._eval_step(batch, self.test_metrics, "test")
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_dict(self.val_metrics.compute(), prog_bar=True, sync_dist=True)
+        self.val_metrics.reset()
+
+    def on_test_epoch_end(self) -> None:
+        self.log_dict(self.test_metrics.compute(), sync_dist=True)
+        self.test_metrics.reset()
+
+    def predict_step(self, batch: dict, batch_idx: int) -> Tensor:
+        return self.predict_logits(batch["input_ids"])
+
+    # ----- optimisation -----
+    def configure_optimizers(self):
+        decay, no_decay = [], []
+        for name, param in self.net.named_parameters():
+            if not param.requires_grad:
+                continue
+            (no_decay if param.ndim < 2 or "norm" in name else decay).append(param)
+        optimizer = torch.optim.AdamW(
+            [
+                {"params": decay, "weight_decay": self.hparams.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0},
+            ],
+            lr=self.hparams.lr,
+            betas=tuple(self.hparams.betas),
+        )
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = min(self.hparams.warmup_steps, max(0, total // 2))
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, warmup_cosine(warmup, total, self.hparams.min_lr_ratio)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
