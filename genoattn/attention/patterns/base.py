@@ -89,3 +89,146 @@ class Pattern:
 
     def block_layout(self, length: int, block_size: int = 128, num_heads: int = 1) -> BlockLayout:
         raise NotImplementedError
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Helpers shared by the pattern files (added with the patterns; the names above are the original contract).
+# --------------------------------------------------------------------------------------------------------------
+
+# block_stats(h, q_block, k_block) -> (touched, full): bool tensors, broadcast from int64 block ids.
+BlockStats = Callable[[Tensor, Tensor, Tensor], tuple[Tensor, Tensor]]
+
+
+def check_block_size(block_size: int, pattern: str) -> None:
+    check_positive("block_size", block_size, pattern)
+
+
+def block_span(block: Tensor, length: int, block_size: int) -> tuple[Tensor, Tensor]:
+    """First and last position (inclusive, clipped to ``length - 1``) of each block id in ``block``."""
+    start = block * block_size
+    end = torch.clamp(start + block_size, max=length) - 1
+    return start, end
+
+
+def floordiv(a: Tensor | int, m: Tensor | int) -> Tensor | int:
+    """Floor division that works on tensors and ints alike."""
+    if isinstance(a, Tensor) or isinstance(m, Tensor):
+        return torch.div(a, m, rounding_mode="floor")
+    return a // m
+
+
+def count_range(a: Tensor, b: Tensor, lo: Tensor | int, hi: Tensor | int) -> Tensor:
+    """Number of integers in [a, b] ∩ [lo, hi] (0 when empty)."""
+    return torch.clamp(torch.minimum(b, torch.as_tensor(hi)) - torch.maximum(a, torch.as_tensor(lo)) + 1, min=0)
+
+
+def count_multiples(a: Tensor, b: Tensor, m: Tensor | int) -> Tensor:
+    """Number of multiples of ``m`` (>= 1) in [a, b] (0 when empty); a, b may be negative."""
+    return torch.clamp(floordiv(b, m) - floordiv(a - 1, m), min=0)
+
+
+def difference_span(q_block: Tensor, k_block: Tensor, length: int, block_size: int) -> tuple[Tensor, Tensor]:
+    """Smallest and largest i - j over the block pair; every integer in between is some i - j."""
+    qs, qe = block_span(q_block, length, block_size)
+    ks, ke = block_span(k_block, length, block_size)
+    return qs - ke, qe - ks
+
+
+def layout_from_candidates(
+    length: int,
+    block_size: int,
+    candidates: Tensor,
+    block_stats: BlockStats,
+    dense_rows: Tensor | None = None,
+) -> BlockLayout:
+    """Build a BlockLayout from a superset of touched key blocks per query block.
+
+    candidates: int64 [H', NQ, C] key-block ids that may be touched; ids outside [0, NB) mean "none" and
+                duplicates are allowed. ``block_stats`` decides which are touched and which are full.
+    dense_rows: optional bool [H', NQ]: rows whose candidates are every key block (e.g. global queries);
+                they are handled apart so the candidate tensor stays O(NQ * C).
+    Memory is O(H' * NQ * K) where K is the widest row.
+    """
+    nb = -(-length // block_size)
+    hp, nq, _ = candidates.shape
+    heads = torch.arange(hp).view(hp, 1, 1)
+    rows = torch.arange(nq).view(1, nq, 1)
+    cand = torch.where((candidates < 0) | (candidates >= nb), nb, candidates)
+    cand, _ = torch.sort(cand, dim=-1)  # [H', NQ, C]
+    dup = torch.zeros_like(cand, dtype=torch.bool)
+    dup[..., 1:] = cand[..., 1:] == cand[..., :-1]
+    touched, _ = block_stats(heads, rows, torch.clamp(cand, max=nb - 1))
+    cand = torch.where(dup | ~touched | (cand >= nb), nb, cand)
+    cand, _ = torch.sort(cand, dim=-1)
+    counts = (cand < nb).sum(-1)  # [H', NQ]
+    k_small = int(counts.max()) if counts.numel() else 0
+    cand = cand[..., :k_small]
+    valid = cand < nb
+    cand = torch.where(valid, cand, 0)
+    _, full_small = block_stats(heads, rows, cand)
+    full_small = full_small & valid
+
+    dense_idx = dense_counts = dense_full = None
+    width = k_small
+    if dense_rows is not None and bool(dense_rows.any()):
+        dh, dq = torch.nonzero(dense_rows.expand(hp, nq), as_tuple=True)  # [Nd]
+        kb = torch.arange(nb).view(1, nb)
+        d_touched, d_full = block_stats(dh[:, None], dq[:, None], kb)  # [Nd, NB]
+        d_touched = d_touched.expand(len(dh), nb)
+        keyed = torch.where(d_touched, kb, nb)
+        keyed, order = torch.sort(keyed, dim=-1)
+        dense_counts = d_touched.sum(-1)
+        width = max(width, int(dense_counts.max()))
+        dense_idx = torch.where(keyed < nb, keyed, 0)
+        dense_full = torch.gather(d_full.expand(len(dh), nb), 1, order) & (keyed < nb)
+
+    indices = torch.zeros(hp, nq, width, dtype=torch.int32)
+    full = torch.zeros(hp, nq, width, dtype=torch.bool)
+    indices[..., :k_small] = cand.to(torch.int32)
+    full[..., :k_small] = full_small
+    counts = counts.to(torch.int32)
+    if dense_idx is not None:
+        indices[dh, dq] = dense_idx[:, :width].to(torch.int32)
+        full[dh, dq] = dense_full[:, :width]
+        counts[dh, dq] = dense_counts.to(torch.int32)
+    return BlockLayout(length=length, block_size=block_size, indices=indices, counts=counts, full=full)
+
+
+def range_candidates(lo: Tensor, hi: Tensor, num_blocks: int) -> Tensor:
+    """int64 [..., K] candidate ids lo..hi per row (clipped to [0, num_blocks)); -1 pads shorter rows."""
+    lo = torch.clamp(lo, min=0)
+    hi = torch.clamp(hi, max=num_blocks - 1)
+    width = max(int((hi - lo).max()) + 1, 0) if lo.numel() else 0
+    ids = lo.unsqueeze(-1) + torch.arange(width)
+    return torch.where(ids <= hi.unsqueeze(-1), ids, -1)
+
+
+def mask_from_mod(mask_mod: MaskMod, length: int, num_heads: int) -> Tensor:
+    """Evaluate a mask_mod on full index grids: bool [H, L, L] (tests and small plots only)."""
+    b = torch.zeros((), dtype=torch.long)
+    h = torch.arange(num_heads).view(-1, 1, 1)
+    i = torch.arange(length).view(1, -1, 1)
+    j = torch.arange(length).view(1, 1, -1)
+    return mask_mod(b, h, i, j).expand(num_heads, length, length)
+
+
+def normalise_causal(causal: object, pattern: str) -> None:
+    if not isinstance(causal, bool):
+        raise InputError(f"{pattern}: causal must be a bool, got {causal!r}")
+
+
+def difference_stats(
+    visible_count: Callable[[Tensor, Tensor], Tensor], length: int, block_size: int
+) -> BlockStats:
+    """Block stats for patterns whose visibility depends only on d = i - j.
+
+    ``visible_count(a, b)`` counts the visible differences in [a, b]. Every difference between the smallest and
+    largest i - j of a block pair occurs, so the pair is touched iff the count is > 0 and full iff it is b - a + 1.
+    """
+
+    def stats(h: Tensor, q_block: Tensor, k_block: Tensor) -> tuple[Tensor, Tensor]:
+        a, b = difference_span(q_block, k_block, length, block_size)
+        count = visible_count(a, b)
+        return count > 0, count == b - a + 1
+
+    return stats
