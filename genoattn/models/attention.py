@@ -1,0 +1,109 @@
+"""Multi-head self-attention whose attention pattern is a spec (mask pattern, Performer or Routing)."""
+
+from __future__ import annotations
+
+import importlib
+
+from torch import Tensor, nn
+
+from genoattn.attention.dispatch import BACKEND_ORDER, attend
+from genoattn.errors import ConfigError
+from genoattn.models.positions import POSITION_KINDS, RotaryEmbedding, alibi_slopes
+from genoattn.models.specs import AttentionSpec, PerformerSpec, RoutingSpec
+
+
+def check_backend(backend: str) -> None:
+    """Raise ConfigError unless ``backend`` is 'auto' or a known backend name."""
+    if backend != "auto" and backend not in BACKEND_ORDER:
+        raise ConfigError(f"model.backend: expected 'auto' or one of {BACKEND_ORDER}, got {backend!r}")
+
+
+def _import_module_class(module: str, name: str) -> type:
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ModuleNotFoundError, AttributeError) as exc:
+        raise ConfigError(f"model.attention: {module}.{name} is not available: {exc}") from exc
+
+
+def build_kernel(spec: AttentionSpec, head_dim: int, num_heads: int, layer: int = 0) -> nn.Module | None:
+    """The attention module for Performer/Routing specs; None for mask patterns (they go through attend).
+
+    ``layer`` offsets a Performer seed so that layers draw different projections.
+    """
+    if isinstance(spec, PerformerSpec):
+        performer = _import_module_class("genoattn.attention.performer", "Performer")
+        return performer(
+            head_dim,
+            num_features=spec.num_features,
+            causal=spec.causal,
+            redraw_interval=spec.redraw_interval,
+            ortho=spec.ortho,
+            seed=None if spec.seed is None else spec.seed + layer,
+        )
+    if isinstance(spec, RoutingSpec):
+        routing = _import_module_class("genoattn.attention.routing", "Routing")
+        return routing(head_dim, num_clusters=spec.num_clusters, window=spec.window, num_heads=num_heads)
+    return None
+
+
+class SelfAttention(nn.Module):
+    """q/k/v projections, positions (rotary on q, k or ALiBi bias), attention by ``spec``, output projection.
+
+    Args:
+        d_model: model width; split into ``num_heads`` heads of d_model // num_heads channels.
+        num_heads: number of attention heads.
+        spec: mask pattern, PerformerSpec or RoutingSpec.
+        backend: attention backend for mask patterns ('auto' or a name in BACKEND_ORDER).
+        positions: 'rotary', 'alibi' or 'none'.
+        rotary_base: RoPE frequency base.
+        layer: index of the layer (seeds per-layer random projections).
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        spec: AttentionSpec,
+        backend: str = "auto",
+        positions: str = "rotary",
+        rotary_base: float = 10000.0,
+        layer: int = 0,
+    ) -> None:
+        super().__init__()
+        if d_model % num_heads:
+            raise ConfigError(f"model.d_model ({d_model}) must be divisible by model.num_heads ({num_heads})")
+        if positions not in POSITION_KINDS:
+            raise ConfigError(f"model.positions: expected one of {POSITION_KINDS}, got {positions!r}")
+        check_backend(backend)
+        self.num_heads = num_heads
+        self.head_dim = d_model // num_heads
+        self.spec = spec
+        self.backend = backend
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.proj = nn.Linear(d_model, d_model)
+        self.rotary = RotaryEmbedding(self.head_dim, rotary_base) if positions == "rotary" else None
+        self.kernel = build_kernel(spec, self.head_dim, num_heads, layer)
+        if positions == "alibi" and self.kernel is not None:
+            raise ConfigError(
+                f"model.positions: alibi is a score bias, which {type(spec).__name__} has no scores for; "
+                "use 'rotary' or 'none'"
+            )
+        self.register_buffer(
+            "alibi_slopes", alibi_slopes(num_heads) if positions == "alibi" else None, persistent=False
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        batch, length, width = x.shape
+        qkv = self.qkv(x).view(batch, length, 3, self.num_heads, self.head_dim)  # [B, L, 3, H, D]
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [B, H, L, D]
+        if self.rotary is not None:
+            q, k = self.rotary(q, k)
+        if self.kernel is not None:
+            out = self.kernel(q, k, v)  # [B, H, L, D]
+        else:
+            out = attend(q, k, v, self.spec, backend=self.backend, alibi_slopes=self.alibi_slopes)
+        out = out.transpose(1, 2).reshape(batch, length, width)  # [B, L, H * D]
+        return self.proj(out)
+
+    def extra_repr(self) -> str:
+        return f"heads={self.num_heads}, spec={self.spec!r}, backend={self.backend!r}"
