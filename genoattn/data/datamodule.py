@@ -1,0 +1,427 @@
+"""``GenomeDataModule``: FASTA + annotation -> tokenised, labelled windows for Lightning.
+
+Set-up (``setup()``, once): open the genome, read and check the annotation, split whole contigs into
+train/val/test, tile each split into windows and drop windows with too many N, build the labels.
+Dataloaders run with ``batch_size=None`` over a :class:`~genoattn.data.datasets.BatchPlanSampler`, so
+each worker builds whole batches by numpy slicing (see :mod:`genoattn.data.datasets`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pytorch_lightning as pl
+from torch.utils.data import DataLoader
+
+from genoattn.data import vocab
+from genoattn.data.annotations import check_intervals, read_annotation
+from genoattn.data.datasets import (
+    TASKS,
+    ArrayLabels,
+    BatchPlanSampler,
+    FastaSequences,
+    InMemorySequences,
+    IntervalLabels,
+    WindowBatchDataset,
+)
+from genoattn.data.genome import Genome
+from genoattn.data.labels import (
+    LABEL_CLASSES,
+    IntervalIndex,
+    contig_labels,
+    nucleotide_labels,
+    read_scores,
+    window_overlap_labels,
+    window_scores,
+)
+from genoattn.data.tokenizers import build_tokenizer, encode_nucleotides
+from genoattn.data.windows import (
+    NContent,
+    Windows,
+    filter_n,
+    n_runs,
+    random_windows,
+    split_contigs,
+    tile_windows,
+)
+from genoattn.errors import ConfigError, InputError
+
+SPLITS = ("train", "val", "test")
+_FETCH_CHUNK = 8_000_000  # bases read at a time when scanning a genome that is not held in memory
+
+
+class GenomeDataModule(pl.LightningDataModule):
+    """Windows of a genome, tokenised and labelled for one task, split by whole contigs.
+
+    Args:
+        fasta: genome FASTA (plain, gzip or bgzip; multi-FASTA) or GenBank file.
+        annotation: BED / GFF3 / GTF / GenBank annotation (labels of token and sequence classification), or
+            for regression a BED/TSV file with a score column. Not needed for ``mlm``.
+        task: ``token_classification`` (one label per token), ``sequence_classification`` (one binary
+            label per window), ``regression`` (one float per window) or ``mlm`` (masked-LM pretraining).
+        feature_types: annotation feature types that make the labels (GFF column 3 / GenBank keys);
+            an empty list keeps every type. Ignored for BED files.
+        label_mode: per-nucleotide labels of token classification: ``binary`` (feature vs none),
+            ``strand`` (0 none, 1 plus, 2 minus) or ``frame`` (0 none, 1-3 plus-strand codon position,
+            4-6 minus-strand); conflicting overlaps get IGNORE_INDEX.
+        min_overlap: sequence classification: a window is positive when an interval overlaps it by at
+            least this fraction of the shorter of the two.
+        score_column: regression: score column of the BED/TSV file, 0-based index or header name.
+        window: bases per window (a multiple of ``k`` with the k-mer tokenizer).
+        stride: bases between tiled windows (default: ``window``, no overlap). The last window of a
+            contig is shifted back to end at the contig end.
+        train_windows_per_epoch: when set, each training epoch draws this many windows at random (with
+            replacement) from the training tiles and jitters them; else training uses the tiles.
+        jitter: largest random shift (bases) of those random training windows; default: ``stride``.
+        max_n_fraction: windows with a larger fraction of N bases are dropped (1.0 keeps all).
+        short_contigs: contigs shorter than ``window``: ``skip`` (with a warning) or ``pad`` (one
+            window at 0 padded with PAD; labels IGNORE_INDEX on the padding).
+        test_contigs: test split by contig names (takes precedence over the other test options).
+        val_contigs: validation split by contig names.
+        val_fraction: fraction of contigs drawn (with ``split_seed``) for validation when
+            ``val_contigs`` is not given; 0 for no validation split.
+        test_fraction: fraction of contigs drawn for test when neither ``test_contigs`` nor
+            ``holdout_every`` is given; 0 for no test split.
+        holdout_every: test split = every n-th contig of the name-sorted list (index % n == 0), the rule
+            of the E. coli baselines in data/README.md (n = 5).
+        split_seed: seed of the contig draws of ``val_fraction``/``test_fraction``.
+        batch_size: windows per training batch.
+        eval_batch_size: windows per val/test/predict batch (default: ``batch_size``).
+        num_workers: dataloader worker processes (each opens its own file handle).
+        rc_augment: training: reverse-complement each window with probability 0.5 (labels follow).
+        shift_augment: training: shift each window by up to this many bases (labels follow).
+        tokenizer: ``nucleotide`` (one token per base) or ``kmer`` (non-overlapping k-mers).
+        k: k-mer size for ``tokenizer: kmer`` (vocabulary 5 + 4**k); ignored otherwise.
+        uppercase: upper-case soft-masked (lowercase) bases when reading (tokens are the same either way).
+        mlm_probability: fraction of tokens masked for ``mlm`` (80% MASK, 10% random, 10% kept).
+        seed: seed of the batch order, random windows and augmentation (same seed, same batches).
+        in_memory: hold the genome's token ids (and labels) in memory; default: when the genome is at
+            most ``in_memory_max_bp`` bases. Else every window is read through pyfaidx.
+        in_memory_max_bp: genome size limit of the automatic ``in_memory`` choice.
+        cache_dir: cache folder for decompressed FASTA and indexes (default: genoattn's cache).
+        predict_fasta: FASTA tiled by the predict dataloader (default: ``fasta``, all contigs).
+        pin_memory: pin batches in page-locked memory (faster copies to a GPU).
+    """
+
+    def __init__(
+        self,
+        fasta: str,
+        annotation: str | None = None,
+        task: Literal["token_classification", "sequence_classification", "regression", "mlm"] = "token_classification",
+        feature_types: Sequence[str] = ("CDS",),
+        label_mode: Literal["binary", "strand", "frame"] = "binary",
+        min_overlap: float = 0.5,
+        score_column: int | str = 4,
+        window: int = 4096,
+        stride: int | None = None,
+        train_windows_per_epoch: int | None = None,
+        jitter: int | None = None,
+        max_n_fraction: float = 0.1,
+        short_contigs: Literal["skip", "pad"] = "skip",
+        test_contigs: list[str] | None = None,
+        val_contigs: list[str] | None = None,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        holdout_every: int | None = None,
+        split_seed: int = 0,
+        batch_size: int = 8,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        rc_augment: bool = False,
+        shift_augment: int = 0,
+        tokenizer: Literal["nucleotide", "kmer"] = "nucleotide",
+        k: int = 3,
+        uppercase: bool = True,
+        mlm_probability: float = 0.15,
+        seed: int = 0,
+        in_memory: bool | None = None,
+        in_memory_max_bp: int = 500_000_000,
+        cache_dir: str | None = None,
+        predict_fasta: str | None = None,
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.fasta, self.annotation, self.task = fasta, annotation, task
+        self.feature_types = list(feature_types)
+        self.label_mode, self.min_overlap, self.score_column = label_mode, min_overlap, score_column
+        self.window, self.stride = window, stride
+        self.train_windows_per_epoch, self.jitter = train_windows_per_epoch, jitter
+        self.max_n_fraction, self.short_contigs = max_n_fraction, short_contigs
+        self.test_contigs, self.val_contigs = test_contigs, val_contigs
+        self.val_fraction, self.test_fraction = val_fraction, test_fraction
+        self.holdout_every, self.split_seed = holdout_every, split_seed
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
+        self.num_workers, self.rc_augment, self.shift_augment = num_workers, rc_augment, shift_augment
+        self.uppercase, self.mlm_probability, self.seed = uppercase, mlm_probability, seed
+        self.in_memory, self.in_memory_max_bp, self.cache_dir = in_memory, in_memory_max_bp, cache_dir
+        self.predict_fasta, self.pin_memory = predict_fasta, pin_memory
+        self._check_arguments()
+        self.tokenizer = build_tokenizer(tokenizer, k)
+        self._built = False
+        self._predict_built = False
+
+    # ------------------------------------------------------------------------------ arguments
+
+    def _check_arguments(self) -> None:
+        def need(ok: bool, arg: str, msg: str) -> None:
+            if not ok:
+                raise ConfigError(f"{arg}: {msg}")
+
+        need(self.task in TASKS, "task", f"expected one of {TASKS}, got {self.task!r}")
+        need(self.task == "mlm" or self.annotation is not None, "annotation",
+             f"task {self.task!r} needs an annotation file (only 'mlm' works without one)")
+        need(self.label_mode in LABEL_CLASSES, "label_mode", f"expected one of {sorted(LABEL_CLASSES)}, "
+             f"got {self.label_mode!r}")
+        need(isinstance(self.window, int) and self.window >= 1, "window", f"expected a positive integer, "
+             f"got {self.window!r}")
+        need(self.stride is None or (isinstance(self.stride, int) and self.stride >= 1), "stride",
+             f"expected a positive integer or None, got {self.stride!r}")
+        need(self.train_windows_per_epoch is None or self.train_windows_per_epoch >= 1, "train_windows_per_epoch",
+             f"expected a positive integer or None, got {self.train_windows_per_epoch!r}")
+        need(self.jitter is None or self.jitter >= 0, "jitter", f"expected >= 0, got {self.jitter!r}")
+        need(0.0 <= self.max_n_fraction <= 1.0, "max_n_fraction", f"expected a value in [0, 1], "
+             f"got {self.max_n_fraction}")
+        need(0.0 < self.min_overlap <= 1.0, "min_overlap", f"expected a value in (0, 1], got {self.min_overlap}")
+        need(0.0 < self.mlm_probability < 1.0, "mlm_probability", f"expected a value in (0, 1), "
+             f"got {self.mlm_probability}")
+        need(self.short_contigs in ("skip", "pad"), "short_contigs", f"expected 'skip' or 'pad', "
+             f"got {self.short_contigs!r}")
+        need(self.batch_size >= 1, "batch_size", f"expected >= 1, got {self.batch_size}")
+        need(self.eval_batch_size >= 1, "eval_batch_size", f"expected >= 1, got {self.eval_batch_size}")
+        need(self.num_workers >= 0, "num_workers", f"expected >= 0, got {self.num_workers}")
+        need(self.shift_augment >= 0, "shift_augment", f"expected >= 0, got {self.shift_augment}")
+        need(not (self.test_contigs is not None and self.holdout_every is not None), "holdout_every",
+             "give either test_contigs or holdout_every, not both")
+        for arg in ("val_fraction", "test_fraction"):
+            value = getattr(self, arg)
+            need(0.0 <= value < 1.0, arg, f"expected a fraction in [0, 1), got {value}")
+        if self.hparams.tokenizer == "kmer":
+            k = self.hparams.k
+            need(isinstance(k, int) and 1 <= k <= 8, "k", f"expected an integer in [1, 8], got {k!r}")
+            need(self.window % k == 0, "window", f"must be a multiple of k={k} with the k-mer tokenizer, "
+                 f"got {self.window}")
+
+    # ------------------------------------------------------------------------------ properties
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of token ids of the tokenizer (9 for nucleotides, 5 + 4**k for k-mers)."""
+        return self.tokenizer.vocab_size
+
+    @property
+    def num_classes(self) -> int:
+        """Output classes of the task: 2/3/7 per label_mode, 2 for sequence classification, 1 for
+        regression, ``vocab_size`` for mlm."""
+        if self.task == "token_classification":
+            return LABEL_CLASSES[self.label_mode]
+        return {"sequence_classification": 2, "regression": 1, "mlm": self.vocab_size}[self.task]
+
+    @property
+    def tokens_per_window(self) -> int:
+        """Sequence length the model sees: ``window // k``."""
+        return self.window // self.tokenizer.k
+
+    # ------------------------------------------------------------------------------ set-up
+
+    def setup(self, stage: str | None = None) -> None:
+        """Build genome access, splits, windows and labels (once); the predict source on demand."""
+        if not self._built:
+            self._build()
+        if stage == "predict" and not self._predict_built:
+            self._build_predict()
+
+    def _open(self, path: str) -> tuple[Genome, InMemorySequences | FastaSequences, NContent, bool]:
+        genome = Genome(path, uppercase=self.uppercase, cache_dir=self.cache_dir)
+        lengths = genome.contigs
+        in_memory = self.in_memory if self.in_memory is not None else genome.total_length <= self.in_memory_max_bp
+        if in_memory:
+            ids = {c: encode_nucleotides(genome.fetch(c, 0, n)) for c, n in lengths.items()}
+            return genome, InMemorySequences(ids), NContent.from_ids(ids), True
+        runs = {c: _streamed_n_runs(genome, c, n) for c, n in lengths.items()}
+        return genome, FastaSequences(genome, list(lengths)), NContent(list(lengths), runs), False
+
+    def _build(self) -> None:
+        self.genome, self.sequences, self.n_content, self.is_in_memory = self._open(self.fasta)
+        lengths = self.genome.contigs
+        self.contig_lengths = lengths
+        names = list(lengths)
+
+        self.interval_index: IntervalIndex | None = None
+        if self.annotation is not None and self.task != "mlm":
+            if self.task == "regression":
+                intervals = read_scores(self.annotation, self.score_column)
+            else:
+                intervals = read_annotation(self.annotation, self.feature_types or None)
+            intervals = check_intervals(intervals, lengths, self.annotation)
+            if not intervals:
+                raise InputError(f"{self.annotation}: no intervals of feature types {self.feature_types} on the "
+                                 f"FASTA's contigs")
+            self.interval_index = IntervalIndex(intervals)
+
+        self.splits = split_contigs(
+            names, test_contigs=self.test_contigs, val_contigs=self.val_contigs, val_fraction=self.val_fraction,
+            test_fraction=self.test_fraction, holdout_every=self.holdout_every, seed=self.split_seed)
+        self.windows: dict[str, Windows] = {}
+        for split in SPLITS:
+            tiles = tile_windows(lengths, self.window, self.stride, contigs=self.splits[split],
+                                 short_contigs=self.short_contigs)
+            self.windows[split] = filter_n(tiles, self.n_content, self.max_n_fraction)
+        if not len(self.windows["train"]):
+            raise InputError(f"{self.fasta}: no training windows of {self.window} bp left (contigs too short or "
+                             f"more than max_n_fraction={self.max_n_fraction} N)")
+
+        self.nucleotide_label_source: ArrayLabels | IntervalLabels | None = None
+        if self.task == "token_classification":
+            if self.is_in_memory:
+                self.nucleotide_label_source = ArrayLabels(
+                    contig_labels(self.interval_index, lengths, self.label_mode), names)
+            else:
+                self.nucleotide_label_source = IntervalLabels(
+                    self.interval_index, self.label_mode, names, self.sequences.lengths)
+        self._built = True
+
+    def _build_predict(self) -> None:
+        if self.predict_fasta is None:
+            self.predict_sequences = self.sequences
+            lengths = self.contig_lengths
+        else:
+            genome, self.predict_sequences, _, _ = self._open(self.predict_fasta)
+            lengths = genome.contigs
+        self.predict_windows = tile_windows(lengths, self.window, self.stride, short_contigs="pad")
+        self._predict_built = True
+
+    # ------------------------------------------------------------------------------ dataloaders
+
+    def _dataset(self, train: bool, task: str | None = None) -> WindowBatchDataset:
+        return WindowBatchDataset(
+            self.sequences, self.tokenizer, self.window, self.task if task is None else task,
+            nucleotide_label_source=self.nucleotide_label_source, interval_index=self.interval_index,
+            label_mode=self.label_mode, min_overlap=self.min_overlap, mlm_probability=self.mlm_probability,
+            rc_augment=train and self.rc_augment, shift_augment=self.shift_augment if train else 0)
+
+    def _loader(self, dataset: WindowBatchDataset, sampler: BatchPlanSampler) -> DataLoader:
+        workers = self.num_workers
+        return DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=workers,
+                          persistent_workers=workers > 0, pin_memory=self.pin_memory,
+                          prefetch_factor=4 if workers > 0 else None)
+
+    def train_sampler(self) -> BatchPlanSampler:
+        """The training batch plan sampler (shuffled; random jittered windows when configured)."""
+        self.setup("fit")
+        base = self.windows["train"]
+        if self.train_windows_per_epoch is None:
+            return BatchPlanSampler(base, self.batch_size, shuffle=True, drop_last=True, seed=self.seed)
+        jitter = self.jitter if self.jitter is not None else (self.stride or self.window)
+        resample = functools.partial(random_windows, base, self.contig_lengths, self.train_windows_per_epoch,
+                                     jitter, n_content=self.n_content, max_n_fraction=self.max_n_fraction)
+        return BatchPlanSampler(None, self.batch_size, shuffle=False, drop_last=True, seed=self.seed,
+                                resample=resample, num_windows=self.train_windows_per_epoch)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self._dataset(train=True), self.train_sampler())
+
+    def _eval_loader(self, split: str) -> DataLoader | list:
+        self.setup("fit")
+        windows = self.windows[split]
+        if not len(windows):
+            return []  # no contigs in this split: Lightning skips the loop
+        sampler = BatchPlanSampler(windows, self.eval_batch_size, seed=self.seed + 1, fixed_epoch=True)
+        return self._loader(self._dataset(train=False), sampler)
+
+    def val_dataloader(self) -> DataLoader | list:
+        return self._eval_loader("val")
+
+    def test_dataloader(self) -> DataLoader | list:
+        return self._eval_loader("test")
+
+    def predict_dataloader(self) -> DataLoader:
+        """Tiles every contig of ``predict_fasta`` (or ``fasta``), short contigs padded; no labels."""
+        self.setup("predict")
+        dataset = WindowBatchDataset(self.predict_sequences, self.tokenizer, self.window, None)
+        sampler = BatchPlanSampler(self.predict_windows, self.eval_batch_size, seed=self.seed, fixed_epoch=True)
+        return self._loader(dataset, sampler)
+
+    # ------------------------------------------------------------------------------ summary
+
+    def stats(self) -> dict[str, Any]:
+        """Numbers behind :meth:`describe`: contigs, bases and windows per split, label balance."""
+        self.setup("fit")
+        out: dict[str, Any] = {
+            "fasta": str(self.fasta), "contigs": len(self.contig_lengths),
+            "bases": int(sum(self.contig_lengths.values())), "in_memory": self.is_in_memory,
+            "task": self.task, "tokenizer": self.tokenizer.name, "vocab_size": self.vocab_size,
+            "num_classes": self.num_classes, "window": self.window, "splits": {},
+        }
+        for split in SPLITS:
+            contigs = self.splits[split]
+            windows = self.windows[split]
+            entry = {"contigs": len(contigs), "bases": int(sum(self.contig_lengths[c] for c in contigs)),
+                     "windows": len(windows), "window_bases": windows.nucleotides()}
+            if split == "train" and self.train_windows_per_epoch is not None:
+                entry["windows_per_epoch"] = self.train_windows_per_epoch
+            entry["labels"] = self._label_balance(contigs, windows)
+            out["splits"][split] = entry
+        return out
+
+    def _label_balance(self, contigs: list[str], windows: Windows) -> dict[str, float] | None:
+        if self.task == "token_classification":
+            counts = np.zeros(self.num_classes, dtype=np.int64)
+            ignored = 0
+            for c in contigs:
+                labels = nucleotide_labels(self.interval_index, c, 0, self.contig_lengths[c], self.label_mode)
+                counts += np.bincount(labels[labels >= 0], minlength=self.num_classes)
+                ignored += int((labels == vocab.IGNORE_INDEX).sum())
+            total = max(int(counts.sum()), 1)
+            balance = {f"class_{i}": float(n / total) for i, n in enumerate(counts)}
+            return {**balance, "ignored_bases": ignored}
+        if self.task in ("sequence_classification", "regression") and len(windows):
+            parts = []
+            for ci in np.unique(windows.contig_index):
+                name, starts = windows.contig_names[ci], windows.start[windows.contig_index == ci]
+                if self.task == "regression":
+                    parts.append(window_scores(self.interval_index, name, starts, self.window))
+                else:
+                    parts.append(window_overlap_labels(self.interval_index, name, starts, self.window,
+                                                       self.min_overlap))
+            values = np.concatenate(parts)
+            if self.task == "regression":
+                return {"mean": float(values.mean()), "std": float(values.std())}
+            return {"class_1": float(values.mean())}
+        return None
+
+    def describe(self) -> str:
+        """A short human-readable summary: genome, task, windows per split and label balance."""
+        s = self.stats()
+        lines = [f"genome {s['fasta']}: {s['contigs']} contigs, {s['bases']:,} bp "
+                 f"({'in memory' if s['in_memory'] else 'read per window'})",
+                 f"task {s['task']}, {s['num_classes']} classes, tokenizer {s['tokenizer']} "
+                 f"(vocab {s['vocab_size']}), window {s['window']} bp"]
+        for split, e in s["splits"].items():
+            per_epoch = f", {e['windows_per_epoch']} random per epoch" if "windows_per_epoch" in e else ""
+            labels = ""
+            if e["labels"]:
+                labels = ", labels " + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
+                                                for k, v in e["labels"].items())
+            lines.append(f"  {split:<5} {e['contigs']:>4} contigs {e['bases']:>12,} bp  {e['windows']:>7,} windows"
+                         f"{per_epoch}{labels}")
+        return "\n".join(lines)
+
+
+def _streamed_n_runs(genome: Genome, contig: str, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of N of one contig, read in chunks (for genomes not held in memory)."""
+    starts, ends = [], []
+    for offset in range(0, length, _FETCH_CHUNK):
+        s, e = n_runs(encode_nucleotides(genome.fetch(contig, offset, min(offset + _FETCH_CHUNK, length))))
+        starts.append(s + offset)
+        ends.append(e + offset)
+    s, e = np.concatenate(starts or [np.zeros(0, np.int64)]), np.concatenate(ends or [np.zeros(0, np.int64)])
+    if len(s) > 1:  # merge runs split at a chunk boundary
+        keep = np.concatenate([[True], s[1:] != e[:-1]])
+        e = np.concatenate([e[np.flatnonzero(keep)[1:] - 1], e[-1:]])
+        s = s[keep]
+    return s, e
+
