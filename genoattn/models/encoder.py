@@ -11,7 +11,7 @@ from genoattn.data.vocab import PAD, VOCAB_SIZE
 from genoattn.errors import ConfigError, InputError
 from genoattn.models.attention import SelfAttention
 from genoattn.models.blocks import Block, make_norm
-from genoattn.models.specs import AttentionSpec, layer_specs
+from genoattn.models.specs import FULL, AttentionSpec, layer_specs
 from genoattn.models.stem import PatchStem
 
 
@@ -37,7 +37,7 @@ class GenomeEncoder(nn.Module):
         num_heads: attention heads per block.
         mlp_ratio: MLP hidden width as a multiple of d_model.
         dropout: dropout after the stem and on each residual branch.
-        attention: one spec for every layer, or a list with one spec per layer (None: Full()).
+        attention: one spec for every layer, or a list with one spec per layer (default Full()).
         backend: attention backend for mask patterns ('auto', 'reference', 'blocked', 'flex', 'xformers').
         positions: 'rotary' (RoPE on q, k), 'alibi' (bidirectional linear bias) or 'none'.
         patch_size: nucleotides per token; > 1 puts a strided conv stem in front of the blocks.
@@ -55,7 +55,7 @@ class GenomeEncoder(nn.Module):
         num_heads: int = 4,
         mlp_ratio: float = 4.0,
         dropout: float = 0.1,
-        attention: AttentionSpec | list[AttentionSpec] | None = None,
+        attention: AttentionSpec | list[AttentionSpec] = FULL,
         backend: str = "auto",
         positions: str = "rotary",
         patch_size: int = 1,
@@ -71,10 +71,6 @@ class GenomeEncoder(nn.Module):
                 raise ConfigError(f"model.{name} must be >= 1, got {value}")
         if not 0.0 <= dropout < 1.0:
             raise ConfigError(f"model.dropout must be in [0, 1), got {dropout}")
-        if attention is None:
-            from genoattn.attention.patterns import Full
-
-            attention = Full()
         self.vocab_size = vocab_size
         self.d_model = d_model
         self.patch_size = patch_size

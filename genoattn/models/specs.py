@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
+from genoattn.attention.patterns import Full
 from genoattn.attention.patterns.base import Pattern
 from genoattn.errors import ConfigError
 
@@ -55,6 +56,7 @@ class RoutingSpec:
 
 
 AttentionSpec = Union[Pattern, PerformerSpec, RoutingSpec]  # noqa: UP007  (jsonargparse reads the Union)
+FULL = Full()  # the default attention (frozen, safe to share)
 
 
 def layer_specs(attention: AttentionSpec | list[AttentionSpec], num_layers: int) -> list[AttentionSpec]:

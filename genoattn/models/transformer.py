@@ -11,7 +11,7 @@ from genoattn.data.vocab import VOCAB_SIZE
 from genoattn.errors import ConfigError
 from genoattn.models.encoder import GenomeEncoder
 from genoattn.models.heads import MaskedLMHead, SequenceHead, TokenClassificationHead
-from genoattn.models.specs import AttentionSpec
+from genoattn.models.specs import FULL, AttentionSpec
 from genoattn.models.stem import PatchUpsample
 
 TASKS: tuple[str, ...] = ("token_classification", "sequence_classification", "regression", "mlm")
@@ -34,7 +34,7 @@ class GenomeTransformer(nn.Module):
         mlp_ratio: MLP hidden width as a multiple of d_model.
         dropout: dropout after the stem and on each residual branch.
         attention: attention of every layer (a pattern from genoattn.attention.patterns, PerformerSpec or
-            RoutingSpec), or a list with one per layer; None means Full().
+            RoutingSpec), or a list with one per layer (default Full()).
         backend: attention backend for mask patterns ('auto', 'reference', 'blocked', 'flex', 'xformers').
         positions: 'rotary' (RoPE on q, k), 'alibi' (bidirectional ALiBi bias) or 'none'.
         patch_size: nucleotides per transformer token (strided conv stem; token-level tasks upsample back).
@@ -57,7 +57,7 @@ class GenomeTransformer(nn.Module):
         num_heads: int = 4,
         mlp_ratio: float = 4.0,
         dropout: float = 0.1,
-        attention: AttentionSpec | list[AttentionSpec] | None = None,
+        attention: AttentionSpec | list[AttentionSpec] = FULL,
         backend: str = "auto",
         positions: str = "rotary",
         patch_size: int = 1,
@@ -109,7 +109,7 @@ class GenomeTransformer(nn.Module):
             nn.init.normal_(self.cls, std=0.02)
 
     def forward(self, input_ids: Tensor) -> Tensor:
-        length = input_ids.shape[1]
+        length = input_ids.shape[-1]
         tokens, nucleotides = self.encoder.embed(input_ids)  # [B, N, d], [B, N * p, d]
         if self.cls is not None:
             cls = self.cls.to(tokens.dtype).expand(tokens.shape[0], 1, tokens.shape[2])  # [B, 1, d]

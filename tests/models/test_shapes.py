@@ -1,0 +1,91 @@
+"""Output shapes of every task, with and without the patch stem, and basic input validation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from genoattn.attention.patterns import Full, SlidingWindow
+from genoattn.data.vocab import PAD, VOCAB_SIZE
+from genoattn.errors import ConfigError, InputError
+
+
+@pytest.mark.parametrize("patch_size", [1, 4])
+@pytest.mark.parametrize(
+    "task, num_classes, expected",
+    [
+        ("token_classification", 3, lambda b, l: (b, l, 3)),
+        ("sequence_classification", 3, lambda b, l: (b, 3)),
+        ("regression", 1, lambda b, l: (b,)),
+        ("regression", 2, lambda b, l: (b, 2)),
+        ("mlm", 2, lambda b, l: (b, l, VOCAB_SIZE)),
+    ],
+)
+def test_output_shapes(tiny, dna, task, num_classes, expected, patch_size):
+    model = tiny(task=task, num_classes=num_classes, patch_size=patch_size, attention=SlidingWindow(window=2))
+    for length in (32, 30):  # 30 is not a multiple of the patch size: padded inside, cropped back
+        ids = dna(2, length)
+        out = model(ids)
+        assert out.shape == expected(2, length)
+        assert torch.isfinite(out).all()
+    assert model.num_classes == (VOCAB_SIZE if task == "mlm" else num_classes)
+    assert model.token_level == (task in ("token_classification", "mlm"))
+
+
+def test_cls_pooling_uses_a_prepended_token(tiny, dna):
+    model = tiny(task="sequence_classification", num_classes=2, pooling="cls",
+                 attention=Full())
+    assert model(dna(3, 16)).shape == (3, 2)
+    assert model.cls is not None and model.cls.grad is None
+    model(dna(3, 16)).sum().backward()
+    assert model.cls.grad is not None and model.cls.grad.abs().sum() > 0
+
+
+def test_mlm_weight_tying(tiny):
+    tied = tiny(task="mlm", tie_weights=True)
+    untied = tiny(task="mlm", tie_weights=False)
+    assert tied.head.decoder.weight is tied.encoder.embedding.weight
+    assert untied.head.decoder.weight is not untied.encoder.embedding.weight
+    assert untied.num_parameters() - tied.num_parameters() == VOCAB_SIZE * 16
+
+
+def test_pad_embedding_is_zero(tiny):
+    model = tiny()
+    assert torch.count_nonzero(model.encoder.embedding.weight[PAD]) == 0
+
+
+def test_num_parameters_counts_trainable(tiny):
+    model = tiny()
+    total = model.num_parameters()
+    assert total == sum(p.numel() for p in model.parameters())
+    model.encoder.embedding.weight.requires_grad_(False)
+    assert model.num_parameters(trainable_only=True) == total - model.encoder.embedding.weight.numel()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"d_model": 18, "num_heads": 4}, "divisible"),
+        ({"backend": "cuda-magic"}, "model.backend"),
+        ({"positions": "absolute"}, "model.positions"),
+        ({"task": "segmentation"}, "model.task"),
+        ({"norm": "batchnorm"}, "model.norm"),
+        ({"attention": [SlidingWindow(window=2)] * 3}, "one spec per layer"),
+        ({"attention": "full"}, "model.attention"),
+        ({"patch_size": 4, "stem_kernel_size": 2}, "stem_kernel_size"),
+        ({"task": "token_classification", "pooling": "cls"}, "pooling"),
+        ({"dropout": 1.0}, "dropout"),
+    ],
+)
+def test_bad_configs_raise_config_error(tiny, kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        tiny(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [torch.zeros(8, dtype=torch.long), torch.zeros(2, 8), torch.full((2, 8), VOCAB_SIZE), torch.full((2, 8), -1)],
+)
+def test_bad_input_ids_raise_input_error(tiny, ids):
+    with pytest.raises(InputError, match="input_ids"):
+        tiny()(ids)
