@@ -217,9 +217,7 @@ def normalise_causal(causal: object, pattern: str) -> None:
         raise InputError(f"{pattern}: causal must be a bool, got {causal!r}")
 
 
-def difference_stats(
-    visible_count: Callable[[Tensor, Tensor], Tensor], length: int, block_size: int
-) -> BlockStats:
+def difference_stats(visible_count: Callable[[Tensor, Tensor], Tensor], length: int, block_size: int) -> BlockStats:
     """Block stats for patterns whose visibility depends only on d = i - j.
 
     ``visible_count(a, b)`` counts the visible differences in [a, b]. Every difference between the smallest and
@@ -232,3 +230,45 @@ def difference_stats(
         return count > 0, count == b - a + 1
 
     return stats
+
+
+def residue_lengths(length: int, dilation: int) -> list[int]:
+    """Length Lg of each residue class g = 0..d-1 (positions g, g + d, ...) of a sequence of ``length``."""
+    return [(length - g + dilation - 1) // dilation for g in range(dilation)]
+
+
+def to_residue_classes(x: Tensor, dilation: int) -> tuple[Tensor, Tensor]:
+    """Split positions into residue classes as extra batch entries.
+
+    x: [B, H, L, D] -> (y [d * B, H, Lmax, D], lengths int64 [d]) with Lmax = ceil(L / d). Batch entry g * B + b
+    holds x[b, :, g::d, :] followed by zero padding; ``lengths[g]`` = Lg says how many entries are real, so a
+    kernel must mask keys c >= Lg of class g. Inverse: ``from_residue_classes``.
+    """
+    check_positive("dilation", dilation, "to_residue_classes")
+    b, h, length, d_head = x.shape
+    lmax = -(-length // dilation)
+    x = torch.nn.functional.pad(x, (0, 0, 0, lmax * dilation - length))  # [B, H, Lmax * d, D]
+    y = x.view(b, h, lmax, dilation, d_head).permute(3, 0, 1, 2, 4)  # [d, B, H, Lmax, D]
+    lengths = torch.tensor(residue_lengths(length, dilation), dtype=torch.long)
+    return y.reshape(dilation * b, h, lmax, d_head), lengths
+
+
+def from_residue_classes(y: Tensor, dilation: int, length: int) -> Tensor:
+    """Inverse of ``to_residue_classes``: y [d * B, H, Lmax, D] -> x [B, H, length, D] (padding dropped)."""
+    db, h, lmax, d_head = y.shape
+    if db % dilation or lmax != -(-length // dilation):
+        raise InputError(
+            f"from_residue_classes: expected [d * B, H, ceil(L / d), D] with d={dilation}, L={length}, "
+            f"got {tuple(y.shape)}"
+        )
+    x = y.view(dilation, db // dilation, h, lmax, d_head).permute(1, 2, 3, 0, 4)  # [B, H, Lmax, d, D]
+    return x.reshape(db // dilation, h, lmax * dilation, d_head)[:, :, :length]  # [B, H, L, D]
+
+
+def count_sorted(values: Tensor, u: Tensor, v: Tensor) -> Tensor:
+    """Number of entries of the sorted 1-D ``values`` inside [u, v] (0 when empty)."""
+    if values.numel() == 0:
+        return torch.zeros_like(u)
+    upper = torch.searchsorted(values, v.contiguous(), right=True)
+    lower = torch.searchsorted(values, u.contiguous(), right=False)
+    return torch.clamp(upper - lower, min=0)
