@@ -147,6 +147,9 @@ def scan_fasta(lines: Iterable[bytes], source: str | Path, sink: BinaryIO | None
 def _header_name(body: bytes, source: str | Path, number: int) -> str:
     if _is_binary(body):
         raise InputError(f"{source}:{number}: binary content in a header line (not a FASTA file?)")
+    if b"\r" in body:
+        raise InputError(f"{source}:{number}: carriage return inside a line (old Mac CR-only line endings "
+                         f"are not supported; convert to LF or CRLF)")
     fields = body[1:].decode("utf-8", errors="replace").split()
     if not fields:
         raise InputError(f"{source}:{number}: header line '>' has no contig name")
@@ -224,6 +227,14 @@ def _atomic_write(target: Path, data: bytes) -> None:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove a cache entry folder that a failed conversion left empty."""
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
 
 
 def _is_genbank(path: Path, compression: str | None) -> bool:
@@ -446,6 +457,10 @@ class Genome:
             with open(tmp, "wb") as sink:
                 records = scan_fasta(iter_binary_lines(self.path, "gzip"), self.path, sink)
             os.replace(tmp, fasta)
+        except InputError:
+            tmp.unlink(missing_ok=True)
+            _remove_if_empty(entry)
+            raise
         finally:
             tmp.unlink(missing_ok=True)
         write_fai(records, Path(f"{fasta}.fai"))
@@ -457,7 +472,11 @@ class Genome:
         fasta = entry / f"{self.path.name}.fa"
         if Path(f"{fasta}.fai").exists():
             return fasta
-        sequences, _ = read_genbank(self.path, feature_types=())
+        try:
+            sequences, _ = read_genbank(self.path, feature_types=())
+        except InputError:
+            _remove_if_empty(entry)
+            raise
         parts = []
         for name, seq in sequences.items():
             parts.append(f">{name}\n")
