@@ -31,7 +31,7 @@ GFF_SUFFIXES = (".gff", ".gff3", ".gtf")
 GENBANK_SUFFIXES = (".gb", ".gbk", ".genbank", ".gbff")
 _COMPRESSED_SUFFIXES = (".gz", ".bgz")
 # Attribute keys that name a feature, most specific first.
-_GFF3_NAME_KEYS = ("ID", "Name", "locus_tag", "gene")
+_GFF3_NAME_KEYS = ("ID", "Name", "locus_tag", "gene", "Parent")
 _GTF_NAME_KEYS = ("transcript_id", "gene_id", "gene_name")
 _GENBANK_NAME_KEYS = ("locus_tag", "gene", "label", "protein_id", "product")
 _GTF_ATTRIBUTE = re.compile(r'^\s*[A-Za-z_][\w.]*\s+"')
@@ -66,7 +66,9 @@ class Interval:
         if not 0 <= self.start <= self.end:
             raise InputError(f"interval {self.contig}:{self.start}-{self.end}: expected 0 <= start <= end")
 
-    def __len__(self) -> int:
+    @property
+    def length(self) -> int:
+        """``end - start`` (a property, not ``__len__``, so that an empty interval is still truthy)."""
         return self.end - self.start
 
 
@@ -110,7 +112,8 @@ def read_gff(path: str | Path, feature_types: Sequence[str] | None = None) -> li
 
     Only features whose type (column 3) is in ``feature_types`` are kept (all when None). Reading
     stops at a ``##FASTA`` section. Coordinates go from 1-based closed to 0-based half-open.
-    Names: GFF3 ``ID``, else ``Name``, ``locus_tag``, ``gene``; GTF ``transcript_id``, else ``gene_id``.
+    Names: GFF3 ``ID``, else ``Name``, ``locus_tag``, ``gene``, ``Parent``; GTF ``transcript_id``, else
+    ``gene_id``.
     """
     p = check_readable_file(path, "GFF/GTF file")
     wanted = None if feature_types is None else set(_as_list(feature_types))

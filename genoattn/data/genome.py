@@ -267,7 +267,6 @@ class Genome:
         self.path: Path = check_readable_file(path, "FASTA or GenBank file")
         self.uppercase = uppercase
         self.cache_dir: Path = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-        self._table = _UPPER_CASE if uppercase else _KEEP_CASE
         self._faidx: pyfaidx.Faidx | None = None
         self._pid: int | None = None
         self.fasta_path, self.index_path, self.gzi_path = self._prepare()
@@ -322,7 +321,7 @@ class Genome:
             raw = self._handle().from_file(contig, start + 1, end)  # pyfaidx: 1-based closed
         except (pyfaidx.FetchError, OSError, ValueError) as exc:
             raise InputError(f"{self.path}: reading contig {contig!r} [{start}, {end}) failed: {exc}") from None
-        seq = raw.translate(self._table)
+        seq = raw.translate(_UPPER_CASE if self.uppercase else _KEEP_CASE)
         if len(seq) != end - start:
             raise InputError(f"{self.path}: contig {contig!r}: got {len(seq)} bases for [{start}, {end}); "
                              f"file changed since indexing? (index {self.index_path})")

@@ -50,7 +50,7 @@ def test_bed_columns_and_coordinates_kept(tmp_path):
         Interval("chr1", 10, 10, strand="+", name="empty", score=0.0),
     ]
     assert [iv.line for iv in got] == [4, 5, 6, 7, 8]
-    assert len(got[1]) == 15
+    assert got[1].length == 15 and bool(Interval("c", 3, 3))
 
 
 def test_bed_gzip_and_space_separated(tmp_path):
@@ -225,7 +225,7 @@ def test_embedded_cds_are_open_reading_frames(ecoli_cds, ecoli_genome):
         kept = check_intervals(ecoli_cds, ecoli_genome.contigs, "annotation.gff3.gz")
     assert len(kept) == 4611
     stops = {"TAA", "TAG", "TGA"}
-    complete = [iv for iv in kept if iv.phase == 0 and len(iv) % 3 == 0]
+    complete = [iv for iv in kept if iv.phase == 0 and iv.length % 3 == 0]
     assert len(complete) > 4500
     ends_with_stop = sum(ecoli_genome.fetch(iv.contig, iv.start, iv.end, iv.strand)[-3:] in stops
                          for iv in complete[:500])
