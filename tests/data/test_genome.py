@@ -133,6 +133,26 @@ def test_bgzip_fasta_is_read_in_place(tmp_path, _cache):
     check_all_windows(Genome(path), RECORDS, seed=1)  # reopening uses the existing .fai/.gzi
 
 
+def test_read_only_bgzip_gets_its_indexes_in_the_cache(tmp_path, _cache):
+    path = tmp_path / "g.fa.bgz"
+    with bgzf.BgzfWriter(str(path), "wb") as fh:
+        fh.write(fasta_text(RECORDS, newline="\r\n").encode())
+    path.chmod(0o444)
+    g = Genome(path)
+    assert g.fasta_path == path
+    assert g.index_path.is_relative_to(_cache) and g.gzi_path.is_relative_to(_cache)
+    check_all_windows(g, RECORDS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "g.fa.bgz"]
+
+
+def test_header_only_record_is_an_empty_contig(tmp_path):
+    path = tmp_path / "g.fa"
+    path.write_text(">empty\n>a\nACGT\n")
+    g = Genome(path)
+    assert g.contigs == {"empty": 0, "a": 4}
+    assert g.fetch("empty", 0, 0) == "" and g.fetch("a", 0, 4) == "ACGT"
+
+
 def test_plain_gzip_is_decompressed_once_into_the_cache(tmp_path, _cache, monkeypatch):
     path = tmp_path / "g.fa.gz"
     path.write_bytes(gzip.compress(fasta_text(RECORDS).encode()))
