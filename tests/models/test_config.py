@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
+import yaml as pyyaml
 from jsonargparse import ArgumentParser
 from torch import nn
 
 from genoattn.attention.patterns import Full, SlidingWindow
 from genoattn.models import GenomeTransformer, PerformerSpec, RoutingSpec
+
+from .conftest import PATTERN_EXAMPLES, exported_patterns, make_pattern
 
 
 def _parse(yaml: str):
@@ -36,6 +39,18 @@ model:
     assert [b.attn.spec for b in model.encoder.blocks] == [SlidingWindow(window=128)] * 2
     assert model.encoder.patch_size == 4 and model.encoder.blocks[0].attn.backend == "reference"
     assert model.encoder.blocks[0].attn.alibi_slopes is not None
+
+
+@pytest.mark.parametrize("name", exported_patterns())
+def test_yaml_every_pattern(name):
+    init_args = {k: list(v) if isinstance(v, tuple) else v for k, v in PATTERN_EXAMPLES[name].items()}
+    text = pyyaml.safe_dump(
+        {"model": {"attention": {"class_path": f"genoattn.attention.patterns.{name}", "init_args": init_args}}}
+    )
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_class_arguments(GenomeTransformer, "model")
+    spec = parser.instantiate(parser.parse_string(text), instantiate_groups=False).model.attention
+    assert spec == make_pattern(name)
 
 
 def test_yaml_per_layer_list_and_performer():

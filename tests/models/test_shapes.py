@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genoattn.attention.patterns import Full, SlidingWindow
+from genoattn.attention.patterns import Longformer, SlidingWindow
 from genoattn.data.vocab import PAD, VOCAB_SIZE
 from genoattn.errors import ConfigError, InputError
 
@@ -34,7 +34,7 @@ def test_output_shapes(tiny, dna, task, num_classes, expected, patch_size):
 
 def test_cls_pooling_uses_a_prepended_token(tiny, dna):
     model = tiny(task="sequence_classification", num_classes=2, pooling="cls",
-                 attention=Full())
+                 attention=Longformer(window=1, global_tokens=(0,)))
     assert model(dna(3, 16)).shape == (3, 2)
     assert model.cls is not None and model.cls.grad is None
     model(dna(3, 16)).sum().backward()
