@@ -298,7 +298,8 @@ class Genome:
         return len(self._contigs)
 
     def fetch(self, contig: str, start: int, end: int, strand: str = "+") -> str:
-        """Sequence of ``contig[start:end]`` (0-based half-open); strand ``"-"`` gives the reverse complement.
+        """Sequence of ``contig[start:end]`` (0-based half-open); strand ``"-"`` gives the reverse complement
+        (``"."``, as in an unstranded Interval, reads like ``"+"``).
 
         IUPAC ambiguity codes (and gaps) become ``N``, ``U`` becomes ``T``; lowercase (soft-masked)
         bases are kept only when the genome was opened with ``uppercase=False``.
@@ -313,8 +314,8 @@ class Genome:
         if not 0 <= start <= end <= length:
             raise InputError(f"{self.path}: contig {contig!r} is {length} bp; cannot fetch [{start}, {end}) "
                              f"(expected 0 <= start <= end <= {length})")
-        if strand not in ("+", "-"):
-            raise InputError(f"{self.path}: strand must be '+' or '-', got {strand!r}")
+        if strand not in ("+", "-", "."):
+            raise InputError(f"{self.path}: strand must be '+', '-' or '.' (= '+'), got {strand!r}")
         if start == end:
             return ""
         try:

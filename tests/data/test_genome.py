@@ -90,6 +90,7 @@ def test_reverse_complement(tmp_path):
     g = Genome(path)
     assert g.fetch("s", 0, 10, strand="-") == "NGCAAACGTT"
     assert g.fetch("s", 1, 4, "-") == "CGT"  # reverse complement of ACG
+    assert g.fetch("s", 1, 4, ".") == g.fetch("s", 1, 4, "+") == "ACG"
 
 
 def test_iupac_codes_become_n_and_soft_masking_is_optional(tmp_path):
