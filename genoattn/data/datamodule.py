@@ -9,6 +9,7 @@ each worker builds whole batches by numpy slicing (see :mod:`genoattn.data.datas
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -267,9 +268,16 @@ class GenomeDataModule(pl.LightningDataModule):
             test_fraction=self.test_fraction, holdout_every=self.holdout_every, seed=self.split_seed)
         self.windows: dict[str, Windows] = {}
         for split in SPLITS:
-            tiles = tile_windows(lengths, self.window, self.stride, contigs=self.splits[split],
-                                 short_contigs=self.short_contigs)
+            tiles = tile_windows(lengths, self.window, self.stride, contigs=self.splits[split], short_contigs="pad")
+            if self.short_contigs == "skip":
+                tiles = tiles.select(self.sequences.lengths[tiles.contig_index] >= self.window)
             self.windows[split] = filter_n(tiles, self.n_content, self.max_n_fraction)
+        short = [c for c, n in lengths.items() if n < self.window]
+        if short and self.short_contigs == "skip":
+            per_split = ", ".join(f"{sum(c in set(self.splits[s]) for c in short)} {s}" for s in SPLITS)
+            warnings.warn(f"{self.fasta}: skipped {len(short)} contigs shorter than the window ({self.window} bp; "
+                          f"{per_split}): {', '.join(short[:5])}{' ...' if len(short) > 5 else ''}; "
+                          "set short_contigs='pad' to keep them", stacklevel=3)
         if not len(self.windows["train"]):
             raise InputError(f"{self.fasta}: no training windows of {self.window} bp left (contigs too short or "
                              f"more than max_n_fraction={self.max_n_fraction} N)")
