@@ -28,7 +28,7 @@ def _import_module_class(module: str, name: str) -> type:
 def build_kernel(spec: AttentionSpec, head_dim: int, num_heads: int, layer: int = 0) -> nn.Module | None:
     """The attention module for Performer/Routing specs; None for mask patterns (they go through attend).
 
-    ``layer`` offsets a Performer seed so that layers draw different projections.
+    ``layer`` offsets the spec's seed so that layers draw different projections / centroids.
     """
     if isinstance(spec, PerformerSpec):
         performer = _import_module_class("genoattn.attention.performer", "Performer")
@@ -42,7 +42,14 @@ def build_kernel(spec: AttentionSpec, head_dim: int, num_heads: int, layer: int 
         )
     if isinstance(spec, RoutingSpec):
         routing = _import_module_class("genoattn.attention.routing", "Routing")
-        return routing(head_dim, num_clusters=spec.num_clusters, window=spec.window, num_heads=num_heads)
+        return routing(
+            head_dim,
+            num_clusters=spec.num_clusters,
+            window=spec.window,
+            num_heads=num_heads,
+            ema_decay=spec.ema_decay,
+            seed=None if spec.seed is None else spec.seed + layer,
+        )
     return None
 
 

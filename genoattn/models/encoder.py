@@ -11,7 +11,7 @@ from genoattn.data.vocab import PAD, VOCAB_SIZE
 from genoattn.errors import ConfigError, InputError
 from genoattn.models.attention import SelfAttention
 from genoattn.models.blocks import Block, make_norm
-from genoattn.models.specs import FULL, AttentionSpec, layer_specs
+from genoattn.models.specs import FULL, AttentionSpec, layer_specs, updates_state
 from genoattn.models.stem import PatchStem
 
 
@@ -43,7 +43,9 @@ class GenomeEncoder(nn.Module):
         patch_size: nucleotides per token; > 1 puts a strided conv stem in front of the blocks.
         stem_kernel_size: width of the stem conv (default patch_size; wider overlaps patches).
         norm: 'layernorm' or 'rmsnorm'.
-        checkpointing: recompute each block in the backward pass (activation checkpointing) to save memory.
+        checkpointing: recompute each block in the backward pass (activation checkpointing) to save memory;
+            blocks whose attention updates its own state in training (RoutingSpec, PerformerSpec with
+            redraw_interval) are not recomputed, since a second pass would see the updated state.
         rotary_base: RoPE frequency base.
     """
 
@@ -74,8 +76,8 @@ class GenomeEncoder(nn.Module):
         self.vocab_size = vocab_size
         self.d_model = d_model
         self.patch_size = patch_size
-        self.checkpointing = checkpointing
         self.specs = layer_specs(attention, num_layers)
+        self.checkpointed = [checkpointing and not updates_state(spec) for spec in self.specs]
         self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=PAD if PAD < vocab_size else None)
         use_stem = patch_size > 1 or (stem_kernel_size or 1) > 1
         self.stem = PatchStem(d_model, patch_size, stem_kernel_size) if use_stem else None
@@ -107,8 +109,9 @@ class GenomeEncoder(nn.Module):
 
     def contextualize(self, tokens: Tensor) -> Tensor:
         """Run the blocks and the final norm over tokens [B, N, d]."""
-        for block in self.blocks:
-            if self.checkpointing and self.training and torch.is_grad_enabled():
+        recompute = self.training and torch.is_grad_enabled()
+        for block, checkpointed in zip(self.blocks, self.checkpointed):
+            if checkpointed and recompute:
                 tokens = checkpoint(block, tokens, use_reentrant=False)
             else:
                 tokens = block(tokens)

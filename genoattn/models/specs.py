@@ -47,16 +47,26 @@ class RoutingSpec:
     """Routing Transformer attention (genoattn.attention.routing.Routing): k-means clusters of q/k.
 
     Args:
-        num_clusters: number of centroids C.
+        num_clusters: number of centroids C per head.
         window: queries and keys taken per cluster (top-w by similarity to its centroid).
+        ema_decay: EMA decay of the k-means centroid update (training mode).
+        seed: makes the initial centroids reproducible; layer i uses seed + i (None: torch's global generator).
     """
 
     num_clusters: int = 4
     window: int = 64
+    ema_decay: float = 0.999
+    seed: int | None = None
 
 
 AttentionSpec = Union[Pattern, PerformerSpec, RoutingSpec]  # noqa: UP007  (jsonargparse reads the Union)
 FULL = Full()  # the default attention (frozen, safe to share)
+
+
+def updates_state(spec: AttentionSpec) -> bool:
+    """True when the attention changes its own state in training forwards (Routing's k-means centroids,
+    Performer's redraws), so that recomputing it (activation checkpointing) would not reproduce it."""
+    return isinstance(spec, RoutingSpec) or (isinstance(spec, PerformerSpec) and spec.redraw_interval is not None)
 
 
 def layer_specs(attention: AttentionSpec | list[AttentionSpec], num_layers: int) -> list[AttentionSpec]:

@@ -43,7 +43,8 @@ class GenomeTransformer(nn.Module):
         pooling: sequence tasks: 'mean' over tokens or 'cls' (a learned token prepended at position 0;
             give it a global view, e.g. Longformer global_tokens=(0,), with local patterns).
         tie_weights: mlm: the decoder shares the token embedding's weight.
-        checkpointing: activation checkpointing per block (recompute in backward to save memory).
+        checkpointing: activation checkpointing per block (recompute in backward to save memory); blocks
+            with RoutingSpec or a redrawing PerformerSpec are not recomputed (their state changes per pass).
         rotary_base: RoPE frequency base.
     """
 

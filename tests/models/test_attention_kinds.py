@@ -7,7 +7,7 @@ import torch
 
 from genoattn.attention.patterns import Full, SlidingWindow
 from genoattn.errors import ConfigError
-from genoattn.models import PerformerSpec
+from genoattn.models import PerformerSpec, RoutingSpec
 from genoattn.models.attention import SelfAttention
 
 from .conftest import PATTERN_EXAMPLES, exported_patterns, make_pattern
@@ -53,9 +53,20 @@ def test_performer_runs_forward_backward(tiny, dna):
     assert not torch.equal(kernels[0].projection, kernels[1].projection)  # per-layer seeds differ
 
 
-def test_alibi_with_performer_is_refused(tiny):
+def test_routing_runs_forward_backward_and_updates_centroids(tiny, dna):
+    model = tiny(attention=RoutingSpec(num_clusters=2, window=8, ema_decay=0.9, seed=1))
+    kernels = [block.attn.kernel for block in model.encoder.blocks]
+    assert kernels[0].num_clusters == 2
+    assert not torch.equal(kernels[0].centroids, kernels[1].centroids)  # per-layer seeds differ
+    before = kernels[0].centroids.clone()
+    assert _fwd_bwd(model, dna(2, 32)).shape == (2, 32, 2)
+    assert not torch.equal(before, kernels[0].centroids)  # EMA k-means step in training mode
+
+
+@pytest.mark.parametrize("spec", [PerformerSpec(num_features=16), RoutingSpec(num_clusters=2, window=8)])
+def test_alibi_with_kernel_attention_is_refused(tiny, spec):
     with pytest.raises(ConfigError, match="alibi"):
-        tiny(attention=PerformerSpec(num_features=16), positions="alibi")
+        tiny(attention=spec, positions="alibi")
 
 
 def test_per_layer_specs_are_used_in_order(tiny):

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from genoattn.attention.patterns import SlidingWindow
+from genoattn.models import PerformerSpec, RoutingSpec
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.2])
@@ -28,6 +29,26 @@ def test_checkpointing_gives_the_same_gradients(tiny, dna, dropout, patch_size):
     assert grads_a.keys() == grads_b.keys()
     for name in grads_a:
         assert torch.allclose(grads_a[name], grads_b[name], atol=1e-6, rtol=1e-5), name
+
+
+def test_stateful_attention_is_not_recomputed(tiny, dna):
+    """Routing's EMA step and Performer's redraws change state per pass: those blocks are not checkpointed,
+    so outputs, gradients and the updated state match a model without checkpointing."""
+    specs = [RoutingSpec(num_clusters=2, window=6, ema_decay=0.5, seed=0),
+             PerformerSpec(num_features=8, redraw_interval=1, seed=0), SlidingWindow(window=2)]
+    plain = tiny(attention=specs, num_layers=3)
+    checkpointed = tiny(attention=specs, num_layers=3, checkpointing=True)
+    checkpointed.load_state_dict(plain.state_dict())
+    assert checkpointed.encoder.checkpointed == [False, False, True]
+    ids = dna(2, 24)
+    for model in (plain, checkpointed):
+        for _ in range(2):  # the second pass redraws the Performer projection
+            model.zero_grad()
+            model(ids).pow(2).mean().backward()
+    for (name, a), b in zip(plain.named_parameters(), checkpointed.parameters()):
+        assert torch.allclose(a.grad, b.grad, atol=1e-6, rtol=1e-5), name
+    for (name, a), b in zip(plain.named_buffers(), checkpointed.buffers()):
+        assert torch.equal(a, b), name
 
 
 def test_checkpointing_is_off_in_eval_and_no_grad(tiny, dna, monkeypatch):

@@ -73,15 +73,14 @@ model:
     assert model.encoder.blocks[1].attn.kernel.num_features == 32
 
 
-def test_yaml_routing_spec_parses():
-    parser = ArgumentParser(exit_on_error=False)
-    parser.add_class_arguments(GenomeTransformer, "model")
-    cfg = parser.parse_string(
-        "model:\n  attention:\n    class_path: genoattn.models.RoutingSpec\n"
-        "    init_args: {num_clusters: 2, window: 16}\n"
+def test_yaml_routing_spec():
+    _, _, model = _parse(
+        "model:\n  d_model: 16\n  num_heads: 2\n  num_layers: 1\n"
+        "  attention:\n    class_path: genoattn.models.RoutingSpec\n"
+        "    init_args: {num_clusters: 2, window: 16, seed: 0}\n"
     )
-    spec = parser.instantiate(cfg, instantiate_groups=False).model.attention
-    assert spec == RoutingSpec(num_clusters=2, window=16)
+    assert model.encoder.blocks[0].attn.spec == RoutingSpec(num_clusters=2, window=16, seed=0)
+    assert model.encoder.blocks[0].attn.kernel.num_clusters == 2
 
 
 def test_yaml_defaults_dump_and_reparse():
