@@ -28,21 +28,6 @@ TRAINER_DEFAULTS = {
         {"class_path": "pytorch_lightning.loggers.CSVLogger", "init_args": {"save_dir": "runs"}},
         {"class_path": "pytorch_lightning.loggers.TensorBoardLogger", "init_args": {"save_dir": "runs"}},
     ],
-    # A config that sets trainer.callbacks replaces this list: keep a ModelCheckpoint in it.
-    "callbacks": [
-        {
-            "class_path": "pytorch_lightning.callbacks.ModelCheckpoint",
-            "init_args": {
-                "monitor": "val/loss",
-                "mode": "min",
-                "save_last": True,
-                "save_top_k": 1,
-                "filename": "best-{epoch}-{step}",
-            },
-        },
-        {"class_path": "genoattn.lit.callbacks.ThroughputMonitor"},
-        {"class_path": "pytorch_lightning.callbacks.LearningRateMonitor", "init_args": {"logging_interval": "step"}},
-    ],
     "log_every_n_steps": 10,
 }
 
@@ -53,6 +38,17 @@ class GenoattnCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument("--ckpt_path", type=str | None, default=None, help="Resume training from here.")
         parser.add_argument("--run_test", type=bool, default=True, help="Evaluate on the test split after fit.")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.monitor": "val/loss",
+                "checkpoint.mode": "min",
+                "checkpoint.save_last": True,
+                "checkpoint.save_top_k": 1,
+                "checkpoint.filename": "best-{epoch}-{step}",
+            }
+        )
+        parser.add_lightning_class_args(ThroughputMonitor, "throughput")
         parser.link_arguments("data.task", "model.task")
         parser.link_arguments("data.num_classes", "model.net.init_args.num_classes", apply_on="instantiate")
         parser.link_arguments("data.vocab_size", "model.net.init_args.vocab_size", apply_on="instantiate")

@@ -97,6 +97,24 @@ class GenomeLitModule(pl.LightningModule):
             ignore_index=IGNORE_INDEX,
         )
 
+    def on_fit_start(self) -> None:
+        """Fail at start-up, with one clear line, when the attention cannot run on this device/length.
+
+        One forward pass with gradients on a dummy window of the configured length makes every layer's
+        backend choice (``attend`` raises BackendUnavailableError naming the reason) before any real step.
+        """
+        window = getattr(self.trainer.datamodule, "window", None)
+        if not window:
+            return
+        from genoattn.data.vocab import A
+
+        dummy = torch.full((1, int(window)), A, dtype=torch.long, device=self.device)
+        was_training = self.net.training
+        self.net.eval()  # no dropout, no EMA/redraw side effects in modules that update in training
+        with torch.enable_grad():
+            self.net(dummy)
+        self.net.train(was_training)
+
     # ----- steps -----
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         logits = self.net(batch["input_ids"])
@@ -108,6 +126,7 @@ class GenomeLitModule(pl.LightningModule):
                 "gradient clipping (trainer.gradient_clip_val) or fp32 precision."
             )
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(logits))
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"], on_step=True, on_epoch=False)
         return loss
 
     def _eval_step(self, batch: dict, metrics, split: str) -> None:
