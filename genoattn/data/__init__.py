@@ -1,0 +1,33 @@
+"""FASTA + annotation -> tokenised, labelled windows. Names are imported lazily (Lightning only when needed)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Genome": "genome",
+    "Interval": "annotations",
+    "read_annotation": "annotations",
+    "check_intervals": "annotations",
+    "NucleotideTokenizer": "tokenizers",
+    "KmerTokenizer": "tokenizers",
+    "build_tokenizer": "tokenizers",
+    "encode_nucleotides": "tokenizers",
+    "Windows": "windows",
+    "tile_windows": "windows",
+    "random_windows": "windows",
+    "split_contigs": "windows",
+    "IntervalIndex": "labels",
+    "nucleotide_labels": "labels",
+    "mask_tokens": "labels",
+    "reverse_complement_labels": "labels",
+    "GenomeDataModule": "datamodule",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"genoattn.data.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'genoattn.data' has no attribute {name!r}")

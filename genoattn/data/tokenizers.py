@@ -26,6 +26,12 @@ for _i, _base in enumerate("ACGT"):
 _NT_COMPLEMENT = np.arange(vocab.VOCAB_SIZE, dtype=np.uint8)
 _NT_COMPLEMENT[[vocab.A, vocab.C, vocab.G, vocab.T]] = [vocab.T, vocab.G, vocab.C, vocab.A]
 
+# Nucleotide id -> base-4 digit for k-mer codes: A/C/G/T -> 0..3, PAD -> 5, anything else -> 4 (N).
+_PAD_DIGIT = 5
+_NT_TO_DIGIT = np.full(256, 4, dtype=np.uint8)
+_NT_TO_DIGIT[[vocab.A, vocab.C, vocab.G, vocab.T]] = [0, 1, 2, 3]
+_NT_TO_DIGIT[vocab.PAD] = _PAD_DIGIT
+
 # id -> one output byte for decoding nucleotide ids; specials are written out by name instead.
 _ID_TO_BYTE = np.frombuffer(b"????ACGTN", dtype=np.uint8)
 _SPECIAL_NAMES = {i: name for name, i in vocab.SPECIAL_TOKENS.items()}
@@ -129,12 +135,17 @@ class KmerTokenizer:
         length = nt_ids.shape[-1]
         if length % self.k:
             raise InputError(f"k-mer tokenizer: sequence length must be a multiple of k={self.k}, got {length}")
-        digits = nt_ids.reshape(*nt_ids.shape[:-1], length // self.k, self.k).astype(np.int64) - vocab.A
-        # [..., L/k, k]; a digit outside 0..3 is N (or a special).
-        has_n = ((digits < 0) | (digits > 3)).any(axis=-1)
-        codes = (np.clip(digits, 0, 3) * self._powers).sum(axis=-1)  # [..., L/k]
-        out = np.where(has_n, self.KMER_WITH_N, self.FIRST_KMER + codes)
-        out[(digits == vocab.PAD - vocab.A).all(axis=-1)] = vocab.PAD  # padding stays padding
+        if nt_ids.dtype != np.uint8:
+            if nt_ids.size and (nt_ids.min() < 0 or nt_ids.max() > 255):
+                raise InputError(f"k-mer tokenizer: nucleotide ids must lie in [0, 255], got "
+                                 f"[{nt_ids.min()}, {nt_ids.max()}]")
+            nt_ids = nt_ids.astype(np.uint8)
+        digits = _NT_TO_DIGIT[nt_ids].reshape(*nt_ids.shape[:-1], length // self.k, self.k)  # [..., L/k, k]
+        codes = digits[..., 0].astype(np.int32)
+        for i in range(1, self.k):  # base-4 number, first base most significant (a loop over k, not bases)
+            codes = codes * 4 + digits[..., i]
+        out = np.where(digits.max(axis=-1) > 3, self.KMER_WITH_N, self.FIRST_KMER + codes)
+        out[digits.min(axis=-1) == _PAD_DIGIT] = vocab.PAD  # padding stays padding
         return out.astype(self.dtype)
 
     def decode(self, ids: ArrayLike) -> str:
