@@ -1,0 +1,89 @@
+"""Draw attention patterns with matplotlib (imported lazily; works with the headless Agg backend).
+
+Up to ``MAX_DENSE_LENGTH`` the image is the mask itself (query rows, key columns; 1 = visible). Longer sequences
+are drawn at block level from the analytic ``block_layout`` (0 = skipped, 1 = partial, 2 = fully visible),
+which never builds an L x L mask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import torch
+
+from genoattn.errors import InputError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+MAX_DENSE_LENGTH = 4096
+
+
+def pattern_image(pattern: object, length: int, head: int = 0, block_size: int | None = None) -> torch.Tensor:
+    """The array ``plot_pattern`` draws: bool [L, L] mask, or int [NB, NB] block map (0/1/2) for long L."""
+    num_heads = head + 1
+    if head < 0:
+        raise InputError(f"plot_pattern: head must be >= 0, got {head}")
+    if length <= MAX_DENSE_LENGTH:
+        mask = pattern.dense_mask(length, num_heads)  # [H or 1, L, L]
+        return mask[head if mask.shape[0] > 1 else 0]
+    layout = pattern.block_layout(length, block_size or 128, num_heads)
+    row = head if layout.indices.shape[0] > 1 else 0
+    blocks = layout.dense_blocks()[row].to(torch.int8)  # [NB, NB]
+    valid = torch.arange(layout.indices.shape[-1]) < layout.counts[row].unsqueeze(-1)
+    q, col = torch.nonzero(valid & layout.full[row], as_tuple=True)
+    blocks[q, layout.indices[row, q, col].long()] = 2
+    return blocks
+
+
+def plot_pattern(
+    pattern: object, length: int, head: int = 0, ax: Axes | None = None, block_size: int | None = None
+) -> Axes:
+    """Draw which keys (columns) each query (rows) sees for one head; ``block_size`` adds the block grid.
+
+    Returns the matplotlib Axes (a new figure when ``ax`` is None).
+    """
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(4, 4))
+    image = pattern_image(pattern, length, head, block_size)
+    dense = length <= MAX_DENSE_LENGTH
+    extent = (-0.5, length - 0.5, length - 0.5, -0.5)
+    ax.imshow(
+        image.to(torch.uint8).numpy(),
+        cmap="Greys",
+        interpolation="nearest",
+        vmin=0,
+        vmax=1 if dense else 2,
+        extent=extent,
+    )
+    if block_size is not None and dense:
+        for edge in range(block_size, length, block_size):
+            ax.axhline(edge - 0.5, color="tab:red", linewidth=0.5)
+            ax.axvline(edge - 0.5, color="tab:red", linewidth=0.5)
+    ax.set_title(f"{pattern}" + (f" head {head}" if head else ""), fontsize=8)
+    ax.set_xlabel("key position j")
+    ax.set_ylabel("query position i")
+    return ax
+
+
+def plot_patterns(
+    patterns: Sequence[object], length: int, head: int = 0, block_size: int | None = None, ncols: int = 4
+) -> Figure:
+    """Grid of ``plot_pattern`` panels, one per pattern; returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    if not patterns:
+        raise InputError("plot_patterns needs at least one pattern, got none")
+    ncols = min(ncols, len(patterns))
+    nrows = -(-len(patterns) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.2 * nrows), squeeze=False)
+    for ax, pattern in zip(axes.flat, patterns):
+        plot_pattern(pattern, length, head=head, ax=ax, block_size=block_size)
+    for ax in list(axes.flat)[len(patterns) :]:
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
