@@ -154,6 +154,14 @@ class GenomeLitModule(pl.LightningModule):
     def predict_step(self, batch: dict, batch_idx: int) -> Tensor:
         return self.predict_logits(batch["input_ids"])
 
+    # ----- checkpoints -----
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Store what prediction needs to rebuild the network without this module (genoattn.lit.checkpoint)."""
+        from genoattn.lit.checkpoint import build_record
+
+        data = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        checkpoint["genoattn"] = build_record(self.task, self.num_classes, self.net, data)
+
     # ----- optimisation -----
     def configure_optimizers(self):
         decay, no_decay = [], []
