@@ -321,12 +321,15 @@ class GenomeDataModule(pl.LightningDataModule):
         """The training batch plan sampler (shuffled; random jittered windows when configured)."""
         self.setup("fit")
         base = self.windows["train"]
+        # Full batches only, unless there are fewer windows than one batch.
         if self.train_windows_per_epoch is None:
-            return BatchPlanSampler(base, self.batch_size, shuffle=True, drop_last=True, seed=self.seed)
+            return BatchPlanSampler(base, self.batch_size, shuffle=True, drop_last=len(base) >= self.batch_size,
+                                    seed=self.seed)
         jitter = self.jitter if self.jitter is not None else (self.stride or self.window)
         resample = functools.partial(random_windows, base, self.contig_lengths, self.train_windows_per_epoch,
                                      jitter, n_content=self.n_content, max_n_fraction=self.max_n_fraction)
-        return BatchPlanSampler(None, self.batch_size, shuffle=False, drop_last=True, seed=self.seed,
+        drop_last = self.train_windows_per_epoch >= self.batch_size
+        return BatchPlanSampler(None, self.batch_size, shuffle=False, drop_last=drop_last, seed=self.seed,
                                 resample=resample, num_windows=self.train_windows_per_epoch)
 
     def train_dataloader(self) -> DataLoader:

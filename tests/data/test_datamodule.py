@@ -124,6 +124,7 @@ def test_random_training_windows_stay_in_training_contigs_and_skip_n(synthetic):
             assert synthetic["seqs"][contig][start:start + 64].count("N") <= 0.2 * 64
             seen.add((contig, start))
     assert len(seen) > 20
+    assert len(make(synthetic, batch_size=500).train_dataloader()) == 1  # fewer windows than a batch: one batch
 
 
 def test_splits_hold_whole_contigs_and_describe(synthetic):
