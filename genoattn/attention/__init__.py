@@ -1,0 +1,29 @@
+"""Attention: mask patterns, backends behind one ``attend``, and the Performer / Routing modules.
+
+``attend(q, k, v, pattern, backend="auto")`` with q, k, v [batch, heads, length, head_dim]; see DESIGN.md.
+``patterns`` and ``attend`` are imported eagerly (light); ``Performer`` and ``Routing`` on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from genoattn.attention import patterns
+from genoattn.attention.dispatch import BACKEND_ORDER, attend, choose_backend
+
+if TYPE_CHECKING:  # pragma: no cover
+    from genoattn.attention.performer import Performer
+    from genoattn.attention.routing import Routing
+
+_LAZY = {"Performer": "genoattn.attention.performer", "Routing": "genoattn.attention.routing"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'genoattn.attention' has no attribute {name!r}")
+
+
+__all__ = ["BACKEND_ORDER", "Performer", "Routing", "attend", "choose_backend", "patterns"]

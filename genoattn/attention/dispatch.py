@@ -1,4 +1,11 @@
-"""``attend(q, k, v, pattern, backend="auto")``: one entry point over every backend."""
+"""``attend(q, k, v, pattern, backend="auto")``: one entry point over every backend.
+
+``auto`` tries the backends in ``BACKEND_ORDER`` (flex on CUDA, xformers, blocked, reference) and takes the
+first whose ``can_run`` answers None; a backend may also decline auto use with ``auto_skip_reason`` (flex on
+CPU, where every new shape compiles for ~25 s). Why each faster backend was skipped is logged at DEBUG, and
+the first choice for each (pattern, device, dtype) at INFO. A backend named explicitly that cannot run raises
+BackendUnavailableError with its reason.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from torch import Tensor
 from genoattn.errors import BackendUnavailableError, InputError
 
 log = logging.getLogger(__name__)
+_announced: set = set()  # (pattern, device type, dtype, backend) already logged at INFO
 
 # Fastest first: ``auto`` takes the first that can run. Modules are imported lazily.
 BACKEND_ORDER: tuple[str, ...] = ("flex", "xformers", "blocked", "reference")
@@ -57,12 +65,30 @@ def choose_backend(
             refusals.append(f"{name}: {exc}")
             continue
         reason = candidate.can_run(q, k, v, pattern, alibi_slopes)
+        if reason is None and hasattr(candidate, "auto_skip_reason"):
+            reason = candidate.auto_skip_reason(q, k, v, pattern)
         if reason is None:
             if refusals:
                 log.debug("attend(%s) chose %s; skipped %s", pattern, name, "; ".join(refusals))
+            _announce(pattern, q, name, refusals)
             return candidate
         refusals.append(f"{name}: {reason}")
     raise BackendUnavailableError(f"no attention backend can run {pattern}: " + "; ".join(refusals))
+
+
+def _announce(pattern: object, q: Tensor, name: str, refusals: list[str]) -> None:
+    """Log the automatic choice once per (pattern, device type, dtype) at INFO."""
+    try:
+        key = (pattern, q.device.type, q.dtype, name)
+        hash(key)
+    except TypeError:
+        key = (id(pattern), q.device.type, q.dtype, name)
+    if key in _announced:
+        return
+    _announced.add(key)
+    skipped = [r.split(":", 1)[0] for r in refusals]
+    log.info("attention backend for %s on %s/%s: %s%s", pattern, q.device.type, str(q.dtype).replace("torch.", ""),
+             name, f" (skipped {', '.join(skipped)}; DEBUG logs say why)" if skipped else "")
 
 
 def attend(
