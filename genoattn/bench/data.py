@@ -82,6 +82,25 @@ def bench_dataloader(fasta: str, gff: str | None, *, window: int, batch_size: in
             "in_memory": in_memory, "task": task, "first_batch_s": startup, "nt_per_s": rate}
 
 
+class _ZerosDataset(torch.utils.data.Dataset):
+    """Returns ready-made int64 batches: measures only the cost of moving batches out of worker processes."""
+
+    def __init__(self, batch_size: int, window: int):
+        self.shape = (batch_size, window)
+
+    def __getitem__(self, _: int) -> dict[str, torch.Tensor]:
+        return {"input_ids": torch.zeros(self.shape, dtype=torch.int64),
+                "labels": torch.zeros(self.shape, dtype=torch.int64)}
+
+
+def bench_transfer_ceiling(*, window: int, batch_size: int, workers: int, batches: int, repeats: int) -> float:
+    """nt/s of a dataloader whose workers return ready-made int64 batches (no work): what moving int64
+    batches between processes allows (the data module's workers send 1-2 byte ids instead)."""
+    loader = torch.utils.data.DataLoader(_ZerosDataset(batch_size, window), batch_size=None, sampler=range(batches),
+                                         num_workers=workers, persistent_workers=True, prefetch_factor=4)
+    return _median_rate(lambda: sum(b["input_ids"].numel() for b in loader), repeats)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fasta", default="data/ecoli_prokka/genome.fa.gz")
@@ -108,6 +127,8 @@ def main(argv: list[str] | None = None) -> dict:
         bench_dataloader(args.fasta, None, window=args.window, batch_size=args.batch_size, workers=args.workers,
                          batches=args.batches, repeats=args.repeats, in_memory=True, task="mlm"),
     ]
+    ceiling = bench_transfer_ceiling(window=args.window, batch_size=args.batch_size, workers=args.workers,
+                                     batches=args.batches, repeats=args.repeats)
     main_loader = loaders[0]
     result = {
         "command": "python -m genoattn.bench.data " + " ".join(sys.argv[1:] if argv is None else argv),
@@ -118,6 +139,11 @@ def main(argv: list[str] | None = None) -> dict:
         "fasta": args.fasta,
         "tokenizer": tok,
         "dataloader": loaders,
+        "int64_transfer_ceiling_nt_per_s": ceiling,
+        "note": "With workers, each batch is copied out of a worker process. The data module's workers send "
+                "token ids and labels as 1-2 byte integers and the loader widens them to int64; "
+                "int64_transfer_ceiling_nt_per_s is a loader whose workers return ready-made int64 batches of "
+                "the same shape (the limit without that). workers=0 shows the cost of building batches alone.",
         "targets": {
             "tokenizer_nt_per_s": TOKENIZER_TARGET,
             "tokenizer_met": tok["nucleotide_encode_nt_per_s"] >= TOKENIZER_TARGET,
@@ -135,6 +161,7 @@ def main(argv: list[str] | None = None) -> dict:
     for r in loaders:
         print(f"dataloader {r['task']:<20} workers={r['workers']} in_memory={str(r['in_memory']):<5} "
               f"window={r['window']} batch={r['batch_size']}: {r['nt_per_s'] / 1e6:8.1f} M nt/s")
+    print(f"int64 transfer ceiling, {args.workers} workers doing no work: {ceiling / 1e6:.1f} M nt/s")
     met = result["targets"]
     print(f"targets met: tokeniser {met['tokenizer_met']}, dataloader {met['dataloader_met']}  -> {out}")
     return result

@@ -22,6 +22,7 @@ from genoattn.data.annotations import check_intervals, read_annotation
 from genoattn.data.datasets import (
     TASKS,
     ArrayLabels,
+    BatchLoader,
     BatchPlanSampler,
     FastaSequences,
     InMemorySequences,
@@ -309,13 +310,20 @@ class GenomeDataModule(pl.LightningDataModule):
             self.sequences, self.tokenizer, self.window, self.task if task is None else task,
             nucleotide_label_source=self.nucleotide_label_source, interval_index=self.interval_index,
             label_mode=self.label_mode, min_overlap=self.min_overlap, mlm_probability=self.mlm_probability,
-            rc_augment=train and self.rc_augment, shift_augment=self.shift_augment if train else 0)
+            rc_augment=train and self.rc_augment, shift_augment=self.shift_augment if train else 0,
+            compact=self._compact)
+
+    @property
+    def _compact(self) -> bool:
+        """Send 1-2 byte ids out of worker processes (widened to int64 by BatchLoader); not with pin_memory,
+        whose pinned buffers the widening would replace."""
+        return self.num_workers > 0 and not self.pin_memory
 
     def _loader(self, dataset: WindowBatchDataset, sampler: BatchPlanSampler) -> DataLoader:
         workers = self.num_workers
-        return DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=workers,
-                          persistent_workers=workers > 0, pin_memory=self.pin_memory,
-                          prefetch_factor=4 if workers > 0 else None)
+        return BatchLoader(dataset, batch_size=None, sampler=sampler, num_workers=workers,
+                           persistent_workers=workers > 0, pin_memory=self.pin_memory,
+                           prefetch_factor=4 if workers > 0 else None)
 
     def train_sampler(self) -> BatchPlanSampler:
         """The training batch plan sampler (shuffled; random jittered windows when configured)."""
@@ -352,7 +360,7 @@ class GenomeDataModule(pl.LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         """Tiles every contig of ``predict_fasta`` (or ``fasta``), short contigs padded; no labels."""
         self.setup("predict")
-        dataset = WindowBatchDataset(self.predict_sequences, self.tokenizer, self.window, None)
+        dataset = WindowBatchDataset(self.predict_sequences, self.tokenizer, self.window, None, compact=self._compact)
         sampler = BatchPlanSampler(self.predict_windows, self.eval_batch_size, seed=self.seed, fixed_epoch=True)
         return self._loader(dataset, sampler)
 

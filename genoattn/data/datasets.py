@@ -140,11 +140,15 @@ class WindowBatchDataset(torch.utils.data.Dataset):
                  task: Task | None, *, nucleotide_label_source: ArrayLabels | IntervalLabels | None = None,
                  interval_index: IntervalIndex | None = None, label_mode: LabelMode = "binary",
                  min_overlap: float = 0.5, default_score: float = 0.0, mlm_probability: float = 0.15,
-                 rc_augment: bool = False, shift_augment: int = 0):
+                 rc_augment: bool = False, shift_augment: int = 0, compact: bool = False):
         self.sequences, self.tokenizer, self.window, self.task = sequences, tokenizer, window, task
         self.nucleotide_label_source, self.interval_index = nucleotide_label_source, interval_index
         self.label_mode, self.min_overlap, self.default_score = label_mode, min_overlap, default_score
         self.mlm_probability, self.rc_augment, self.shift_augment = mlm_probability, rc_augment, shift_augment
+        # compact: token ids and integer labels leave in the smallest dtype that holds them (4-8x fewer bytes
+        # to move out of a worker process); BatchLoader widens them back to int64 in the main process.
+        self.id_dtype = _smallest_int(0, tokenizer.vocab_size - 1) if compact else np.int64
+        self.label_dtype = _smallest_int(vocab.IGNORE_INDEX, tokenizer.vocab_size - 1) if compact else np.int64
         if task == "token_classification" and nucleotide_label_source is None:
             raise ValueError("token_classification needs a nucleotide_label_source")
         if task in ("sequence_classification", "regression") and interval_index is None:
@@ -175,14 +179,14 @@ class WindowBatchDataset(torch.utils.data.Dataset):
             tokens, labels = mask_tokens(tokens, rng, self.tokenizer, self.mlm_probability)
 
         batch: dict[str, Any] = {
-            "input_ids": torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64)),
+            "input_ids": torch.from_numpy(np.ascontiguousarray(tokens, dtype=self.id_dtype)),
             "contig": names,
             "start": torch.from_numpy(start.astype(np.int64)),
             "length": torch.from_numpy(np.minimum(lens - start, self.window).astype(np.int64)),
             "strand": ["-" if f else "+" for f in flip],
         }
         if labels is not None:
-            dtype = np.float32 if self.task == "regression" else np.int64
+            dtype = {"regression": np.float32, "sequence_classification": np.int64}.get(self.task, self.label_dtype)
             batch["labels"] = torch.from_numpy(np.ascontiguousarray(labels, dtype=dtype))
         return batch
 
@@ -194,6 +198,32 @@ class WindowBatchDataset(torch.utils.data.Dataset):
             else:
                 out[i] = window_overlap_labels(self.interval_index, name, s[None], self.window, self.min_overlap)[0]
         return out
+
+
+def _smallest_int(low: int, high: int) -> type:
+    for dtype in (np.uint8, np.int8, np.int16, np.int32):
+        info = np.iinfo(dtype)
+        if info.min <= low and high <= info.max:
+            return dtype
+    return np.int64
+
+
+def widen_batch(batch: dict[str, Any]) -> dict[str, Any]:
+    """Integer tensors of a batch as int64 (undoes ``compact``); float and int64 tensors stay as they are."""
+    for key in ("input_ids", "labels"):
+        value = batch.get(key)
+        if isinstance(value, torch.Tensor) and not value.is_floating_point() and value.dtype != torch.int64:
+            batch[key] = value.long()
+    return batch
+
+
+class BatchLoader(torch.utils.data.DataLoader):
+    """DataLoader of whole batches (``batch_size=None``) that widens compact integer tensors to int64 as it
+    yields them, so worker processes can send 1-2 byte ids while every batch still arrives as int64."""
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for batch in super().__iter__():
+            yield widen_batch(batch)
 
 
 class BatchPlanSampler(torch.utils.data.Sampler):

@@ -232,8 +232,8 @@ def mask_tokens(ids: np.ndarray, rng: np.random.Generator, tokenizer: Tokenizer,
     if not 0.0 < probability < 1.0:
         raise ConfigError(f"mlm_probability: expected a value in (0, 1), got {probability}")
     ids = np.asarray(ids)
-    chosen = (rng.random(ids.shape) < probability) & (ids > vocab.MASK)
-    action = rng.random(ids.shape)
+    chosen = (rng.random(ids.shape, dtype=np.float32) < probability) & (ids > vocab.MASK)
+    action = rng.random(ids.shape, dtype=np.float32)
     inputs = ids.astype(np.int64, copy=True)
     inputs[chosen & (action < 0.8)] = vocab.MASK
     rand = chosen & (action >= 0.8) & (action < 0.9)

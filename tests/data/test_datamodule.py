@@ -8,6 +8,7 @@ import torch
 from genoattn.data import vocab
 from genoattn.data.annotations import Interval, read_annotation
 from genoattn.data.datamodule import GenomeDataModule
+from genoattn.data.datasets import widen_batch
 from genoattn.data.labels import IntervalIndex, contig_labels, reverse_complement_labels
 from genoattn.data.tokenizers import NucleotideTokenizer
 from genoattn.errors import ConfigError, InputError
@@ -63,7 +64,7 @@ def assert_same_batches(a, b):
         assert x.keys() == y.keys()
         for key in x:
             if isinstance(x[key], torch.Tensor):
-                assert torch.equal(x[key], y[key]), key
+                assert x[key].dtype == y[key].dtype and torch.equal(x[key], y[key]), key
             else:
                 assert x[key] == y[key], key
 
@@ -103,7 +104,9 @@ def test_same_seed_same_batches_across_workers_and_epochs(synthetic):
     a = make(synthetic, seed=3, **kwargs).train_dataloader()
     first, second = batches(a), batches(a)
     assert_same_batches(first, batches(make(synthetic, seed=3, **kwargs).train_dataloader()))
-    assert_same_batches(first, batches(make(synthetic, seed=3, num_workers=2, **kwargs).train_dataloader()))
+    with_workers = batches(make(synthetic, seed=3, num_workers=2, **kwargs).train_dataloader())
+    assert with_workers[0]["input_ids"].dtype == torch.int64 and with_workers[0]["labels"].dtype == torch.int64
+    assert_same_batches(first, with_workers)
     assert not torch.equal(first[0]["input_ids"], second[0]["input_ids"])  # the next epoch differs
     a.sampler.set_epoch(0)  # as Lightning does: epoch 0 again gives the first epoch's batches
     assert_same_batches(first, batches(a))
@@ -267,3 +270,17 @@ def test_ecoli_baseline_split_and_frame_labels_mark_stop_codons():
     ends = np.array([labels[iv.contig][iv.end - 3:iv.end] for iv in plus])  # [200, 3]
     known = ends != vocab.IGNORE_INDEX  # bases shared with an overlapping gene in another frame are ignored
     assert (ends == [1, 2, 3])[known].all() and known.all(axis=1).sum() >= 160
+
+
+def test_compact_batches_from_workers_are_widened_to_int64(synthetic):
+    dm = make(synthetic, num_workers=1, task="mlm", annotation=None, tokenizer="kmer", k=5, window=60, stride=30)
+    dataset = dm.train_dataloader().dataset
+    assert dataset.id_dtype == np.int16 and dataset.label_dtype == np.int16  # 5 + 4**5 ids, IGNORE_INDEX
+    plan = next(iter(dm.train_sampler()))
+    raw = dataset[plan]
+    assert raw["input_ids"].dtype == torch.int16 and raw["labels"].dtype == torch.int16
+    wide = widen_batch(dict(raw))
+    assert wide["input_ids"].dtype == torch.int64 and torch.equal(wide["input_ids"], raw["input_ids"].long())
+    dm0 = make(synthetic, num_workers=0, task="mlm", annotation=None, tokenizer="kmer", k=5, window=60, stride=30)
+    assert_same_batches(batches(dm.train_dataloader()), batches(dm0.train_dataloader()))
+    assert make(synthetic, num_workers=1).train_dataloader().dataset.label_dtype == np.int8
