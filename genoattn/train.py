@@ -83,9 +83,12 @@ def run(args: list[str] | None = None) -> dict[str, float]:
     config = cli.config
     trainer, model, data = cli.trainer, cli.model, cli.datamodule
     trainer.fit(model, datamodule=data, ckpt_path=config.ckpt_path)
+    ckpt = checkpoint_callback(trainer)
+    if ckpt.save_last and ckpt.dirpath and not trainer.interrupted:
+        # Lightning refreshes last.ckpt only at validation/epoch ends; make it the final state.
+        trainer.save_checkpoint(Path(ckpt.dirpath) / f"{ckpt.CHECKPOINT_NAME_LAST}{ckpt.FILE_EXTENSION}")
     if not config.run_test:
         return {}
-    ckpt = checkpoint_callback(trainer)
     best = ckpt.best_model_path or ckpt.last_model_path or None
     results = trainer.test(model, datamodule=data, ckpt_path=best, verbose=False)
     metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}

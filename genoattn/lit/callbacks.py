@@ -41,25 +41,35 @@ class ThroughputMonitor(pl.Callback):
         self._window_start = time.perf_counter()
         self._window_tokens = 0
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: D102
-        tokens = int(batch["input_ids"].numel()) * trainer.world_size
-        self._window_tokens += tokens
-        if (batch_idx + 1) % self.log_every_n_steps:
-            return
+    def _flush(self, pl_module: pl.LightningModule) -> float:
+        """Close the current measuring window; return its tokens/s (0 when empty)."""
         if pl_module.device.type == "cuda":
             torch.cuda.synchronize(pl_module.device)
         now = time.perf_counter()
-        elapsed = now - self._window_start
-        if elapsed > 0:
-            self._last_rate = self._window_tokens / elapsed
-            self._total_tokens += self._window_tokens
-            self._total_time += elapsed
-            pl_module.log("tok_per_s", self._last_rate, prog_bar=True, on_step=True, on_epoch=False)
-            pl_module.log(
-                "peak_mem_gib", peak_memory_bytes(pl_module.device) / 2**30, on_step=True, on_epoch=False
-            )
-        self._window_start = now
-        self._window_tokens = 0
+        elapsed, tokens = now - self._window_start, self._window_tokens
+        self._window_start, self._window_tokens = now, 0
+        if tokens == 0 or elapsed <= 0:
+            return 0.0
+        self._total_tokens += tokens
+        self._total_time += elapsed
+        self._last_rate = tokens / elapsed
+        return self._last_rate
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: D102
+        self._window_tokens += int(batch["input_ids"].numel()) * trainer.world_size
+        if (batch_idx + 1) % self.log_every_n_steps:
+            return
+        rate = self._flush(pl_module)
+        if rate:
+            pl_module.log("tok_per_s", rate, prog_bar=True, on_step=True, on_epoch=False)
+            pl_module.log("peak_mem_gib", peak_memory_bytes(pl_module.device) / 2**30, on_step=True, on_epoch=False)
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.training:  # validation inside fit: keep its time out of the training rate
+            self._flush(pl_module)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._window_start = time.perf_counter()
 
     def summary(self, device: torch.device) -> dict[str, float]:
         rate = self._total_tokens / self._total_time if self._total_time else self._last_rate
@@ -71,6 +81,7 @@ class ThroughputMonitor(pl.Callback):
         }
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._flush(pl_module)
         if not trainer.is_global_zero or trainer.log_dir is None:
             return
         path = Path(trainer.log_dir) / self.filename

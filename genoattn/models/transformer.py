@@ -70,6 +70,14 @@ class GenomeTransformer(nn.Module):
         rotary_base: float = 10000.0,
     ) -> None:
         super().__init__()
+        # Init args, kept so a checkpoint can rebuild this network for prediction (genoattn.lit.checkpoint).
+        self.config = {
+            "vocab_size": vocab_size, "num_classes": num_classes, "task": task, "d_model": d_model,
+            "num_layers": num_layers, "num_heads": num_heads, "mlp_ratio": mlp_ratio, "dropout": dropout,
+            "attention": attention, "backend": backend, "positions": positions, "patch_size": patch_size,
+            "stem_kernel_size": stem_kernel_size, "norm": norm, "pooling": pooling, "tie_weights": tie_weights,
+            "checkpointing": checkpointing, "rotary_base": rotary_base,
+        }
         if task not in TASKS:
             raise ConfigError(f"model.task: expected one of {TASKS}, got {task!r}")
         if task != "mlm" and num_classes < 1:
