@@ -22,7 +22,7 @@ from torch import Tensor
 # Candidate block sizes; ``choose_block_size`` keeps the one with the least estimated work.
 BLOCK_SIZES: tuple[int, ...] = (16, 32, 64, 128)
 # Per key-block overhead of a gathered block, in query-key pairs (gather, bias, kernel tiling); measured on CPU.
-BLOCK_OVERHEAD_PAIRS = 2048
+BLOCK_OVERHEAD_PAIRS = 300
 
 
 @dataclass
@@ -68,10 +68,13 @@ class _Plan:
 
 
 def _split_rows(counts: Tensor) -> list[Tensor]:
-    """Row ids in one or two groups (by width) minimising sum(rows * widest row) of each group."""
+    """Row ids in one or two groups (by width) minimising sum(rows * widest row) of each group.
+
+    Two groups only when that saves at least a quarter of the work (a second kernel call costs time too).
+    """
     total = counts.numel()
     widest = int(counts.max())
-    best_cost, best_cut = total * widest, widest
+    best_cost, best_cut = 0.75 * total * widest, widest
     for cut in torch.unique(counts).tolist():
         narrow = int((counts <= cut).sum())
         cost = narrow * cut + (total - narrow) * widest
@@ -174,7 +177,8 @@ class BlockedBackend:
         plan = _plan(pattern, length, h, bs, per_head)
         nb = plan.num_blocks
         pad = nb * bs - length
-        q, k, v = (F.pad(x, (0, 0, 0, pad)) for x in (q, k, v))  # [B, H, NB * bs, D]
+        if pad:
+            q, k, v = (F.pad(x, (0, 0, 0, pad)) for x in (q, k, v))  # [B, H, NB * bs, D]
         if per_head:
             shape = (b, h * nb, bs, d)  # rows are head * NB + block
         else:
