@@ -2,6 +2,11 @@
 
 With ``patch_size`` p the transformer runs on L/p tokens, which is what makes long windows affordable
 on CPU; token-level heads get per-nucleotide features back through ``PatchUpsample``.
+
+Both are written as reshapes around ``nn.Linear`` rather than ``nn.Conv1d`` / ``nn.ConvTranspose1d``:
+the same maps (a strided convolution is a linear layer over unfolded windows; a transposed convolution
+with kernel = stride is a linear layer whose output is split into p positions), but several times faster
+on CPU, where PyTorch's 1-D convolutions are slow at these widths.
 """
 
 from __future__ import annotations
@@ -14,13 +19,13 @@ from genoattn.models.blocks import make_norm
 
 
 class PatchStem(nn.Module):
-    """Strided Conv1d over nucleotide embeddings: [B, L, d] -> [B, L / p, d] (L a multiple of p).
+    """Strided convolution over nucleotide embeddings: [B, L, d] -> [B, L / p, d] (L a multiple of p).
 
     Args:
         d_model: width of the embeddings and of the output tokens.
         patch_size: stride p (nucleotides per output token).
-        kernel_size: conv width (>= p; default p, i.e. non-overlapping patches); wider kernels overlap
-            neighbouring patches, centred on each patch.
+        kernel_size: conv width k >= p (default p: non-overlapping patches); a wider kernel also sees
+            (k - p) // 2 nucleotides before and the rest after each patch (zero-padded at the ends).
     """
 
     def __init__(self, d_model: int, patch_size: int, kernel_size: int | None = None) -> None:
@@ -32,35 +37,45 @@ class PatchStem(nn.Module):
                 f"stem_kernel_size={kernel_size}"
             )
         self.patch_size = patch_size
+        self.kernel_size = kernel_size
         self.pad_left = (kernel_size - patch_size) // 2
         self.pad_right = kernel_size - patch_size - self.pad_left
-        self.conv = nn.Conv1d(d_model, d_model, kernel_size, stride=patch_size)
+        self.linear = nn.Linear(kernel_size * d_model, d_model)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.shape[1] % self.patch_size:
-            raise ConfigError(f"PatchStem: length {x.shape[1]} is not a multiple of patch_size {self.patch_size}")
-        y = F.pad(x.transpose(1, 2), (self.pad_left, self.pad_right))  # [B, d, L + k - p]
-        return self.conv(y).transpose(1, 2)  # [B, L / p, d]
+        batch, length, width = x.shape
+        if length % self.patch_size:
+            raise ConfigError(f"PatchStem: length {length} is not a multiple of patch_size {self.patch_size}")
+        if self.kernel_size == self.patch_size:
+            windows = x.reshape(batch, length // self.patch_size, self.patch_size * width)  # [B, N, p * d]
+        else:
+            x = F.pad(x, (0, 0, self.pad_left, self.pad_right))  # [B, L + k - p, d]
+            windows = x.unfold(1, self.kernel_size, self.patch_size)  # [B, N, d, k]
+            windows = windows.transpose(2, 3).reshape(batch, -1, self.kernel_size * width)  # [B, N, k * d]
+        return self.linear(windows)  # [B, N, d]
 
 
 class PatchUpsample(nn.Module):
     """Patch tokens back to nucleotides: [B, N, d] (+ skip [B, N * p, d]) -> [B, N * p, d].
 
-    A transposed conv (kernel = stride = p) gives each position inside a patch its own vector; the
-    nucleotide embeddings are added as a skip connection (base identity at full resolution), a
-    same-length conv of width 2p + 1 mixes across patch borders (residual), and a norm ends it.
+    A transposed convolution with kernel = stride = p (one linear map to p vectors per patch) gives each
+    position inside a patch its own vector; the nucleotide embeddings are added as a skip connection (base
+    identity at full resolution); a per-nucleotide residual MLP combines the two, and a norm ends it.
     """
 
     def __init__(self, d_model: int, patch_size: int, norm: str = "layernorm") -> None:
         super().__init__()
         self.patch_size = patch_size
-        self.up = nn.ConvTranspose1d(d_model, d_model, patch_size, stride=patch_size)
+        self.up = nn.Linear(d_model, patch_size * d_model)
+        self.mix_norm = make_norm(norm, d_model)
+        self.fc = nn.Linear(d_model, d_model)
         self.act = nn.GELU()
-        self.refine = nn.Conv1d(d_model, d_model, 2 * patch_size + 1, padding=patch_size)
+        self.proj = nn.Linear(d_model, d_model)
         self.norm = make_norm(norm, d_model)
 
     def forward(self, hidden: Tensor, skip: Tensor) -> Tensor:
-        x = self.up(hidden.transpose(1, 2))  # [B, d, N * p]
-        x = x + skip.transpose(1, 2)
-        x = x + self.refine(self.act(x))  # [B, d, N * p]
-        return self.norm(x.transpose(1, 2))  # [B, N * p, d]
+        batch, tokens, width = hidden.shape
+        x = self.up(hidden).reshape(batch, tokens * self.patch_size, width)  # [B, N * p, d]
+        x = x + skip
+        x = x + self.proj(self.act(self.fc(self.mix_norm(x))))
+        return self.norm(x)  # [B, N * p, d]

@@ -12,7 +12,7 @@ from genoattn.models.attention import SelfAttention
 
 from .conftest import PATTERN_EXAMPLES, exported_patterns, make_pattern
 
-BACKENDS = ["reference"]
+BACKENDS = ["reference", "blocked"]
 
 
 def test_every_exported_pattern_has_an_example():
@@ -98,3 +98,20 @@ def test_self_attention_module_shapes():
     assert layer.alibi_slopes.shape == (4,)
     x = torch.randn(3, 10, 16)
     assert layer(x).shape == (3, 10, 16)
+
+
+@pytest.mark.parametrize("positions", ["rotary", "alibi"])
+@pytest.mark.parametrize("name", exported_patterns())
+def test_blocked_backend_matches_reference_inside_the_model(tiny, dna, name, positions):
+    reference = tiny(attention=make_pattern(name), positions=positions, backend="reference").double()
+    blocked = tiny(attention=make_pattern(name), positions=positions, backend="blocked").double()
+    blocked.load_state_dict(reference.state_dict())
+    ids = dna(2, 40)
+    outs = []
+    for model in (reference, blocked):
+        out = model(ids)
+        out.pow(2).sum().backward()
+        outs.append((out.detach(), [p.grad for p in model.parameters()]))
+    assert torch.allclose(outs[0][0], outs[1][0], atol=1e-10)
+    for a, b in zip(outs[0][1], outs[1][1]):
+        assert torch.allclose(a, b, atol=1e-9)

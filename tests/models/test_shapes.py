@@ -89,3 +89,11 @@ def test_bad_configs_raise_config_error(tiny, kwargs, message):
 def test_bad_input_ids_raise_input_error(tiny, ids):
     with pytest.raises(InputError, match="input_ids"):
         tiny()(ids)
+
+
+def test_config_rebuilds_the_same_network(tiny, dna):
+    model = tiny(task="mlm", patch_size=2, attention=[SlidingWindow(window=2), Longformer(window=1)])
+    clone = type(model)(**model.config)
+    clone.load_state_dict(model.state_dict())
+    ids = dna(2, 16)
+    assert torch.equal(model.eval()(ids), clone.eval()(ids))

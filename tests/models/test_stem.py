@@ -1,0 +1,54 @@
+"""The patch stem is a strided Conv1d and the upsampling a ConvTranspose1d, written as linear layers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from genoattn.errors import ConfigError
+from genoattn.models.stem import PatchStem, PatchUpsample
+
+
+@pytest.mark.parametrize("patch_size, kernel_size", [(1, 1), (4, 4), (4, 6), (3, 8), (2, 3)])
+def test_stem_equals_strided_conv1d(patch_size, kernel_size):
+    d, length = 5, 24
+    stem = PatchStem(d, patch_size, kernel_size).double()
+    x = torch.randn(2, length, d, dtype=torch.float64)
+    weight = stem.linear.weight.view(d, kernel_size, d).permute(0, 2, 1)  # [out, in, k]
+    left = (kernel_size - patch_size) // 2
+    padded = F.pad(x.transpose(1, 2), (left, kernel_size - patch_size - left))  # [B, d, L + k - p]
+    expected = F.conv1d(padded, weight, stem.linear.bias, stride=patch_size).transpose(1, 2)
+    out = stem(x)
+    assert out.shape == (2, length // patch_size, d)
+    assert torch.allclose(out, expected, atol=1e-12)
+
+
+def test_stem_rejects_bad_sizes():
+    with pytest.raises(ConfigError, match="stem_kernel_size"):
+        PatchStem(4, 4, 3)
+    with pytest.raises(ConfigError, match="multiple"):
+        PatchStem(4, 4)(torch.zeros(1, 6, 4))
+
+
+@pytest.mark.parametrize("patch_size", [1, 2, 4])
+def test_upsample_is_a_transposed_conv(patch_size):
+    d, tokens = 6, 5
+    upsample = PatchUpsample(d, patch_size).double()
+    hidden = torch.randn(2, tokens, d, dtype=torch.float64)
+    with torch.no_grad():
+        upsample.up.bias.zero_()
+    weight = upsample.up.weight.view(patch_size, d, d).permute(2, 1, 0)  # [in, out, k]
+    expected = F.conv_transpose1d(hidden.transpose(1, 2), weight, stride=patch_size).transpose(1, 2)
+    assert torch.allclose(upsample.up(hidden).reshape(2, tokens * patch_size, d), expected, atol=1e-12)
+    skip = torch.randn(2, tokens * patch_size, d, dtype=torch.float64)
+    assert upsample(hidden, skip).shape == (2, tokens * patch_size, d)
+
+
+def test_upsample_keeps_nucleotide_resolution():
+    """Within one patch, different bases give different features (the skip carries base identity)."""
+    upsample = PatchUpsample(8, 4)
+    hidden = torch.randn(1, 3, 8).expand(1, 3, 8)
+    skip = torch.randn(1, 12, 8)
+    out = upsample(hidden, skip)
+    assert not torch.allclose(out[0, 0], out[0, 1])
