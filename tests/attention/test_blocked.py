@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genoattn.attention.backends.blocked import BlockedBackend, backend, choose_block_size
+from genoattn.attention.backends.blocked import BlockedBackend, backend, choose_block_size, residue_view
 from genoattn.attention.backends.reference import backend as reference
 from genoattn.attention.dispatch import attend
 from genoattn.attention.patterns import (
@@ -95,3 +95,15 @@ def test_dispatch_and_can_run():
     assert "floating-point" in backend.can_run(q.long(), q.long(), q.long(), SlidingWindow(2))
     out = attend(q, q, q, SlidingWindow(2), backend="blocked")
     torch.testing.assert_close(out, reference.attend(q, q, q, SlidingWindow(2)), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("residue", [True, False], ids=["residue-classes", "plain-layout"])
+def test_dilated_patterns_on_both_paths(residue):
+    blocked = BlockedBackend(residue=residue)
+    for pattern in (DilatedSlidingWindow(2, 3), DilatedSlidingWindow(1, 4, causal=True), Neighborhood(3, 3)):
+        for length in (37, 39, 40):  # L % d == 0 and != 0: classes of unequal length
+            compare(pattern, length, torch.float64, 1e-10, SLOPES, blocked=blocked)
+    compare(DilatedSlidingWindow(1, 4), 3, torch.float64, 1e-10, blocked=blocked)  # L < d: empty classes
+    assert residue_view(Neighborhood(5, 2)) == (2, Neighborhood(5))
+    assert residue_view(DilatedSlidingWindow(3, 2, causal=True)) == (2, SlidingWindow(3, causal=True))
+    assert residue_view(SlidingWindow(3)) is None

@@ -19,6 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from genoattn.attention.patterns.base import from_residue_classes, to_residue_classes
+from genoattn.attention.patterns.dilated_sliding_window import DilatedSlidingWindow
+from genoattn.attention.patterns.neighborhood import Neighborhood
+from genoattn.attention.patterns.sliding_window import SlidingWindow
+
 # Candidate block sizes; ``choose_block_size`` keeps the one with the least estimated work.
 BLOCK_SIZES: tuple[int, ...] = (16, 32, 64, 128)
 # Per key-block overhead of a gathered block, in query-key pairs (gather, bias, kernel tiling); measured on CPU.
@@ -33,8 +38,17 @@ class _Group:
     keys: Tensor  # int64 [n, K] key-row ids to gather (head * NB + key block in per-head plans)
     heads: Tensor  # int64 [n] head of each row (0 in shared plans)
     mask: Tensor  # bool [n, bs, K * bs] visible pairs (padded query rows see everything)
-    distance: Tensor  # int64 [n, bs, K * bs] abs(i - j), for ALiBi
+    q_pos: Tensor  # int64 [n, bs] query positions (>= L on padding)
+    k_pos: Tensor  # int64 [n, K * bs] gathered key positions
     cache: dict = field(default_factory=dict)
+
+    def distance(self, dtype: torch.dtype, device: torch.device) -> Tensor:
+        """float [n, bs, K * bs]: abs(i - j), for ALiBi (built on first use)."""
+        key = ("distance", dtype, device)
+        if key not in self.cache:
+            q_pos, k_pos = self.q_pos.to(device), self.k_pos.to(device)
+            self.cache[key] = (q_pos.unsqueeze(-1) - k_pos.unsqueeze(-2)).abs().to(dtype)
+        return self.cache[key]
 
     def bias(self, dtype: torch.dtype, device: torch.device) -> Tensor:
         """float [n, bs, K * bs]: 0 where visible, -inf elsewhere."""
@@ -44,11 +58,11 @@ class _Group:
             self.cache[key] = torch.where(self.mask.to(device), zero, float("-inf"))
         return self.cache[key]
 
-    def on(self, name: str, device: torch.device, dtype: torch.dtype | None = None) -> Tensor:
-        key = (name, dtype, device)
+    def on(self, name: str, device: torch.device) -> Tensor:
+        """An index tensor of the group on ``device`` (cached)."""
+        key = (name, device)
         if key not in self.cache:
-            value = getattr(self, name).to(device)
-            self.cache[key] = value if dtype is None else value.to(dtype)
+            self.cache[key] = getattr(self, name).to(device)
         return self.cache[key]
 
 
@@ -98,6 +112,12 @@ def _layout(pattern: object, length: int, block_size: int, num_heads: int):
 
 def choose_block_size(pattern: object, length: int, num_heads: int) -> int:
     """Block size of BLOCK_SIZES with the least estimated work: computed pairs + per-block overhead."""
+    return _estimate(pattern, length, num_heads)[0]
+
+
+@lru_cache(maxsize=256)
+def _estimate(pattern: object, length: int, num_heads: int) -> tuple[int, int]:
+    """(best block size, its estimated work in query-key pairs per batch entry and layout head)."""
     best, best_cost = BLOCK_SIZES[0], None
     for bs in BLOCK_SIZES:
         if bs > 2 * length and bs != BLOCK_SIZES[0]:
@@ -107,10 +127,10 @@ def choose_block_size(pattern: object, length: int, num_heads: int) -> int:
         cost = blocks * (bs * bs + BLOCK_OVERHEAD_PAIRS)
         if best_cost is None or cost < best_cost:
             best, best_cost = bs, cost
-    return best
+    return best, best_cost
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=16)
 def _plan(pattern: object, length: int, num_heads: int, block_size: int, per_head: bool) -> _Plan:
     layout = _layout(pattern, length, block_size, num_heads)
     bs, nb = block_size, layout.num_blocks
@@ -141,22 +161,39 @@ def _plan(pattern: object, length: int, num_heads: int, block_size: int, per_hea
             torch.clamp(k_pos, max=last).unsqueeze(-2),
         )  # [n, bs, K * bs]
         mask = (mask & valid.unsqueeze(1)) | (q_pos >= length).unsqueeze(-1)
-        distance = (q_pos.unsqueeze(-1) - k_pos.unsqueeze(-2)).abs()
         in_order = len(row_groups) == 1
-        groups.append(_Group(None if in_order else rows, keys, heads, mask, distance))
+        groups.append(_Group(None if in_order else rows, keys, heads, mask, q_pos, k_pos))
     inverse = None
     if len(row_groups) > 1:
         inverse = torch.argsort(torch.cat(row_groups))
     return _Plan(bs, nb, per_head, groups, inverse)
 
 
+def residue_view(pattern: object) -> tuple[int, object] | None:
+    """(dilation, pattern on each residue class x[g::d]) for dilated patterns that split exactly, else None.
+
+    DilatedSlidingWindow(w, d) is SlidingWindow(w) on each class and Neighborhood(k, d) is Neighborhood(k) on
+    each class (DESIGN.md), so running them per class wastes no compute on the skipped positions.
+    """
+    if isinstance(pattern, DilatedSlidingWindow) and pattern.dilation > 1:
+        return pattern.dilation, SlidingWindow(pattern.window, pattern.causal)
+    if isinstance(pattern, Neighborhood) and pattern.dilation > 1:
+        return pattern.dilation, Neighborhood(pattern.kernel_size)
+    return None
+
+
 class BlockedBackend:
-    """Block-sparse attention in plain PyTorch. ``block_size=None`` picks one per call (cached per shape)."""
+    """Block-sparse attention in plain PyTorch.
+
+    ``block_size=None`` picks one per shape (cached). ``residue`` says whether dilated patterns run per residue
+    class: None decides by estimated work, True/False force it (for tests and measurements).
+    """
 
     name = "blocked"
 
-    def __init__(self, block_size: int | None = None) -> None:
+    def __init__(self, block_size: int | None = None, residue: bool | None = None) -> None:
         self.block_size = block_size
+        self.residue = residue
 
     def can_run(
         self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
@@ -171,8 +208,38 @@ class BlockedBackend:
         return None
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None) -> Tensor:
+        view = residue_view(pattern)
+        use = self.residue if self.residue is not None else view and _residue_pays(pattern, q.shape[2], q.shape[1])
+        if view is not None and use:
+            return self._attend_residue(q, k, v, pattern, view[0], view[1], alibi_slopes)
+        return self._attend_blocks(q, k, v, pattern, alibi_slopes)
+
+    def _attend_residue(
+        self, q: Tensor, k: Tensor, v: Tensor, pattern, dilation: int, inner, alibi_slopes: Tensor | None
+    ) -> Tensor:
+        """Attend within each residue class as extra batch entries; classes g < L % d are one longer."""
+        b, length = q.shape[0], q.shape[2]
+        if hasattr(pattern, "check_length"):
+            pattern.check_length(length)
+        (qr, lengths), (kr, _), (vr, _) = (to_residue_classes(x, dilation) for x in (q, k, v))  # [d * B, H, Lmax, D]
+        lmax = int(lengths[0])
+        n_long = int((lengths == lmax).sum())  # classes of full length Lmax come first
+        slopes = None if alibi_slopes is None else alibi_slopes * dilation  # |i - j| = d * |ci - cj|
+        outs = [self._attend_blocks(qr[: n_long * b], kr[: n_long * b], vr[: n_long * b], inner, slopes)]
+        if n_long < dilation:
+            short = slice(n_long * b, None)
+            if lmax > 1:
+                part = self._attend_blocks(qr[short, :, :-1], kr[short, :, :-1], vr[short, :, :-1], inner, slopes)
+                outs.append(F.pad(part, (0, 0, 0, 1)))  # back to Lmax; the pad is dropped below
+            else:
+                outs.append(torch.zeros_like(qr[short]))
+        return from_residue_classes(torch.cat(outs, dim=0), dilation, length)  # [B, H, L, D]
+
+    def _attend_blocks(
+        self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
+    ) -> Tensor:
         b, h, length, d = q.shape
-        bs = self.block_size or _cached_choice(pattern, length, h)
+        bs = self.block_size or choose_block_size(pattern, length, h)
         per_head = alibi_slopes is not None or _layout(pattern, length, bs, h).indices.shape[0] > 1
         plan = _plan(pattern, length, h, bs, per_head)
         nb = plan.num_blocks
@@ -194,15 +261,19 @@ class BlockedBackend:
             bias = group.bias(q.dtype, q.device)  # [n, bs, K * bs]
             if alibi_slopes is not None:
                 slopes = alibi_slopes.to(q.dtype)[group.on("heads", q.device)].view(n, 1, 1)
-                bias = bias - slopes * group.on("distance", q.device, q.dtype)
+                bias = bias - slopes * group.distance(q.dtype, q.device)
             outs.append(F.scaled_dot_product_attention(q_g, k_g, v_g, attn_mask=bias.unsqueeze(0)))
         out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=1).index_select(1, plan.inverse_on(q.device))
         return out.reshape(b, h, nb * bs, d)[:, :, :length]  # [B, H, L, D]
 
 
 @lru_cache(maxsize=256)
-def _cached_choice(pattern: object, length: int, num_heads: int) -> int:
-    return choose_block_size(pattern, length, num_heads)
+def _residue_pays(pattern: object, length: int, num_heads: int) -> bool:
+    """True when the residue-class split is estimated at least 25% cheaper than the plain layout."""
+    dilation, inner = residue_view(pattern)
+    _, plain = _estimate(pattern, length, num_heads)
+    _, per_class = _estimate(inner, -(-length // dilation), num_heads)
+    return 1.25 * dilation * per_class < plain
 
 
 backend = BlockedBackend()

@@ -81,6 +81,8 @@ class BigBird(Pattern):
         given = ", random_layout=given" if self.given_layout is not None else ""
         return f"BigBird(block_size={self.block_size}, random_blocks={self.random_blocks}, seed={self.seed}{given})"
 
+    __repr__ = __str__
+
     def num_blocks(self, length: int) -> int:
         check_length(length, "BigBird")
         return -(-length // self.block_size)
