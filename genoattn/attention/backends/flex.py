@@ -15,6 +15,7 @@ float16/bfloat16/float32.
 from __future__ import annotations
 
 import logging
+import os
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 
@@ -28,6 +29,12 @@ log = logging.getLogger(__name__)
 SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 
 
+def _env_dynamic() -> bool | None:
+    """GENOATTN_FLEX_DYNAMIC=true/false/auto sets torch.compile's ``dynamic`` (default auto = None)."""
+    value = os.environ.get("GENOATTN_FLEX_DYNAMIC", "auto").strip().lower()
+    return {"true": True, "1": True, "false": False, "0": False}.get(value)
+
+
 @dataclass
 class FlexConfig:
     """Tunable settings (the benchmark sweeps them; defaults measured on an H100, see benchmarks/attention)."""
@@ -35,20 +42,23 @@ class FlexConfig:
     block_size: int = 128  # BlockMask block (sparse tile), a multiple of the kernel tile
     kernel_options: dict = field(default_factory=dict)  # passed to flex_attention (BLOCK_M, num_warps, ...)
     narrow: bool | None = None  # narrow BlockMask indices (default: on CUDA)
-    dynamic: bool | None = None  # torch.compile's ``dynamic`` (None: automatic after the first new shape)
+    dynamic: bool | None = field(default_factory=_env_dynamic)  # torch.compile's ``dynamic`` (None: automatic)
     cache_size: int = 32  # plans kept in the LRU
 
 
 config = FlexConfig()
 
-_compiled = None
+_compiled: dict = {}  # device type -> compiled flex_attention
 _plans: OrderedDict = OrderedDict()
 
 
-def compiled_flex():
-    """``torch.compile(flex_attention)``, made once (with Dynamo's recompile limit raised)."""
-    global _compiled
-    if _compiled is None:
+def compiled_flex(device_type: str = "cuda"):
+    """``torch.compile(flex_attention)``, made once per device type (with Dynamo's recompile limit raised).
+
+    ``config.dynamic`` applies on CUDA; CPU always compiles static shapes (its C++ FlexAttention kernel failed
+    to compile with dynamic shapes, torch 2.13).
+    """
+    if device_type not in _compiled:
         from torch.nn.attention.flex_attention import flex_attention
 
         dynamo_config = torch._dynamo.config
@@ -59,13 +69,14 @@ def compiled_flex():
                     setattr(dynamo_config, name, max(int(getattr(dynamo_config, name)), 1024))
                 except (AttributeError, TypeError, ValueError):  # renamed or read-only alias
                     pass
-        _compiled = torch.compile(flex_attention, dynamic=config.dynamic)
-    return _compiled
+        dynamic = config.dynamic if device_type == "cuda" else False
+        _compiled[device_type] = torch.compile(flex_attention, dynamic=dynamic)
+    return _compiled[device_type]
 
 
 def _flex_call(q: Tensor, k: Tensor, v: Tensor, block_mask, score_mod, need_lse: bool):
     """One compiled FlexAttention call -> (out, lse or None); lse in natural log, float32."""
-    flex = compiled_flex()
+    flex = compiled_flex(q.device.type)
     options = dict(config.kernel_options) or None
     if not need_lse:
         return flex(q, k, v, score_mod=score_mod, block_mask=block_mask, kernel_options=options), None
@@ -179,11 +190,11 @@ class FlexBackend:
 
 def configure(**changes) -> FlexConfig:
     """Change ``config`` (block_size, kernel_options, narrow, dynamic); clears cached plans; returns the old one."""
-    global config, _compiled
+    global config
     old = config
     config = replace(config, **changes)
     if "dynamic" in changes and changes["dynamic"] != old.dynamic:
-        _compiled = None
+        _compiled.pop("cuda", None)
     clear_cache()
     return old
 

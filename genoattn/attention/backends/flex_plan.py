@@ -250,16 +250,20 @@ def _gather_queries(positions: Tensor, length: int, device: torch.device, opts: 
         tail = torch.zeros(nkc, dtype=torch.bool)
         tail[(chunk_len - pad) // bs:] = True
         layout = _drop_full_on_columns(layout, tail)
-        mask = _chunk_mask(length, chunks, chunk_len)
+        mask = _chunk_mask(length, chunks, chunk_len, device)
     bm = block_mask_from_layout(layout, mask, device, opts.narrow, q_length=g)
     return GatherQueries(positions.to(device), chunks, chunk_len, length, bm)
 
 
-def _chunk_mask(length: int, chunks: int, chunk_len: int) -> MaskMod:
-    """mask_mod for batch entry b holding key chunk b % chunks: keys past ``length`` are padding."""
+def _chunk_mask(length: int, chunks: int, chunk_len: int, device: torch.device) -> MaskMod:
+    """mask_mod for batch entry b holding key chunk b % chunks: keys past ``length`` are padding.
+
+    The sizes are captured as tensors, not ints, so one compiled kernel serves every length.
+    """
+    sizes = torch.tensor([length, chunks, chunk_len], device=device)
 
     def mask_mod(b: Tensor, h: Tensor, q_idx: Tensor, kv_idx: Tensor) -> Tensor:
-        return kv_idx < length - (b % chunks) * chunk_len
+        return kv_idx < sizes[0] - (b % sizes[1]) * sizes[2]
 
     return mask_mod
 
@@ -305,11 +309,33 @@ def _dilated(pattern, length, num_heads, device, opts) -> Plan | None:
 
 
 def _neighborhood(pattern, length, num_heads, device, opts) -> Plan | None:
+    """Dilated neighborhoods: the dilation-1 neighborhood of each residue class (classes of two lengths)."""
     if pattern.dilation == 1:
         return None
     pattern.check_length(length)
-    base = type(pattern)(kernel_size=pattern.kernel_size, dilation=1)
-    return _residue(pattern.dilation, base, length, num_heads, device, opts)
+    d, k = pattern.dilation, pattern.kernel_size
+    base = type(pattern)(kernel_size=k, dilation=1)
+    m, r = divmod(length, d)
+    lmax = m + (r > 0)
+
+    def class_plan(lg: int) -> Plan:
+        return Plan([Direct(block_mask_from_layout(base.block_layout(lg, opts.block_size, 1),
+                                                   _window_mask(k, lg, device), device, opts.narrow))])
+
+    short = class_plan(m) if r > 0 else None
+    return Plan([Residue(d, length, class_plan(lmax), short)])
+
+
+def _window_mask(kernel_size: int, class_length: int, device: torch.device) -> MaskMod:
+    """NATTEN 1D window (dilation 1) over a sequence of ``class_length`` (a captured tensor: no recompiles)."""
+    lg = torch.tensor(class_length, device=device)
+    half = kernel_size // 2
+
+    def mask_mod(b: Tensor, h: Tensor, q_idx: Tensor, kv_idx: Tensor) -> Tensor:
+        start = torch.minimum(torch.clamp(q_idx - half, min=0), lg - kernel_size)
+        return (kv_idx >= start) & (kv_idx < start + kernel_size)
+
+    return mask_mod
 
 
 def _strided(pattern, length, num_heads, device, opts) -> Plan | None:

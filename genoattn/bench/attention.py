@@ -1,0 +1,402 @@
+"""GPU cost of every attention pattern x backend: time, peak memory, useful FLOPs, ratio to dense SDPA.
+
+    python -m genoattn.bench.attention --out benchmarks/attention/run
+        [--lengths 4096 16384 65536 262144 1048576] [--modes fwd fwdbwd] [--cell-timeout 90] [--deadline 540]
+
+For each pattern (``PATTERNS``) x backend (flex, xformers, reference at small L, blocked if present; Performer
+as its own module) x length x mode (forward; forward + backward), B=1, H=8, D=64, bf16:
+- ``ms``: median of timed repeats (CUDA events around each call; a warm-up call first, so compilation and
+  BlockMask construction stay out; BlockMasks are cached per pattern and length as in training);
+- ``peak_gib``: torch.cuda.max_memory_allocated during one call, q/k/v (and their gradients) included;
+- ``pairs``: visible (query, key) pairs summed over heads (``attention_pairs``);
+  useful FLOPs = 4 * D * pairs forward; forward + backward counted as 2.5 x forward (the issue's convention;
+  FlashAttention counts the backward alone as 2.5 x, so its fwd+bwd figures would be 3.5/2.5 of ours);
+  Performer's are its own arithmetic, 8 * L * M * D per head (not comparable to the mask patterns);
+- ``ratio_sdpa``: useful TFLOP/s over dense SDPA's (flash backend) TFLOP/s at the same length and mode, measured
+  in the same run. Dense SDPA above ``--sdpa-max-length`` (default 262,144: at 1M tokens one fwd+bwd takes
+  ~10 s) is not run; ratios there use SDPA's figure at the largest length run (marked in ``sdpa_length``).
+OOM, timeouts and refusals are recorded as rows (``status``), never crashes. Results go to OUT/results.csv,
+OUT/results.json, OUT/summary.md and the plots OUT/attention.png (see plot_attention).
+Cells run in priority order (64k first, then the 1M fwd+bwd targets, then the rest), so a ``--deadline``
+that cuts the run short still leaves the figures the targets need.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import platform
+import signal
+import statistics
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from genoattn.attention import patterns as P
+from genoattn.bench.attention_pairs import performer_flops, visible_pairs
+
+PATTERNS: dict[str, Callable[[], object]] = {
+    "full": lambda: P.Full(),
+    "sliding_window": lambda: P.SlidingWindow(256),
+    "dilated": lambda: P.DilatedSlidingWindow(128, dilation=2),
+    "strided": lambda: P.Strided(256),
+    "fixed": lambda: P.FixedFactorized(128, summary=8),
+    "longformer": lambda: P.Longformer(256, global_tokens=(0,)),
+    "bigbird": lambda: P.BigBird(block_size=128, random_blocks=3, seed=0),
+    "neighborhood": lambda: P.Neighborhood(kernel_size=255, dilation=2),
+    "performer": lambda: "performer",
+}
+SMALL_PATTERNS: dict[str, Callable[[], object]] = {  # --small: parameters that fit tiny lengths (dry runs)
+    "full": lambda: P.Full(),
+    "sliding_window": lambda: P.SlidingWindow(8),
+    "dilated": lambda: P.DilatedSlidingWindow(4, dilation=2),
+    "strided": lambda: P.Strided(8),
+    "fixed": lambda: P.FixedFactorized(16, summary=2),
+    "longformer": lambda: P.Longformer(8, global_tokens=(0,)),
+    "bigbird": lambda: P.BigBird(block_size=8, random_blocks=1, seed=0),
+    "neighborhood": lambda: P.Neighborhood(kernel_size=9, dilation=2),
+    "performer": lambda: "performer",
+}
+TARGETS_1M = ("sliding_window", "longformer", "bigbird", "neighborhood", "performer")
+BACKENDS = ("flex", "xformers", "reference", "blocked", "sdpa")
+
+
+@dataclass
+class Row:
+    pattern: str
+    key: str
+    backend: str
+    length: int
+    mode: str
+    status: str = "ok"  # ok | refused | oom | timeout | error | skipped
+    detail: str = ""
+    ms: float = float("nan")
+    peak_gib: float = float("nan")
+    pairs: int = 0
+    useful_tflop: float = float("nan")
+    useful_tflops: float = float("nan")
+    ratio_sdpa: float = float("nan")
+    sdpa_length: int = 0
+    repeats: int = 0
+
+
+class CellTimeoutError(Exception):
+    pass
+
+
+@contextmanager
+def time_limit(seconds: float):
+    """Raise CellTimeout in the main thread after ``seconds`` (checked between Python operations)."""
+    if seconds <= 0 or not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def handler(signum, frame):
+        raise CellTimeoutError(f"over {seconds:.0f} s")
+
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_call(fn: Callable[[], None], device: torch.device, rep_ms: float, max_repeats: int = 50) -> tuple[float, int]:
+    """Median milliseconds of ``fn`` over repeats filling about ``rep_ms`` (at least 3), after one warm call."""
+    fn()
+    sync(device)
+    t0 = time.perf_counter()
+    fn()
+    sync(device)
+    estimate = (time.perf_counter() - t0) * 1e3
+    repeats = int(min(max_repeats, max(3, rep_ms / max(estimate, 1e-3))))
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end))
+        else:
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times), repeats
+
+
+def make_runner(backend: str, pattern: object, q, k, v, module=None) -> Callable[[], torch.Tensor]:
+    """A zero-argument forward for this cell."""
+    if backend == "sdpa":
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        def run():
+            with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+                return torch.nn.functional.scaled_dot_product_attention(q, k, v)
+
+        return run
+    if module is not None:
+        return lambda: module(q, k, v)
+    from genoattn.attention.dispatch import get_backend
+
+    chosen = get_backend(backend)
+    return lambda: chosen.attend(q, k, v, pattern)
+
+
+def refusal(backend: str, pattern: object, q, k, v, length: int, args) -> str | None:
+    """Why this backend x pattern cell is not run (None: run it)."""
+    if backend == "sdpa":
+        if type(pattern).__name__ != "Full":
+            return "dense SDPA is the yardstick (Full only)"
+        if length > args.sdpa_max_length:
+            return f"dense SDPA capped at L <= {args.sdpa_max_length} (cost grows as L^2)"
+        return None
+    if type(pattern).__name__ == "Full" and length > args.sdpa_max_length:
+        return f"Full attention capped at L <= {args.sdpa_max_length} like dense SDPA"
+    if backend == "reference" and length > args.reference_max_length:
+        return f"reference capped at L <= {args.reference_max_length} (dense L x L mask)"
+    if backend == "blocked" and length > args.blocked_max_length:
+        return f"blocked capped at L <= {args.blocked_max_length} (pure-PyTorch path, slow)"
+    from genoattn.attention.dispatch import get_backend
+    from genoattn.errors import BackendUnavailableError
+
+    try:
+        chosen = get_backend(backend)
+    except BackendUnavailableError as exc:
+        return str(exc)
+    return chosen.can_run(q, k, v, pattern)
+
+
+def run_cell(row: Row, pattern: object, args, device: torch.device, dtype: torch.dtype) -> Row:
+    b, h, d, length = 1, args.heads, args.head_dim, row.length
+    grad = row.mode == "fwdbwd"
+    shape = (b, h, length, d)
+    q, k, v = (torch.randn(shape, device=device, dtype=dtype, requires_grad=grad) for _ in range(3))
+    module = None
+    if pattern == "performer":
+        from genoattn.attention.performer import Performer
+
+        module = Performer(d, num_features=args.performer_features, seed=0).to(device)
+        row.pairs = 0
+        fwd_flops = performer_flops(length, h, d, args.performer_features, b)
+    else:
+        row.pairs = visible_pairs(pattern, length, h) * b
+        fwd_flops = 4 * d * row.pairs
+    row.useful_tflop = fwd_flops * (2.5 if grad else 1.0) / 1e12
+    reason = None if module is not None else refusal(row.backend, pattern, q, k, v, length, args)
+    if reason is not None:
+        row.status, row.detail = "refused", reason
+        return row
+    forward = make_runner(row.backend, pattern, q, k, v, module)
+    grad_out = torch.randn(shape, device=device, dtype=dtype) if grad else None
+
+    def call():
+        out = forward()
+        if grad:
+            for t in (q, k, v):
+                t.grad = None
+            out.backward(grad_out)
+
+    try:
+        with time_limit(args.cell_timeout):
+            call()  # compile, build the BlockMasks (cached afterwards)
+            sync(device)
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+            call()
+            sync(device)
+            if device.type == "cuda":
+                row.peak_gib = torch.cuda.max_memory_allocated(device) / 2**30
+            row.ms, row.repeats = time_call(call, device, args.rep_ms)
+        row.useful_tflops = row.useful_tflop / (row.ms / 1e3)
+    except torch.OutOfMemoryError as exc:
+        row.status, row.detail = "oom", str(exc).splitlines()[0][:200]
+    except CellTimeoutError as exc:
+        row.status, row.detail = "timeout", str(exc)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a row
+        row.status = "error"
+        row.detail = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}"
+        if args.verbose:
+            traceback.print_exc()
+    return row
+
+
+def cell_order(names: list[str], backends: list[str], lengths: list[int], modes: list[str]) -> list[tuple]:
+    """(name, backend, L, mode): 64k first (ratio target), then the 1M fwd+bwd targets, then the rest."""
+    cells = []
+    for length in lengths:
+        for mode in modes:
+            cells.append(("full", "sdpa", length, mode))
+            for name in names:
+                if name == "performer":  # its own module, whatever the backends
+                    cells.append((name, "module", length, mode))
+                    continue
+                for backend in backends:
+                    if backend != "sdpa":
+                        cells.append((name, backend, length, mode))
+
+    def priority(cell):
+        name, backend, length, mode = cell
+        first = 0 if length == 65536 else 1 if (length == 1 << 20 and mode == "fwdbwd" and name in TARGETS_1M
+                                                  and backend in ("flex", "sdpa", "module")) else 2
+        return (first, backend not in ("sdpa", "flex", "module"), length, mode)
+
+    return sorted(cells, key=priority)
+
+
+def fill_ratios(rows: list[Row]) -> None:
+    sdpa = {(r.length, r.mode): r for r in rows if r.backend == "sdpa" and r.status == "ok"}
+    for r in rows:
+        if r.status != "ok" or r.backend == "sdpa" or r.pattern == "performer":
+            continue
+        ref = sdpa.get((r.length, r.mode))
+        if ref is None:
+            smaller = [key for key in sdpa if key[1] == r.mode and key[0] < r.length]
+            if not smaller:
+                continue
+            ref = sdpa[max(smaller)]
+        r.ratio_sdpa = r.useful_tflops / ref.useful_tflops
+        r.sdpa_length = ref.length
+
+
+def write_results(rows: list[Row], out: Path, meta: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    fill_ratios(rows)
+    with open(out / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(asdict(rows[0]).keys()))
+        writer.writeheader()
+        for r in rows:
+            writer.writerow(asdict(r))
+    clean = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(r).items()} for r in rows]
+    (out / "results.json").write_text(json.dumps({"meta": meta, "rows": clean}, indent=1))
+
+
+def summary_markdown(rows: list[Row], meta: dict) -> str:
+    """Tables the README quotes: ratio to SDPA per pattern and length, and the 1M fwd+bwd cells."""
+    lines = [f"Device: {meta['device']}; torch {meta['torch']}; B=1, H={meta['heads']}, D={meta['head_dim']}, "
+             f"{meta['dtype']}; flex config {meta['flex_config']}", ""]
+    for mode in ("fwd", "fwdbwd"):
+        lengths = sorted({r.length for r in rows})
+        lines += [f"### {mode}: useful TFLOP/s (ratio to dense SDPA) and ms", "",
+                  "| pattern | backend | " + " | ".join(f"L={x:,}" for x in lengths) + " |",
+                  "|---|---|" + "---|" * len(lengths)]
+        keys = sorted({(r.pattern, r.backend) for r in rows if r.mode == mode},
+                      key=lambda t: (t[1] != "sdpa", t[0], t[1]))
+        for pattern, backend in keys:
+            cells = []
+            for x in lengths:
+                match = [r for r in rows if (r.pattern, r.backend, r.length, r.mode) == (pattern, backend, x, mode)]
+                if not match:
+                    cells.append("")
+                    continue
+                r = match[0]
+                if r.status == "ok":
+                    ratio = "" if math.isnan(r.ratio_sdpa) else f" ({100 * r.ratio_sdpa:.0f}%)"
+                    cells.append(f"{r.useful_tflops:.0f}{ratio}, {r.ms:.2f} ms, {r.peak_gib:.1f} GiB")
+                elif r.status == "refused":
+                    cells.append("refused")
+                else:
+                    cells.append(r.status)
+            if any(c not in ("", "refused") for c in cells):
+                lines.append(f"| {pattern} | {backend} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, default=Path("benchmarks/attention/run"))
+    p.add_argument("--lengths", type=int, nargs="+", default=[4096, 16384, 65536, 262144, 1 << 20])
+    p.add_argument("--modes", nargs="+", default=["fwd", "fwdbwd"], choices=["fwd", "fwdbwd"])
+    p.add_argument("--patterns", nargs="+", default=list(PATTERNS), choices=list(PATTERNS))
+    p.add_argument("--backends", nargs="+", default=["flex", "xformers", "reference", "blocked", "sdpa"],
+                   choices=BACKENDS)
+    p.add_argument("--heads", type=int, default=8)
+    p.add_argument("--head-dim", type=int, default=64)
+    p.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"])
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--performer-features", type=int, default=256)
+    p.add_argument("--reference-max-length", type=int, default=4096)
+    p.add_argument("--blocked-max-length", type=int, default=16384)
+    p.add_argument("--sdpa-max-length", type=int, default=262144)
+    p.add_argument("--rep-ms", type=float, default=150.0, help="target timed milliseconds per cell")
+    p.add_argument("--cell-timeout", type=float, default=120.0, help="seconds per cell, compile included")
+    p.add_argument("--deadline", type=float, default=0.0, help="stop starting cells after this many seconds")
+    p.add_argument("--block-size", type=int, default=128, help="flex BlockMask block")
+    p.add_argument("--kernel-options", type=json.loads, default={}, help="flex kernel_options as JSON")
+    p.add_argument("--dynamic", choices=["keep", "auto", "true", "false"], default="keep",
+                   help="torch.compile dynamic shapes for flex (true: one compile serves every length; keep: "
+                   "the flex config's, set by GENOATTN_FLEX_DYNAMIC)")
+    p.add_argument("--small", action="store_true", help="pattern parameters for tiny dry-run lengths")
+    p.add_argument("--verbose", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> list[Row]:
+    args = parse_args(argv)
+    device = torch.device(args.device)
+    dtype = getattr(torch, args.dtype)
+    from genoattn.attention.backends import flex
+
+    changes = {"block_size": args.block_size, "kernel_options": args.kernel_options}
+    if args.dynamic != "keep":
+        changes["dynamic"] = {"auto": None, "true": True, "false": False}[args.dynamic]
+    flex.configure(**changes)  # keeps the compiled function unless ``dynamic`` changes
+    factories = SMALL_PATTERNS if args.small else PATTERNS
+    meta = {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "torch": torch.__version__, "python": sys.version.split()[0], "heads": args.heads, "head_dim": args.head_dim,
+        "dtype": args.dtype, "flex_config": {"block_size": args.block_size, "kernel_options": args.kernel_options,
+                                             "dynamic": flex.config.dynamic},
+        "flops_convention": "fwd = 4*D*visible pairs; fwd+bwd = 2.5 x fwd; Performer: 8*L*M*D per head",
+        "command": " ".join(["python -m genoattn.bench.attention", *(argv if argv is not None else sys.argv[1:])]),
+    }
+    rows: list[Row] = []
+    said: set = set()
+    start = time.perf_counter()
+    for name, backend, length, mode in cell_order(args.patterns, args.backends, args.lengths, args.modes):
+        pattern = factories[name]()
+        row = Row(pattern=name, key=str(pattern), backend=backend, length=length, mode=mode)
+        if args.deadline and time.perf_counter() - start > args.deadline:
+            row.status, row.detail = "skipped", "deadline"
+        else:
+            row = run_cell(row, pattern, args, device, dtype)
+            if device.type == "cuda":
+                torch.cuda.empty_cache()  # the cell's tensors are gone once run_cell returns
+        rows.append(row)
+        if row.status != "refused" or (name, row.backend) not in said:
+            said.add((name, row.backend))
+            print(f"[{time.perf_counter() - start:6.0f}s] {name:15s} {row.backend:9s} L={length:<8d} {mode:7s} "
+                  f"{row.status:8s} {row.ms:9.3f} ms {row.peak_gib:6.2f} GiB {row.useful_tflops:7.1f} TFLOP/s "
+                  f"{row.detail[:90]}", flush=True)
+        write_results(rows, args.out, meta)
+    write_results(rows, args.out, meta)
+    (args.out / "summary.md").write_text(summary_markdown(rows, meta))
+    try:
+        from genoattn.bench.plot_attention import plot
+
+        plot(args.out / "results.json", args.out / "attention.png")
+    except Exception as exc:  # noqa: BLE001 - a missing plot must not lose the measurements
+        print(f"plot failed: {exc}", file=sys.stderr)
+    print(summary_markdown(rows, meta))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
