@@ -204,8 +204,8 @@ class BigBird(Pattern):
         """
         check_block_size(block_size, "BigBird")
         rand = self._random(length, num_heads)  # [H, nb, r]
-        if rand.shape[-1] == 0 or bool((rand < 0).all()):
-            rand = rand[:1]
+        if rand.shape[-1] == 0 or bool((rand < 0).all()) or bool((rand == rand[:1]).all()):
+            rand = rand[:1]  # every head has the same layout: H' = 1
         heads = rand.shape[0]
         nb, b, bs = self.num_blocks(length), self.block_size, block_size
         nq = -(-length // bs)
