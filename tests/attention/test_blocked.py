@@ -77,6 +77,12 @@ def test_every_block_size(block_size):
         compare(pattern, 41, torch.float64, 1e-10, SLOPES, blocked=BlockedBackend(block_size))
 
 
+def test_given_bigbird_layout():
+    drawn = BigBird(4, 2, seed=9).random_layout(44, HEADS)
+    compare(BigBird(4, random_layout=drawn), 44, torch.float64, 1e-10, SLOPES)
+    compare(BigBird(4, random_layout=drawn[1:2]), 44, torch.float64, 1e-10)
+
+
 def test_wide_and_narrow_rows_split():
     """Longformer's global query block sees everything; the other rows stay narrow."""
     compare(Longformer(4, (0, 130)), 260, torch.float64, 1e-10, batch=1, head_dim=4)

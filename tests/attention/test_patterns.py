@@ -164,6 +164,9 @@ def test_bigbird_random_layout_accepted_back():
     assert given != BigBird(4, 2, seed=99)
     with pytest.raises(InputError, match="L and heads"):
         given.random_layout(64, 2)
+    shared = BigBird(4, random_layout=drawn[:1])  # one layout for every head
+    assert torch.equal(shared.random_layout(48, 3), drawn[:1].expand(3, -1, -1))
+    assert shared.block_layout(48, 8, 3).indices.shape[0] == 1
     bad = drawn.clone()
     bad[0, 5, 0] = 5  # its own window block
     with pytest.raises(InputError, match="window or global"):
