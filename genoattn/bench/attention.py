@@ -377,6 +377,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
             row.status, row.detail = "skipped", "deadline"
         else:
             row = run_cell(row, pattern, args, device, dtype)
+            flex.clear_cache()  # padded BlockMasks at 1M tokens hold GiBs: keep one cell's at a time
             if device.type == "cuda":
                 torch.cuda.empty_cache()  # the cell's tensors are gone once run_cell returns
         rows.append(row)

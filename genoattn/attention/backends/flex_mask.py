@@ -5,14 +5,20 @@ A ``BlockLayout`` lists, per query block, the key blocks it touches and which of
 blocks (it does not), and computes the q-side (transposed) indices the backward pass needs by sorting the
 O(nnz) list of block pairs, so no NQ x NK tensor is ever made.
 
-Index width: the GPU kernel reads only the first ``num_blocks`` entries of each row and takes the sequence
-lengths from ``seq_lengths``, so rows can stay as narrow as the widest row (``narrow=True``, the default on
-CUDA). The CPU kernel asserts that ``kv_indices`` has one column per key block, so on CPU the kv-side indices
-are padded to that width (``narrow=False``).
+Index width: FlexAttention reads only the first ``num_blocks`` entries of each row, but where a row starts
+depends on the torch version. The GPU templates of torch 2.13 (read, not run here) address rows by the tensors'
+strides, so rows can stay as narrow as the widest row (``narrow=True``; a 1M-token sliding window then
+needs well under 1 MiB of indices). Torch 2.11 (the GPU machine, measured 2026-11-28: SlidingWindow(256) at
+L=3000 came out wrong, relative error 1.2, and a later call hit an illegal memory access) and the CPU kernel
+(which asserts it) take the row length from the sequence length, so there every index tensor is padded to
+one column per block: 4 x NQ x NK int32 per head layout (1 GiB at 1M tokens with 128-blocks). The default
+is the padded form; set GENOATTN_FLEX_NARROW=1 (or pass ``narrow=True``) on a torch that addresses by stride.
+Building stays O(nnz): the narrow tensors are made on the CPU and only padded on the target device.
 """
 
 from __future__ import annotations
 
+import os
 import types
 
 import torch
@@ -72,6 +78,11 @@ def pad_columns(indices: Tensor, width: int) -> Tensor:
     return torch.nn.functional.pad(indices, (0, extra))
 
 
+def default_narrow() -> bool:
+    """Narrow index tensors only when GENOATTN_FLEX_NARROW=1 (see the module docstring)."""
+    return os.environ.get("GENOATTN_FLEX_NARROW", "0").strip().lower() in ("1", "true", "yes")
+
+
 def block_mask_from_layout(
     layout: BlockLayout,
     mask_mod: MaskMod | None,
@@ -83,11 +94,12 @@ def block_mask_from_layout(
 
     ``mask_mod=None`` means every touched block is treated as fully visible (no mask evaluation), which is
     right when the layout's blocks are exact (e.g. BigBird with block_size equal to the kernel block).
-    ``narrow`` defaults to True on CUDA (see module docstring). ``q_length`` defaults to the layout length.
+    ``narrow`` defaults to ``default_narrow()`` (see the module docstring); the index tensors are built narrow
+    on the CPU and padded on ``device``. ``q_length`` defaults to the layout length.
     """
     device = torch.device(device)
     if narrow is None:
-        narrow = device.type == "cuda"
+        narrow = default_narrow()
     length, bs = layout.length, layout.block_size
     q_length = length if q_length is None else q_length
     nk = layout.num_blocks
@@ -99,24 +111,24 @@ def block_mask_from_layout(
     full_cnt, full_idx = compact_rows(idx, valid & full)
     qp_cnt, qp_idx = transpose_blocks(part_cnt, part_idx, nk)
     qf_cnt, qf_idx = transpose_blocks(full_cnt, full_idx, nk)
-    if not narrow:
-        part_idx, full_idx = pad_columns(part_idx, nk), pad_columns(full_idx, nk)
-        nq = part_idx.shape[1]
-        qp_idx, qf_idx = pad_columns(qp_idx, nq), pad_columns(qf_idx, nq)
+    nq = part_idx.shape[1]
 
-    def put(t: Tensor) -> Tensor:
-        return t.unsqueeze(0).contiguous().to(device)  # add the batch dimension: [1, H', ...]
+    def put(t: Tensor, width: int | None = None) -> Tensor:
+        t = t.unsqueeze(0).to(device)  # add the batch dimension: [1, H', ...]
+        if width is not None and not narrow:
+            t = pad_columns(t, width)  # one column per block (padded on the device)
+        return t.contiguous()
 
     return BlockMask(
         seq_lengths=(q_length, length),
         kv_num_blocks=put(part_cnt),
-        kv_indices=put(part_idx),
+        kv_indices=put(part_idx, nk),
         full_kv_num_blocks=put(full_cnt),
-        full_kv_indices=put(full_idx),
+        full_kv_indices=put(full_idx, nk),
         q_num_blocks=put(qp_cnt),
-        q_indices=put(qp_idx),
+        q_indices=put(qp_idx, nq),
         full_q_num_blocks=put(qf_cnt),
-        full_q_indices=put(qf_idx),
+        full_q_indices=put(qf_idx, nq),
         BLOCK_SIZE=(bs, bs),
         mask_mod=mask_mod if mask_mod is not None else noop_mask,
     )

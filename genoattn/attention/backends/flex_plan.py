@@ -210,15 +210,9 @@ class Plan:
 @dataclass(frozen=True)
 class PlanOptions:
     block_size: int = 128  # sparse block of the BlockMask (a multiple of the kernel's tile)
-    narrow: bool | None = None  # narrow index tensors (default: on CUDA), see flex_mask
+    narrow: bool | None = None  # narrow index tensors (default: flex_mask.default_narrow()), see flex_mask
     min_programs: int = 264  # GatherQueries splits keys until (chunks * B * H * query blocks) reaches this
     batch_heads: int = 8  # B * H assumed when sizing the chunks
-
-
-def _device_layout_mask(
-    layout: BlockLayout, mask_mod: MaskMod | None, device: torch.device, opts: PlanOptions
-) -> BlockMask:
-    return block_mask_from_layout(layout, mask_mod, device, opts.narrow)
 
 
 def _drop_full_on_columns(layout: BlockLayout, columns: Tensor) -> BlockLayout:
