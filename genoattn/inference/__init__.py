@@ -1,0 +1,7 @@
+"""Batch prediction over FASTA files (``python -m genoattn.predict``): tiling and stitching, model runs,
+bedGraph/BED/TSV writers with atomic completion, resume."""
+
+from genoattn.inference.engine import PredictOptions, RunReport, predict_files
+from genoattn.inference.model import ModelInfo, load_model, receptive_field
+
+__all__ = ["ModelInfo", "PredictOptions", "RunReport", "load_model", "predict_files", "receptive_field"]

@@ -1,0 +1,128 @@
+"""``python -m genoattn.predict``: checkpoints, compressed inputs, window-level outputs, one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from genoattn.predict import main
+
+from .conftest import random_sequence, save_checkpoint, tiny_transformer, write_fasta
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    return save_checkpoint(tmp_path / "model.ckpt", tiny_transformer(), window=256)
+
+
+@pytest.fixture
+def records():
+    return {"chr1": random_sequence(1500, 11), "plasmid": random_sequence(120, 12).lower(), "blank": ""}
+
+
+def run(*args: str) -> int:
+    return main([*map(str, args), "--quiet"])
+
+
+def files(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if not p.name.endswith(".json")}
+
+
+def test_plain_gzip_bgzip_and_case_give_the_same_files(tmp_path, checkpoint, records):
+    outs = []
+    for i, compression in enumerate([None, "gzip", "bgzip"]):
+        folder = tmp_path / f"in{i}"
+        folder.mkdir()
+        name = {None: "genome.fa", "gzip": "genome.fa.gz", "bgzip": "genome.fa.bgz"}[compression]
+        fasta = write_fasta(folder / name, records, compression)
+        assert run("--checkpoint", checkpoint, "--fasta", fasta, "--out", tmp_path / f"out{i}",
+                   "--cache-dir", tmp_path / "cache") == 0
+        outs.append(files(tmp_path / f"out{i}"))
+    assert outs[0] == outs[1] == outs[2]
+    assert set(outs[0]) == {"genome.bedGraph", "genome.bed"}
+    upper = write_fasta(tmp_path / "genome.fa", {k: v.upper() for k, v in records.items()})
+    assert run("--checkpoint", checkpoint, "--fasta", upper, "--out", tmp_path / "upper") == 0
+    assert files(tmp_path / "upper") == outs[0]  # lowercase (soft-masked) bases predict like uppercase
+
+
+def test_several_inputs_and_lightning_path(tmp_path, checkpoint, records):
+    a = write_fasta(tmp_path / "a.fa", records)
+    b = write_fasta(tmp_path / "b.fasta", {"x": random_sequence(800, 13)})
+    assert run("--checkpoint", checkpoint, "--fasta", a, b, "--out", tmp_path / "fast", "--batch-size", 3) == 0
+    assert set(files(tmp_path / "fast")) == {"a.bedGraph", "a.bed", "b.bedGraph", "b.bed"}
+    assert run("--checkpoint", checkpoint, "--fasta", a, b, "--out", tmp_path / "pl", "--batch-size", 3,
+               "--device", "cpu", "--lightning") == 0
+    assert files(tmp_path / "pl") == files(tmp_path / "fast")
+    assert not (tmp_path / "pl" / ".genoattn-predict-scores").exists()
+
+
+def test_regression_checkpoint_writes_tsv(tmp_path, records):
+    ckpt = save_checkpoint(tmp_path / "reg.ckpt", tiny_transformer(task="regression", num_classes=1), window=256)
+    fasta = write_fasta(tmp_path / "g.fa", records)
+    assert run("--checkpoint", ckpt, "--fasta", fasta, "--out", tmp_path / "out", "--stride", 512) == 0
+    lines = (tmp_path / "out" / "g.tsv").read_text().splitlines()
+    assert lines[0] == "#contig\tstart\tend\tn_fraction\tvalue"
+    assert [line.split("\t")[:3] for line in lines[1:]] == [
+        ["chr1", "0", "256"], ["chr1", "512", "768"], ["chr1", "1024", "1280"], ["chr1", "1244", "1500"],
+        ["plasmid", "0", "120"]]
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_errors_are_one_line_with_exit_status_2(tmp_path, checkpoint, records, capsys):
+    good = write_fasta(tmp_path / "good.fa", records)
+    headers_only = tmp_path / "headers.fa"
+    headers_only.write_text(">a\n>b\n")
+    assert run("--checkpoint", checkpoint, "--fasta", good, headers_only, "--out", tmp_path / "o1") == 2
+    message = one_line_error(capsys)
+    assert message.startswith("genoattn.predict: error:") and "headers.fa" in message and "no sequence" in message
+    assert not [p for p in (tmp_path / "o1").iterdir() if not p.name.startswith(".genoattn")]  # no work done
+
+    not_fasta = tmp_path / "notes.fa"
+    not_fasta.write_text("hello\n")
+    assert run("--checkpoint", checkpoint, "--fasta", not_fasta, "--out", tmp_path / "o2") == 2
+    assert "notes.fa" in one_line_error(capsys)
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert run("--checkpoint", checkpoint, "--fasta", good, "--out", blocker / "sub") == 2
+    message = one_line_error(capsys)
+    assert "a-file" in message and "cannot be written" in message
+
+
+@pytest.mark.parametrize("change,expected", [
+    ("other-program", "not a genoattn checkpoint"),
+    ("format", "format 2"),
+    ("task", "'mlm' cannot be used for prediction"),
+    ("garbage", "not a readable PyTorch checkpoint"),
+])
+def test_bad_checkpoints(tmp_path, records, capsys, change, expected):
+    path = tmp_path / "bad.ckpt"
+    if change == "other-program":
+        torch.save({"state_dict": {}, "epoch": 3}, path)
+    elif change == "format":
+        save_checkpoint(path, tiny_transformer(), fmt=2)
+    elif change == "task":
+        save_checkpoint(path, tiny_transformer(task="mlm"))
+    else:
+        path.write_bytes(b"PK\x03\x04 truncated")
+    fasta = write_fasta(tmp_path / "g.fa", records)
+    assert run("--checkpoint", path, "--fasta", fasta, "--out", tmp_path / "out") == 2
+    message = one_line_error(capsys)
+    assert "bad.ckpt" in message and expected in message
+
+
+def test_module_entry_point_exit_status(tmp_path, checkpoint):
+    empty = tmp_path / "empty.fa"
+    empty.write_text("")
+    proc = subprocess.run([sys.executable, "-m", "genoattn.predict", "--checkpoint", str(checkpoint), "--fasta",
+                           str(empty), "--out", str(tmp_path / "out"), "--quiet"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "empty.fa" in proc.stderr

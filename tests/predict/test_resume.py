@@ -1,0 +1,97 @@
+"""Atomic outputs and --resume: an interrupted run leaves no finished-looking file and resumes to identical bytes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from genoattn.errors import InputError
+from genoattn.inference import ModelInfo, PredictOptions, predict_files, receptive_field
+from genoattn.inference.model import patch_size
+
+from .conftest import random_sequence, tiny_transformer, write_fasta
+
+
+class InterruptedRunError(Exception):
+    pass
+
+
+def interrupt_after(count: int):
+    seen = []
+
+    def hook(input_index: int, contig: str) -> None:
+        seen.append(contig)
+        if len(seen) == count:
+            raise InterruptedRunError(contig)
+
+    return hook
+
+
+@pytest.fixture
+def setup(tmp_path):
+    records = {f"c{i}": random_sequence(n, i) for i, n in enumerate([700, 90, 1300, 0, 450, 33])}
+    fasta = write_fasta(tmp_path / "genome.fa", records)
+    net = tiny_transformer()
+    info = ModelInfo("token_classification", 2, 256, patch_size=patch_size(net), receptive_field=receptive_field(net),
+                     feature_types=("CDS",))
+    return tmp_path, fasta, net, info
+
+
+def outputs(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.endswith(".json")}
+
+
+@pytest.mark.parametrize("stop_after", [1, 3, 5])
+def test_interrupted_run_resumes_to_identical_files(setup, stop_after):
+    tmp_path, fasta, net, info = setup
+    options = PredictOptions(batch_size=3, merge_gap=2, min_length=2, progress=False)
+    predict_files(net, info, [fasta], tmp_path / "full", options)
+    reference = outputs(tmp_path / "full")
+    assert set(reference) == {"genome.bedGraph", "genome.bed"}
+
+    with pytest.raises(InterruptedRunError):
+        predict_files(net, info, [fasta], tmp_path / "run", options, on_contig_done=interrupt_after(stop_after))
+    left = {p.name for p in (tmp_path / "run").iterdir()}
+    assert "genome.bedGraph" not in left and "genome.bed" not in left  # nothing that looks finished
+    assert {".genome.bedGraph.partial", ".genome.bed.partial", "genome.state.json"} <= left
+    state = json.loads((tmp_path / "run" / "genome.state.json").read_text())
+    assert state["done"] == stop_after and not state["complete"]
+    for name in (".genome.bedGraph.partial", ".genome.bed.partial"):  # as if killed in the middle of a contig
+        with open(tmp_path / "run" / name, "ab") as fh:
+            fh.write(b"c9\t0\t1\thalf-written\n")
+
+    resumed = PredictOptions(batch_size=3, merge_gap=2, min_length=2, progress=False, resume=True)
+    seen = []
+    report = predict_files(net, info, [fasta], tmp_path / "run", resumed,
+                           on_contig_done=lambda i, contig: seen.append(contig))
+    assert seen == [f"c{i}" for i in range(stop_after, 6)]  # finished contigs were skipped
+    assert report.bases == sum(len(random_sequence(n, i)) for i, n in enumerate([700, 90, 1300, 0, 450, 33])
+                               if i >= stop_after)
+    assert outputs(tmp_path / "run") == reference
+    assert not [p for p in (tmp_path / "run").iterdir() if p.name.endswith(".partial")]
+
+    again = predict_files(net, info, [fasta], tmp_path / "run", resumed)  # complete: nothing to do
+    assert again.bases == 0 and again.inputs[0]["skipped_complete"]
+    assert outputs(tmp_path / "run") == reference
+
+
+def test_resume_refuses_changed_options(setup):
+    tmp_path, fasta, net, info = setup
+    with pytest.raises(InterruptedRunError):
+        predict_files(net, info, [fasta], tmp_path / "run", PredictOptions(batch_size=3, progress=False),
+                      on_contig_done=interrupt_after(1))
+    changed = PredictOptions(batch_size=3, progress=False, threshold=0.7, resume=True)
+    with pytest.raises(InputError, match=r"cannot resume: options.threshold changed"):
+        predict_files(net, info, [fasta], tmp_path / "run", changed)
+
+
+def test_rerun_without_resume_starts_over(setup):
+    tmp_path, fasta, net, info = setup
+    options = PredictOptions(batch_size=3, progress=False)
+    with pytest.raises(InterruptedRunError):
+        predict_files(net, info, [fasta], tmp_path / "run", options, on_contig_done=interrupt_after(2))
+    report = predict_files(net, info, [fasta], tmp_path / "run", options)
+    assert report.inputs[0]["contigs"] == 6
+    predict_files(net, info, [fasta], tmp_path / "full", options)
+    assert outputs(tmp_path / "run") == outputs(tmp_path / "full")
