@@ -89,7 +89,7 @@ def run(args: list[str] | None = None) -> dict[str, float]:
         trainer.save_checkpoint(Path(ckpt.dirpath) / f"{ckpt.CHECKPOINT_NAME_LAST}{ckpt.FILE_EXTENSION}")
     if not config.run_test:
         return {}
-    best = ckpt.best_model_path or ckpt.last_model_path or None
+    best = trainer.strategy.broadcast(ckpt.best_model_path or ckpt.last_model_path or None)  # same file on all ranks
     results = trainer.test(model, datamodule=data, ckpt_path=best, verbose=False)
     metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
     if trainer.is_global_zero:

@@ -82,8 +82,9 @@ class ThroughputMonitor(pl.Callback):
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._flush(pl_module)
-        if not trainer.is_global_zero or trainer.log_dir is None:
+        log_dir = trainer.log_dir  # a collective under DDP: every rank must ask
+        if not trainer.is_global_zero or log_dir is None:
             return
-        path = Path(trainer.log_dir) / self.filename
+        path = Path(log_dir) / self.filename
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.summary(pl_module.device), indent=2) + "\n")

@@ -103,7 +103,8 @@ class GenomeLitModule(pl.LightningModule):
         One forward pass with gradients on a dummy window of the configured length makes every layer's
         backend choice (``attend`` raises BackendUnavailableError naming the reason) before any real step.
         """
-        window = getattr(self.trainer.datamodule, "window", None)
+        data = self.trainer.datamodule
+        window = getattr(data, "tokens_per_window", None) or getattr(data, "window", None)
         if not window:
             return
         from genoattn.data.vocab import A
