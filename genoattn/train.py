@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytorch_lightning as pl
+from jsonargparse import set_parsing_settings
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
@@ -21,6 +22,11 @@ from genoattn.data.datamodule import GenomeDataModule
 from genoattn.errors import GenoattnError
 from genoattn.lit.callbacks import ThroughputMonitor
 from genoattn.lit.module import GenomeLitModule, NonFiniteLossError
+from genoattn.models.specs import PerformerSpec, RoutingSpec
+
+# Attention specs that are not mask patterns are plain dataclasses; let YAML switch to them by class_path
+# (e.g. an overlay config replacing quickstart's SlidingWindow by a PerformerSpec).
+set_parsing_settings(subclasses_enabled=[PerformerSpec, RoutingSpec])
 
 TRAINER_DEFAULTS = {
     "default_root_dir": "runs",
@@ -53,6 +59,18 @@ class GenoattnCLI(LightningCLI):
         parser.link_arguments("data.num_classes", "model.net.init_args.num_classes", apply_on="instantiate")
         parser.link_arguments("data.vocab_size", "model.net.init_args.vocab_size", apply_on="instantiate")
         parser.link_arguments("data.task", "model.net.init_args.task")
+
+
+    def before_instantiate_classes(self) -> None:
+        """Loggers left at the default save_dir ("runs") write under trainer.default_root_dir instead."""
+        trainer = self.config["trainer"] if "trainer" in self.config else None
+        if trainer is None or not trainer.get("default_root_dir"):
+            return
+        loggers = trainer.get("logger")
+        for logger in loggers if isinstance(loggers, list) else [loggers]:
+            init_args = getattr(logger, "init_args", None)
+            if init_args is not None and init_args.get("save_dir") == TRAINER_DEFAULTS["default_root_dir"]:
+                init_args["save_dir"] = trainer["default_root_dir"]
 
 
 def checkpoint_callback(trainer: pl.Trainer) -> ModelCheckpoint:
