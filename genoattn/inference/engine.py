@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,8 @@ class PredictOptions:
         progress: show a progress bar (bases/s) on stderr.
         compile: torch.compile the model's blocks (experimental).
         prefetch: batches queued between the stages.
-        pad_batches: pad every batch to ``batch_size`` rows (default: on CUDA, so that shapes never change).
+        pad_batches: pad every batch of full windows to ``batch_size`` rows (default: on CUDA, so that the
+            model always sees the same shape: no recompilation, same kernels as in an interrupted run).
         cache_dir: genoattn cache for decompressed/indexed FASTA.
     """
 
@@ -99,7 +101,7 @@ class PredictOptions:
     resume: bool = False
     progress: bool = True
     compile: bool = False
-    prefetch: int = 2
+    prefetch: int = 4
     pad_batches: bool | None = None
     cache_dir: str | None = None
 
@@ -286,21 +288,34 @@ class Producer:
         self.read_seconds = 0.0
 
     def __iter__(self) -> Iterator[HostBatch]:
+        """Batches in order; the next contig is read and encoded in a helper thread while this one is tiled."""
+        jobs = [(run, name, length) for run in self.runs for name, length in run.todo]
         planner = BatchPlanner(self.options.batch_size)
-        for run in self.runs:
-            if run.resume.complete:
-                continue
-            yield from self._materialise(planner.start_input(run.resume.cursor))
-            for name, length in run.todo:
-                yield from self._materialise(self._contig(planner, run, name, length))
-            planner.note(InputEnd(run.index))
-            yield from self._materialise(planner.flush())
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="genoattn-predict-fetch") as pool:
+            ahead = pool.submit(self._read, *jobs[0]) if jobs else None
+            position = 0
+            for run in self.runs:
+                if run.resume.complete:
+                    continue
+                yield from self._materialise(planner.start_input(run.resume.cursor))
+                for name, length in run.todo:
+                    ids, masked = ahead.result()
+                    position += 1
+                    ahead = pool.submit(self._read, *jobs[position]) if position < len(jobs) else None
+                    yield from self._materialise(self._contig(planner, run, name, length, ids, masked))
+                planner.note(InputEnd(run.index))
+                yield from self._materialise(planner.flush())
 
-    def _contig(self, planner: BatchPlanner, run: InputRun, name: str, length: int) -> list[PlannedBatch]:
+    def _read(self, run: InputRun, name: str, length: int) -> tuple[np.ndarray, np.ndarray]:
+        """Nucleotide ids (uint8 [length]) and N-run mask of a whole contig."""
         t0 = time.perf_counter()
         ids = encode_nucleotides(run.genome.fetch(name, 0, length)) if length else np.zeros(0, np.uint8)
         masked = n_mask(ids, self.options.min_n_run)
         self.read_seconds += time.perf_counter() - t0
+        return ids, masked
+
+    def _contig(self, planner: BatchPlanner, run: InputRun, name: str, length: int, ids: np.ndarray,
+                masked: np.ndarray) -> list[PlannedBatch]:
         planner.note(Begin(run.index, name, length, masked))
         done: list[PlannedBatch] = []
         g = self.geometry
@@ -334,7 +349,7 @@ class Producer:
         if not batch.real_rows:
             return HostBatch(None, batch.segments, 0)
         rows = len(batch.rows)
-        if self.pad_batches:
+        if self.pad_batches and batch.length == self.geometry.window:  # (short contigs vary in length anyway)
             rows = max(rows, self.options.batch_size)
         width = batch.length // self.info.k
         tokens = torch.zeros((rows, width), dtype=_TORCH_DTYPES[np.dtype(self.tokenizer.dtype)], pin_memory=self.pin)

@@ -103,7 +103,7 @@ class ModelRunner:
             if module is not None:
                 module.compile(dynamic=False)
 
-    @torch.inference_mode()
+    @torch.no_grad()
     def logits(self, ids: Tensor) -> Tensor:
         """Network output for token ids [B, T] on the device (RC-averaged if configured)."""
         task = self.info.task
@@ -119,7 +119,7 @@ class ModelRunner:
             aligned = align_reverse_output(backward, task == "token_classification", self.permutation)
             return (forward + aligned) / 2
 
-    @torch.inference_mode()
+    @torch.no_grad()
     def scores(self, ids: Tensor) -> Tensor:
         """float32 scores on the device for token ids [B, T] (already on the device)."""
         out = self.logits(ids.long()).float()

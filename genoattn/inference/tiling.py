@@ -125,9 +125,8 @@ def n_mask(ids: np.ndarray, min_run: int = 1) -> np.ndarray:
 
 
 def masked_counts(mask: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Number of masked bases in each ``[begin[i], end[i])`` (int64 [n])."""
-    cumulative = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
-    return cumulative[end] - cumulative[begin]
+    """Number of masked bases in each ``[begin[i], end[i])`` (int64 [n]); no contig-long temporary."""
+    return np.array([np.count_nonzero(mask[b:e]) for b, e in zip(begin.tolist(), end.tolist())], dtype=np.int64)
 
 
 def pad_ids(ids: np.ndarray, length: int) -> np.ndarray:

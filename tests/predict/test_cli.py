@@ -126,3 +126,14 @@ def test_module_entry_point_exit_status(tmp_path, checkpoint):
                            str(empty), "--out", str(tmp_path / "out"), "--quiet"], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "empty.fa" in proc.stderr
+
+
+def test_two_processes_through_lightning(tmp_path, checkpoint, records):
+    """--devices 2 on CPU (DDP over gloo): the processes share the batches, process 0 writes the same files."""
+    fasta = write_fasta(tmp_path / "g.fa", {**records, "more": random_sequence(2500, 14)})
+    assert run("--checkpoint", checkpoint, "--fasta", fasta, "--out", tmp_path / "one", "--batch-size", 2) == 0
+    proc = subprocess.run([sys.executable, "-m", "genoattn.predict", "--checkpoint", str(checkpoint), "--fasta",
+                           str(fasta), "--out", str(tmp_path / "two"), "--batch-size", "2", "--device", "cpu",
+                           "--devices", "2", "--quiet"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert files(tmp_path / "two") == files(tmp_path / "one")

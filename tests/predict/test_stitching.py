@@ -36,12 +36,14 @@ def single_pass(net, seq: str, channel: int = 1, rc: bool = False) -> np.ndarray
 
 @pytest.mark.parametrize("make_net", [lambda: ToyConv(6).double(), lambda: tiny_transformer().double()],
                          ids=["conv", "sliding-window-transformer"])
-@pytest.mark.parametrize("rc", [False, True])
-def test_stitched_equals_single_pass(tmp_path, genome_records, make_net, rc):
-    """float64 models, so the only differences left are the float32 scores and the 8 written decimals."""
+@pytest.mark.parametrize("rc,pad_batches", [(False, False), (True, False), (False, True)])
+def test_stitched_equals_single_pass(tmp_path, genome_records, make_net, rc, pad_batches):
+    """float64 models, so the only differences left are the float32 scores and the 8 written decimals.
+    ``pad_batches`` pads every batch of full windows to batch_size rows (the CUDA default)."""
     net = make_net()
     fasta = write_fasta(tmp_path / "g.fa", genome_records)
-    options = PredictOptions(batch_size=3, decimals=8, bed=False, rc=rc, min_n_run=10**9, **QUIET)
+    options = PredictOptions(batch_size=3, decimals=8, bed=False, rc=rc, min_n_run=10**9, pad_batches=pad_batches,
+                             **QUIET)
     predict_files(net, info_for(net), [fasta], tmp_path / "out", options)
     got = read_bedgraph(tmp_path / "out" / "g.bedGraph", {k: len(v) for k, v in genome_records.items()})
     for name, seq in genome_records.items():
