@@ -227,7 +227,9 @@ def _gather_queries(positions: Tensor, length: int, device: torch.device, opts: 
     nk = -(-length // bs)
     g = positions.numel()
     q_blocks = -(-g // bs)
-    chunks = max(1, min(nk, -(-opts.min_programs // (opts.batch_heads * q_blocks))))
+    target = max(1, min(nk, -(-opts.min_programs // (opts.batch_heads * q_blocks))))
+    # Prefer a chunk count that divides the key blocks (no padded tail to mask), up to twice the target.
+    chunks = next((c for c in range(target, min(nk, 2 * target) + 1) if nk % c == 0), target)
     chunk_len = -(-nk // chunks) * bs  # a whole number of blocks
     chunks = -(-length // chunk_len)
     nkc = chunk_len // bs
