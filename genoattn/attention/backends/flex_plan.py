@@ -54,6 +54,18 @@ def merge_lse(parts: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
     return out.to(parts[0][0].dtype), m + torch.log(den)
 
 
+def merge_lse_dim(out: Tensor, lse: Tensor, dim: int) -> tuple[Tensor, Tensor]:
+    """``merge_lse`` over the parts stacked along ``dim`` of out [..., P, ..., L, D] and lse [..., P, ..., L]."""
+    m = lse.amax(dim, keepdim=True).detach()
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    w = torch.exp(lse - m)  # [..., P, ..., L]
+    den = w.sum(dim)
+    work = torch.promote_types(out.dtype, torch.float32)
+    merged = (w.unsqueeze(-1).to(work) * out.to(work)).sum(dim)
+    merged = merged / den.clamp_min(torch.finfo(den.dtype).tiny).unsqueeze(-1).to(work)
+    return merged.to(out.dtype), m.squeeze(dim) + torch.log(den)
+
+
 @dataclass
 class Direct:
     """One FlexAttention call over all rows (``block_mask=None``: dense)."""
@@ -66,14 +78,19 @@ class Direct:
 
 @dataclass
 class GatherKeys:
-    """Every query against the keys at ``positions`` only (dense): the global columns."""
+    """Every query against the keys at ``positions`` only: the global columns.
+
+    ``block_mask`` (over [L, G]) is None when every query sees every gathered key, else its mask_mod drops the
+    pairs another part already counts (e.g. global keys inside a query's own window).
+    """
 
     positions: Tensor  # int64 [G], on the device
+    block_mask: BlockMask | None = None
 
     def run(self, q: Tensor, k: Tensor, v: Tensor, call: FlexCall, alibi: ScoreModFactory, need_lse: bool) -> Out:
         kg = k.index_select(2, self.positions)  # [B, H, G, D]
         vg = v.index_select(2, self.positions)
-        return call(q, kg, vg, None, alibi(None, self.positions, 1, None), need_lse)
+        return call(q, kg, vg, self.block_mask, alibi(None, self.positions, 1, None), need_lse)
 
 
 @dataclass
@@ -103,8 +120,7 @@ class GatherQueries:
             return x.view(b, h, s, lc, d).transpose(1, 2).reshape(b * s, h, lc, d)  # [B * S, H, Lc, D]
 
         out, lse = call(qg, split(k), split(v), self.block_mask, alibi(self.positions, None, 1, (s, lc)), True)
-        chunk_parts = list(zip(out.view(b, s, h, g, d).unbind(1), lse.view(b, s, h, g).unbind(1)))
-        return merge_lse(chunk_parts)
+        return merge_lse_dim(out.view(b, s, h, g, d), lse.view(b, s, h, g), dim=1)
 
 
 @dataclass
@@ -193,7 +209,7 @@ class Plan:
         """Every BlockMask the plan holds (for memory accounting and tests)."""
         found = []
         for p in [*self.parts, self.override]:
-            if isinstance(p, (Direct, GatherQueries)) and p.block_mask is not None:
+            if isinstance(p, (Direct, GatherKeys, GatherQueries)) and p.block_mask is not None:
                 found.append(p.block_mask)
             elif isinstance(p, Residue):
                 for sub in (p.long, p.short):
@@ -377,27 +393,67 @@ def _fixed_factorized(pattern, length, num_heads, device, opts) -> Plan | None:
 
 
 def _longformer(pattern, length, num_heads, device, opts) -> Plan | None:
-    """Local window without the global keys; global keys gathered; global queries split over key chunks."""
+    """Local window (plain arithmetic mask); global keys outside each query's window gathered; global queries
+    split over key chunks.
+
+    The window part keeps the global keys that fall inside a window, and the gathered part drops exactly
+    those pairs, so neither kernel reads a per-position table: masks that index an [L] tensor made the window
+    call 16x slower than SlidingWindow (H200, 64k tokens: 9.2 ms against 0.56 ms).
+    """
     if pattern.causal or not pattern.global_tokens:
         return None
     glob = pattern.global_positions(length)  # [G] sorted
     local_pattern = type(pattern)(window=pattern.window, global_tokens=(), dilation=pattern.dilation)
     local = local_pattern.block_layout(length, opts.block_size, num_heads)
-    cols = torch.zeros(local.num_blocks, dtype=torch.bool)
-    cols[glob // opts.block_size] = True
-    local = _drop_full_on_columns(local, cols)
-    local_mod = mask_mod_on(local_pattern.mask_mod_for(length, num_heads), device)
-    is_global = torch.zeros(length, dtype=torch.bool)
-    is_global[glob] = True
-    is_global = is_global.to(device)
+    local_mod = _local_window_mask(pattern, num_heads, device)
+    positions = glob.to(device)
 
-    def local_only(b: Tensor, h: Tensor, q_idx: Tensor, kv_idx: Tensor) -> Tensor:
-        return local_mod(b, h, q_idx, kv_idx) & ~is_global[kv_idx]
+    def outside_window(b: Tensor, h: Tensor, q_idx: Tensor, kv_idx: Tensor) -> Tensor:
+        return ~local_mod(b, h, q_idx, positions[kv_idx])
 
     return Plan(
-        [Direct(block_mask_from_layout(local, local_only, device, opts.narrow)), GatherKeys(glob.to(device))],
+        [
+            Direct(block_mask_from_layout(local, local_mod, device, opts.narrow)),
+            GatherKeys(positions, _all_pairs_block_mask(length, glob.numel(), outside_window, device, opts)),
+        ],
         override=_gather_queries(glob, length, device, opts),
     )
+
+
+def _local_window_mask(pattern, num_heads: int, device: torch.device) -> MaskMod:
+    """Longformer's (dilated) window as arithmetic on indices; per-head dilations from a [H] tensor."""
+    dilations = pattern.dilations(num_heads)
+    w = pattern.window
+    if len(set(dilations)) == 1:
+        d = dilations[0]
+
+        def window(b: Tensor, h: Tensor, q_idx: Tensor, kv_idx: Tensor) -> Tensor:
+            diff = q_idx - kv_idx
+            return (diff.abs() <= w * d) & (diff % d == 0) if d > 1 else diff.abs() <= w
+
+        return window
+    per_head = torch.tensor(dilations, device=device)
+
+    def window_per_head(b: Tensor, h: Tensor, q_idx: Tensor, kv_idx: Tensor) -> Tensor:
+        d = per_head[h]
+        diff = q_idx - kv_idx
+        return (diff.abs() <= w * d) & (diff % d == 0)
+
+    return window_per_head
+
+
+def _all_pairs_block_mask(length: int, keys: int, mask_mod: MaskMod, device: torch.device, opts: PlanOptions):
+    """BlockMask over [length queries, ``keys`` keys] with every block partial (mask_mod decides)."""
+    bs = opts.block_size
+    nq, nk = -(-length // bs), -(-keys // bs)
+    layout = BlockLayout(
+        length=keys,
+        block_size=bs,
+        indices=torch.arange(nk, dtype=torch.int32).expand(1, nq, nk).contiguous(),
+        counts=torch.full((1, nq), nk, dtype=torch.int32),
+        full=torch.zeros(1, nq, nk, dtype=torch.bool),
+    )
+    return block_mask_from_layout(layout, mask_mod, device, opts.narrow, q_length=length)
 
 
 def _bigbird(pattern, length, num_heads, device, opts) -> Plan | None:
