@@ -79,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     except GenoattnError as exc:
         print(f"genoattn.predict: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"genoattn.predict: interrupted; finished contigs are recorded in {args.out}, rerun with --resume "
+              "to continue", file=sys.stderr)
+        return 130
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -102,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
     )
     options.check()
-    net, info = load_model(args.checkpoint)
+    net, info = load_model(args.checkpoint, window=args.window)
     if args.devices > 1 or args.lightning:
         from genoattn.inference.distributed import predict_files_lightning
 

@@ -166,15 +166,17 @@ def patch_size(net: nn.Module) -> int:
     return int(getattr(encoder, "patch_size", getattr(net, "patch_size", 1)) or 1)
 
 
-def info_from_record(net: nn.Module, record: dict, source: str | Path = "") -> ModelInfo:
-    """ModelInfo from a checkpoint's ``genoattn`` record and its rebuilt network."""
+def info_from_record(net: nn.Module, record: dict, source: str | Path = "", window: int | None = None) -> ModelInfo:
+    """ModelInfo from a checkpoint's ``genoattn`` record and its rebuilt network (``window``: the window to use
+    when the record has none)."""
     data = record.get("data") or {}
     where = f"{source}: " if source else ""
     tokenizer = data.get("tokenizer") or "nucleotide"
     k = int(data.get("k") or 1) if tokenizer == "kmer" else 1
-    window = data.get("window")
-    if not isinstance(window, int) or window < 1:
-        raise InputError(f"{where}checkpoint records no training window (data.window={window!r}); pass --window")
+    recorded = data.get("window")
+    window = recorded if isinstance(recorded, int) and recorded >= 1 else window
+    if window is None:
+        raise InputError(f"{where}checkpoint records no training window (data.window={recorded!r}); pass --window")
     task = record.get("task")
     num_classes = record.get("num_classes")
     if not isinstance(num_classes, int):
@@ -196,9 +198,10 @@ def info_from_record(net: nn.Module, record: dict, source: str | Path = "") -> M
     )
 
 
-def load_model(path: str | Path, map_location: str = "cpu") -> tuple[nn.Module, ModelInfo]:
-    """Rebuild the network of a genoattn checkpoint (eval mode) and describe it; InputError on a bad checkpoint."""
+def load_model(path: str | Path, map_location: str = "cpu", window: int | None = None) -> tuple[nn.Module, ModelInfo]:
+    """Rebuild the network of a genoattn checkpoint (eval mode) and describe it; InputError on a bad checkpoint.
+    ``window`` is used when the checkpoint records no training window."""
     from genoattn.lit.checkpoint import load_for_inference
 
     net, record = load_for_inference(path, map_location=map_location)
-    return net, info_from_record(net, record, path)
+    return net, info_from_record(net, record, path, window)

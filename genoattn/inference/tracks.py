@@ -111,8 +111,8 @@ class IntervalCaller:
         joins = (gap <= self.merge_gap) & (masked_between == 0)
         first = np.flatnonzero(np.r_[True, ~joins])
         last = np.r_[first[1:] - 1, len(runs) - 1]
-        merged = np.concatenate([runs[first][:, [0]], runs[last][:, [1]], runs[first][:, [2]], runs[last][:, [3]],
-                                 runs[first][:, [4]], runs[last][:, [5]]], axis=1)
+        head, tail = runs[first], runs[last]  # [m, 6] each: first and last run of every merged interval
+        merged = np.stack([head[:, 0], tail[:, 1], head[:, 2], tail[:, 3], head[:, 4], tail[:, 5]], axis=1)
         if not final:
             self._pending, merged = merged[-1], merged[:-1]
         begin, end = merged[:, 0].astype(np.int64), merged[:, 1].astype(np.int64)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import torch
+
 from genoattn.bench.predict import main, write_synthetic_fasta
 from genoattn.data.fileio import iter_binary_lines
 from genoattn.data.genome import Genome, scan_fasta
@@ -22,9 +24,13 @@ def test_synthetic_fasta_and_its_index(tmp_path):
 
 def test_benchmark_script_writes_json(tmp_path):
     out = tmp_path / "bench.json"
-    assert main(["--model", "quickstart", "--d-model", "16", "--num-layers", "1", "--window", "512",
-                 "--device", "cpu", "--synthetic-mbp", "0.01", "--contigs", "2", "--forward-repeats", "2",
-                 "--workdir", str(tmp_path / "work"), "--out", str(out)]) == 0
+    threads = torch.get_num_threads()
+    try:  # one thread: fast and steady at this tiny size on a shared machine
+        assert main(["--model", "quickstart", "--d-model", "16", "--num-layers", "1", "--window", "512",
+                     "--device", "cpu", "--synthetic-mbp", "0.01", "--contigs", "2", "--forward-repeats", "2",
+                     "--threads", "1", "--workdir", str(tmp_path / "work"), "--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)
     result = json.loads(out.read_text())
     assert set(result["modes"]) == {"forward", "pipeline", "bed", "all"}
     assert result["modes"]["pipeline"]["bases"] == 10000 and result["modes"]["all"]["output_bytes"]

@@ -137,3 +137,20 @@ def test_two_processes_through_lightning(tmp_path, checkpoint, records):
                            "--devices", "2", "--quiet"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert files(tmp_path / "two") == files(tmp_path / "one")
+
+
+def test_checkpoint_record_from_the_training_module(tmp_path, records):
+    """A record made by genoattn.lit.checkpoint.build_record (what training writes) loads and predicts."""
+    from types import SimpleNamespace
+
+    from genoattn.lit.checkpoint import build_record
+
+    net = tiny_transformer(num_classes=3)
+    data = SimpleNamespace(window=256, tokenizer=SimpleNamespace(k=1), k=3, label_mode="strand",
+                           feature_types=["CDS"], uppercase=True)
+    record = build_record("token_classification", 3, net, data)
+    path = tmp_path / "trained.ckpt"
+    torch.save({"genoattn": record, "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}}, path)
+    fasta = write_fasta(tmp_path / "g.fa", records)
+    assert run("--checkpoint", path, "--fasta", fasta, "--out", tmp_path / "out", "--rc") == 0
+    assert set(files(tmp_path / "out")) == {"g.none.bedGraph", "g.plus.bedGraph", "g.minus.bedGraph", "g.bed"}
