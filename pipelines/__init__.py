@@ -1,0 +1,1 @@
+"""Multi-run workflows built on genoattn (pattern sweeps, accuracy-vs-cost reports)."""
