@@ -36,7 +36,8 @@ def test_config_parses_and_instantiates(config, tmp_path, monkeypatch):
     files = command_configs(REPO / config)
     assert str(config) in files
     args = [a for f in files for a in ("--config", f)]  # GPU configs are instantiated on the CPU here
-    overrides = ["--trainer.logger", "false", "--trainer.accelerator", "cpu", "--trainer.default_root_dir", str(tmp_path)]
+    overrides = ["--trainer.logger", "false", "--trainer.accelerator", "cpu"]
+    overrides += ["--trainer.default_root_dir", str(tmp_path)]
     cli = GenoattnCLI(GenomeLitModule, GenomeDataModule, run=False, args=[*args, *overrides])
     assert isinstance(cli.model, GenomeLitModule) and isinstance(cli.datamodule, GenomeDataModule)
     assert cli.model.net.num_parameters() > 0
