@@ -8,7 +8,6 @@ import nbclient
 import nbformat
 import pytest
 
-
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
