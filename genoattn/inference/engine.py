@@ -274,7 +274,6 @@ def run_fingerprint(info: ModelInfo, options: PredictOptions, geometry: Geometry
 class HostBatch:
     tokens: torch.Tensor | None  # [rows, T] token ids (None: no real row, nothing to compute)
     segments: list
-    bases: int  # bases of windows in this batch (for statistics)
 
 
 class Producer:
@@ -347,7 +346,7 @@ class Producer:
 
     def tokens(self, batch: PlannedBatch) -> HostBatch:
         if not batch.real_rows:
-            return HostBatch(None, batch.segments, 0)
+            return HostBatch(None, batch.segments)
         rows = len(batch.rows)
         if self.pad_batches and batch.length == self.geometry.window:  # (short contigs vary in length anyway)
             rows = max(rows, self.options.batch_size)
@@ -357,7 +356,7 @@ class Producer:
         for i, source in enumerate(batch.rows):
             if source is not None:
                 view[i] = self.tokenizer.encode_nucleotides(source)
-        return HostBatch(tokens, batch.segments, batch.real_rows * batch.length)
+        return HostBatch(tokens, batch.segments)
 
 
 class Writer:
