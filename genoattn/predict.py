@@ -8,6 +8,10 @@ models (sequence classification, regression) write ``STEM.tsv``: one row per win
 --per-record). Bases inside runs of N (at least --min-n-run) get no bedGraph line and are never called;
 windows lying entirely inside them are not run.
 
+--rc averages every window with its reverse complement (genoattn.models.rc.rc_average); the reverse strand
+is read on the forward strand's patch grid, i.e. a contig whose length is not a multiple of the patch size is
+averaged with the reverse complement of the contig padded with PAD to that multiple.
+
 Contigs are tiled into the model's window with overlap and only each window's central part is kept, so the
 tracks equal those of a single pass over a whole contig wherever the model's receptive field fits in the
 context (it does by default for local attention patterns). Every output is written to a hidden partial file
