@@ -115,8 +115,8 @@ def run(args: list[str] | None = None) -> dict[str, float]:
         out_dir.mkdir(parents=True, exist_ok=True)
         summary = {"checkpoint": best, "test": metrics}
         for callback in trainer.callbacks:
-            if isinstance(callback, ThroughputMonitor):
-                summary["throughput"] = callback.summary(model.device)
+            if isinstance(callback, ThroughputMonitor) and callback.result is not None:
+                summary["throughput"] = callback.result
         (out_dir / "test_metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
         print(f"\nTest metrics ({best}):\n{format_table(metrics)}\nwritten to {out_dir / 'test_metrics.json'}")
     return metrics

@@ -36,6 +36,7 @@ class ThroughputMonitor(pl.Callback):
         self._total_tokens = 0
         self._total_time = 0.0
         self._last_rate = 0.0
+        self.result: dict[str, float] | None = None  # set when training ends
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._window_start = time.perf_counter()
@@ -82,9 +83,10 @@ class ThroughputMonitor(pl.Callback):
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._flush(pl_module)
+        self.result = self.summary(pl_module.device)  # read on the training device, before teardown
         log_dir = trainer.log_dir  # a collective under DDP: every rank must ask
         if not trainer.is_global_zero or log_dir is None:
             return
         path = Path(log_dir) / self.filename
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.summary(pl_module.device), indent=2) + "\n")
+        path.write_text(json.dumps(self.result, indent=2) + "\n")

@@ -42,6 +42,7 @@ class GenomeEncoder(nn.Module):
         positions: 'rotary' (RoPE on q, k), 'alibi' (bidirectional linear bias) or 'none'.
         patch_size: nucleotides per token; > 1 puts a strided conv stem in front of the blocks.
         stem_kernel_size: width of the stem conv (default patch_size; wider overlaps patches).
+        stem_hidden: hidden width of the stem (0: a single linear map per window).
         norm: 'layernorm' or 'rmsnorm'.
         checkpointing: recompute each block in the backward pass (activation checkpointing) to save memory;
             blocks whose attention updates its own state in training (RoutingSpec, PerformerSpec with
@@ -62,6 +63,7 @@ class GenomeEncoder(nn.Module):
         positions: str = "rotary",
         patch_size: int = 1,
         stem_kernel_size: int | None = None,
+        stem_hidden: int = 0,
         norm: str = "layernorm",
         checkpointing: bool = False,
         rotary_base: float = 10000.0,
@@ -80,7 +82,7 @@ class GenomeEncoder(nn.Module):
         self.checkpointed = [checkpointing and not updates_state(spec) for spec in self.specs]
         self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=PAD if PAD < vocab_size else None)
         use_stem = patch_size > 1 or (stem_kernel_size or 1) > 1
-        self.stem = PatchStem(d_model, patch_size, stem_kernel_size) if use_stem else None
+        self.stem = PatchStem(d_model, patch_size, stem_kernel_size, stem_hidden) if use_stem else None
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(
             Block(

@@ -26,9 +26,10 @@ class PatchStem(nn.Module):
         patch_size: stride p (nucleotides per output token).
         kernel_size: conv width k >= p (default p: non-overlapping patches); a wider kernel also sees
             (k - p) // 2 nucleotides before and the rest after each patch (zero-padded at the ends).
+        hidden: width of a hidden GELU layer between the window and the token (0: one linear map).
     """
 
-    def __init__(self, d_model: int, patch_size: int, kernel_size: int | None = None) -> None:
+    def __init__(self, d_model: int, patch_size: int, kernel_size: int | None = None, hidden: int = 0) -> None:
         super().__init__()
         kernel_size = patch_size if kernel_size is None else kernel_size
         if patch_size < 1 or kernel_size < patch_size:
@@ -40,7 +41,12 @@ class PatchStem(nn.Module):
         self.kernel_size = kernel_size
         self.pad_left = (kernel_size - patch_size) // 2
         self.pad_right = kernel_size - patch_size - self.pad_left
-        self.linear = nn.Linear(kernel_size * d_model, d_model)
+        if hidden:  # a one-hidden-layer MLP over each window: detects k-mers (e.g. stop codons) directly
+            self.linear: nn.Module = nn.Sequential(
+                nn.Linear(kernel_size * d_model, hidden), nn.GELU(), nn.Linear(hidden, d_model)
+            )
+        else:
+            self.linear = nn.Linear(kernel_size * d_model, d_model)
 
     def forward(self, x: Tensor) -> Tensor:
         batch, length, width = x.shape

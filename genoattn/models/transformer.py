@@ -39,6 +39,7 @@ class GenomeTransformer(nn.Module):
         positions: 'rotary' (RoPE on q, k), 'alibi' (bidirectional ALiBi bias) or 'none'.
         patch_size: nucleotides per transformer token (strided conv stem; token-level tasks upsample back).
         stem_kernel_size: width of the stem conv (default patch_size).
+        stem_hidden: hidden width of the stem (a GELU layer per window; 0: one linear map).
         norm: 'layernorm' or 'rmsnorm'.
         pooling: sequence tasks: 'mean' over tokens or 'cls' (a learned token prepended at position 0;
             give it a global view, e.g. Longformer global_tokens=(0,), with local patterns).
@@ -63,6 +64,7 @@ class GenomeTransformer(nn.Module):
         positions: str = "rotary",
         patch_size: int = 1,
         stem_kernel_size: int | None = None,
+        stem_hidden: int = 0,
         norm: str = "layernorm",
         pooling: str = "mean",
         tie_weights: bool = True,
@@ -75,7 +77,8 @@ class GenomeTransformer(nn.Module):
             "vocab_size": vocab_size, "num_classes": num_classes, "task": task, "d_model": d_model,
             "num_layers": num_layers, "num_heads": num_heads, "mlp_ratio": mlp_ratio, "dropout": dropout,
             "attention": attention, "backend": backend, "positions": positions, "patch_size": patch_size,
-            "stem_kernel_size": stem_kernel_size, "norm": norm, "pooling": pooling, "tie_weights": tie_weights,
+            "stem_kernel_size": stem_kernel_size, "stem_hidden": stem_hidden, "norm": norm, "pooling": pooling,
+            "tie_weights": tie_weights,
             "checkpointing": checkpointing, "rotary_base": rotary_base,
         }
         if task not in TASKS:
@@ -88,8 +91,10 @@ class GenomeTransformer(nn.Module):
         self.token_level = task in TOKEN_LEVEL_TASKS
         self.num_classes = vocab_size if task == "mlm" else num_classes
         self.encoder = GenomeEncoder(
-            vocab_size, d_model, num_layers, num_heads, mlp_ratio, dropout, attention, backend, positions,
-            patch_size, stem_kernel_size, norm, checkpointing, rotary_base,
+            vocab_size=vocab_size, d_model=d_model, num_layers=num_layers, num_heads=num_heads,
+            mlp_ratio=mlp_ratio, dropout=dropout, attention=attention, backend=backend, positions=positions,
+            patch_size=patch_size, stem_kernel_size=stem_kernel_size, stem_hidden=stem_hidden, norm=norm,
+            checkpointing=checkpointing, rotary_base=rotary_base,
         )
         self.cls = nn.Parameter(torch.zeros(1, 1, d_model)) if pooling == "cls" and not self.token_level else None
         self.upsample = PatchUpsample(d_model, patch_size, norm) if self.token_level and patch_size > 1 else None
