@@ -92,6 +92,9 @@ class GenomeDataModule(pl.LightningDataModule):
         split_seed: seed of the contig draws of ``val_fraction``/``test_fraction``.
         batch_size: windows per training batch.
         eval_batch_size: windows per val/test/predict batch (default: ``batch_size``).
+        eval_context: per-nucleotide val/test: tile with stride ``window - 2 * eval_context`` and score each
+            base once, in the window that gives it at least this much context on both sides where the contig
+            allows (as ``genoattn.predict`` stitches); 0 scores every base of non-overlapping windows.
         num_workers: dataloader worker processes (each opens its own file handle).
         rc_augment: training: reverse-complement each window with probability 0.5 (labels follow).
         shift_augment: training: shift each window by up to this many bases (labels follow).
@@ -131,6 +134,7 @@ class GenomeDataModule(pl.LightningDataModule):
         split_seed: int = 0,
         batch_size: int = 8,
         eval_batch_size: int | None = None,
+        eval_context: int = 0,
         num_workers: int = 0,
         rc_augment: bool = False,
         shift_augment: int = 0,
@@ -157,6 +161,7 @@ class GenomeDataModule(pl.LightningDataModule):
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.holdout_every, self.split_seed = holdout_every, split_seed
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
+        self.eval_context = eval_context
         self.num_workers, self.rc_augment, self.shift_augment = num_workers, rc_augment, shift_augment
         self.uppercase, self.mlm_probability, self.seed = uppercase, mlm_probability, seed
         self.in_memory, self.in_memory_max_bp, self.cache_dir = in_memory, in_memory_max_bp, cache_dir
@@ -195,6 +200,10 @@ class GenomeDataModule(pl.LightningDataModule):
         need(self.batch_size >= 1, "batch_size", f"expected >= 1, got {self.batch_size}")
         need(self.eval_batch_size >= 1, "eval_batch_size", f"expected >= 1, got {self.eval_batch_size}")
         need(self.num_workers >= 0, "num_workers", f"expected >= 0, got {self.num_workers}")
+        need(0 <= self.eval_context and 2 * self.eval_context < self.window, "eval_context",
+             f"expected 0 <= eval_context < window / 2 = {self.window / 2}, got {self.eval_context}")
+        need(not (self.eval_context and self.task != "token_classification"), "eval_context",
+             "only per-nucleotide (token_classification) evaluation keeps central parts")
         need(self.shift_augment >= 0, "shift_augment", f"expected >= 0, got {self.shift_augment}")
         need(not (self.test_contigs is not None and self.holdout_every is not None), "holdout_every",
              "give either test_contigs or holdout_every, not both")
@@ -269,7 +278,8 @@ class GenomeDataModule(pl.LightningDataModule):
             test_fraction=self.test_fraction, holdout_every=self.holdout_every, seed=self.split_seed)
         self.windows: dict[str, Windows] = {}
         for split in SPLITS:
-            tiles = tile_windows(lengths, self.window, self.stride, contigs=self.splits[split], short_contigs="pad")
+            stride = self.window - 2 * self.eval_context if split != "train" and self.eval_context else self.stride
+            tiles = tile_windows(lengths, self.window, stride, contigs=self.splits[split], short_contigs="pad")
             if self.short_contigs == "skip":
                 tiles = tiles.select(self.sequences.lengths[tiles.contig_index] >= self.window)
             self.windows[split] = filter_n(tiles, self.n_content, self.max_n_fraction)
@@ -311,7 +321,7 @@ class GenomeDataModule(pl.LightningDataModule):
             nucleotide_label_source=self.nucleotide_label_source, interval_index=self.interval_index,
             label_mode=self.label_mode, min_overlap=self.min_overlap, mlm_probability=self.mlm_probability,
             rc_augment=train and self.rc_augment, shift_augment=self.shift_augment if train else 0,
-            compact=self._compact)
+            compact=self._compact, eval_context=0 if train else self.eval_context)
 
     @property
     def _compact(self) -> bool:

@@ -32,7 +32,7 @@ from genoattn.data.labels import (
     window_scores,
 )
 from genoattn.data.tokenizers import Tokenizer, encode_nucleotides
-from genoattn.data.windows import Windows
+from genoattn.data.windows import Windows, central_keep
 
 Task = Literal["token_classification", "sequence_classification", "regression", "mlm"]
 TASKS: tuple[str, ...] = ("token_classification", "sequence_classification", "regression", "mlm")
@@ -140,11 +140,12 @@ class WindowBatchDataset(torch.utils.data.Dataset):
                  task: Task | None, *, nucleotide_label_source: ArrayLabels | IntervalLabels | None = None,
                  interval_index: IntervalIndex | None = None, label_mode: LabelMode = "binary",
                  min_overlap: float = 0.5, default_score: float = 0.0, mlm_probability: float = 0.15,
-                 rc_augment: bool = False, shift_augment: int = 0, compact: bool = False):
+                 rc_augment: bool = False, shift_augment: int = 0, compact: bool = False, eval_context: int = 0):
         self.sequences, self.tokenizer, self.window, self.task = sequences, tokenizer, window, task
         self.nucleotide_label_source, self.interval_index = nucleotide_label_source, interval_index
         self.label_mode, self.min_overlap, self.default_score = label_mode, min_overlap, default_score
         self.mlm_probability, self.rc_augment, self.shift_augment = mlm_probability, rc_augment, shift_augment
+        self.eval_context = eval_context  # > 0: per-nt labels only on each window's central part (central_keep)
         # compact: token ids and integer labels leave in the smallest dtype that holds them (4-8x fewer bytes
         # to move out of a worker process); BatchLoader widens them back to int64 in the main process.
         self.id_dtype = _smallest_int(0, tokenizer.vocab_size - 1) if compact else np.int64
@@ -165,6 +166,11 @@ class WindowBatchDataset(torch.utils.data.Dataset):
         labels: np.ndarray | None = None
         if self.task == "token_classification":
             labels = self.nucleotide_label_source.gather(ci, start, self.window)  # int8 [B, window]
+            if self.eval_context:
+                keep_start, keep_end = central_keep(start, lens, self.window, self.eval_context)
+                offset = np.arange(self.window)[None, :]  # [1, window]
+                outside = (offset < keep_start[:, None]) | (offset >= keep_end[:, None])  # [B, window]
+                labels = np.where(outside, vocab.IGNORE_INDEX, labels).astype(labels.dtype)
         elif self.task in ("sequence_classification", "regression"):
             labels = self._window_labels(names, start)
         flip = rng.random(len(start)) < 0.5 if self.rc_augment else np.zeros(len(start), dtype=bool)

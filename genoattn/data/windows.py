@@ -112,6 +112,28 @@ def tile_windows(contig_lengths: Mapping[str, int], window: int, stride: int | N
     return Windows(names, np.concatenate(idx_parts), np.concatenate(start_parts), int(window))
 
 
+def central_keep(
+    start: np.ndarray, contig_length: np.ndarray, window: int, context: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Window-local [keep_start, keep_end) of windows tiled with stride ``window - 2 * context``.
+
+    Each base of a contig is kept by exactly one window, the one that sees it with at least ``context`` bases
+    of sequence on both sides where the contig allows: the first window keeps its left edge, a window that
+    reaches the contig end keeps its right edge, and a last window shifted back to end at the contig end
+    (tile_windows' rule) starts keeping where the previous window stopped.
+    """
+    if context < 0 or 2 * context >= window:
+        raise ConfigError(f"eval_context: expected 0 <= context < window / 2, got {context} for window {window}")
+    start, contig_length = np.asarray(start, np.int64), np.asarray(contig_length, np.int64)
+    stride = window - 2 * context
+    keep_start = np.where(start > 0, context, 0)
+    keep_end = np.where(start + window < contig_length, window - context, window)
+    last_regular = np.maximum(contig_length - window, 0) // stride * stride
+    shifted = (start > 0) & (start == contig_length - window) & (start != last_regular)
+    keep_start = np.where(shifted, last_regular + window - context - start, keep_start)
+    return keep_start, keep_end
+
+
 def jitter_windows(windows: Windows, contig_lengths: Mapping[str, int], jitter: int,
                    rng: np.random.Generator) -> Windows:
     """Shift each window start by a uniform integer in [-jitter, jitter], kept inside its contig."""

@@ -284,3 +284,19 @@ def test_compact_batches_from_workers_are_widened_to_int64(synthetic):
     dm0 = make(synthetic, num_workers=0, task="mlm", annotation=None, tokenizer="kmer", k=5, window=60, stride=30)
     assert_same_batches(batches(dm.train_dataloader()), batches(dm0.train_dataloader()))
     assert make(synthetic, num_workers=1).train_dataloader().dataset.label_dtype == np.int8
+
+
+def test_eval_context_scores_each_test_base_once_with_context(synthetic):
+    dm = make(synthetic, stride=None, eval_context=16, max_n_fraction=1.0)
+    kept = {}
+    for batch in dm.test_dataloader():
+        for row, contig, start in zip(batch["labels"], batch["contig"], batch["start"].tolist()):
+            for offset in torch.nonzero(row != vocab.IGNORE_INDEX).flatten().tolist():
+                position = (contig, start + offset)
+                assert position not in kept  # each base scored once
+                kept[position] = int(row[offset])
+    truth = contig_labels(dm.interval_index, {"chr3": LENGTHS["chr3"]}, "binary")["chr3"]
+    expected = {("chr3", i): int(v) for i, v in enumerate(truth) if v != vocab.IGNORE_INDEX}
+    assert kept == expected
+    with pytest.raises(ConfigError, match="eval_context"):
+        make(synthetic, eval_context=32)  # window 64 leaves no central part

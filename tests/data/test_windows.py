@@ -174,3 +174,29 @@ def test_no_test_window_overlaps_training_sequence():
         for c, s, e in as_tuples(wins[part]):
             assert not train_cover[c][s:e].any()
     assert not wins["val"].contigs() & wins["test"].contigs()
+
+
+@pytest.mark.parametrize("window,context", [(10, 0), (10, 2), (16, 5), (9, 4), (100, 30)])
+def test_central_keep_scores_every_base_once(window, context):
+    from genoattn.data.windows import central_keep
+
+    lengths = {f"c{n}": n for n in (1, 5, window - 1, window, window + 1, 2 * window - 3, 3 * window + 7, 257)}
+    tiles = tile_windows(lengths, window, window - 2 * context, short_contigs="pad")
+    contig_length = np.array([lengths[tiles.contig_names[i]] for i in tiles.contig_index])
+    keep_start, keep_end = central_keep(tiles.start, contig_length, window, context)
+    for name, n in lengths.items():
+        rows = [i for i in range(len(tiles)) if tiles.contig_names[tiles.contig_index[i]] == name]
+        covered = np.zeros(max(n, window), dtype=int)
+        for i in rows:
+            s = int(tiles.start[i])
+            covered[s + keep_start[i] : s + keep_end[i]] += 1
+            # a kept base has `context` bases on each side inside the window, unless the contig ends first
+            assert keep_start[i] >= min(context, s) and keep_end[i] <= window
+        assert (covered[:n] == 1).all(), (name, covered[:n])
+
+
+def test_central_keep_rejects_too_much_context():
+    from genoattn.data.windows import central_keep
+
+    with pytest.raises(ConfigError, match="eval_context"):
+        central_keep(np.zeros(1), np.array([10]), 10, 5)
