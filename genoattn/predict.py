@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     tiling.add_argument("--per-record", action="store_true", help="window-level models: one TSV row per record")
     tiling.add_argument("--min-n-run", type=int, default=1, help="mask runs of at least this many N (default 1)")
     tiling.add_argument("--rc", action="store_true", help="average each window with its reverse complement")
+    tiling.add_argument("--pad-short", action="store_true",
+                        help="run contigs shorter than the window padded with PAD to the full window, as a model "
+                        "trained with data.short_contigs=pad saw them (default: at their own length)")
     calls = p.add_argument_group("values and calls")
     calls.add_argument("--threshold", type=float, default=0.5, help="call bases with probability >= this (0.5)")
     calls.add_argument("--merge-gap", type=int, default=0, help="merge calls at most this many bases apart (0)")
@@ -106,6 +109,7 @@ def _run(args: argparse.Namespace) -> int:
         window=args.window, context=args.context, stride=args.stride, batch_size=batch_size, device=str(device),
         precision=args.precision, rc=args.rc, bedgraph=args.bedgraph, bed=args.bed, threshold=args.threshold,
         merge_gap=args.merge_gap, min_length=args.min_length, decimals=args.decimals, min_n_run=args.min_n_run,
+        pad_short=args.pad_short,
         per_record=args.per_record, resume=args.resume, progress=not args.quiet, compile=args.compile,
         cache_dir=args.cache_dir,
     )

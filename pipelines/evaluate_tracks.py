@@ -25,14 +25,15 @@ from genoattn.data.vocab import IGNORE_INDEX
 
 
 def read_bedgraph(path: Path, lengths: dict[str, int]) -> dict[str, np.ndarray]:
-    """Per-contig float32 arrays (NaN where the bedGraph gives no value)."""
+    """Per-contig float32 arrays (NaN where the bedGraph gives no value); other contigs are skipped."""
     tracks = {c: np.full(n, np.nan, dtype=np.float32) for c, n in lengths.items()}
     with open(path) as fh:
         for line in fh:
             if line.startswith(("track", "#")) or not line.strip():
                 continue
             contig, start, end, value = line.split()[:4]
-            tracks[contig][int(start) : int(end)] = float(value)
+            if contig in tracks:
+                tracks[contig][int(start) : int(end)] = float(value)
     return tracks
 
 

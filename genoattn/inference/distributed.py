@@ -57,12 +57,12 @@ def plan_batches(runs: list[tuple[int, Genome, ResumePoint]], info: ModelInfo, g
         for name, length in list(genome.contigs.items())[resume.done:]:
             planner.note(Begin(index, name, length, None))
             if length and info.token_level:
-                tiles = stitch_tiles(length, geometry.window, geometry.context, geometry.align)
+                tiles = stitch_tiles(length, geometry.window, geometry.context, geometry.align, geometry.pad_short)
                 for s, ks, ke in zip(tiles.start.tolist(), tiles.keep_start.tolist(), tiles.keep_end.tolist()):
                     batches += planner.row(tiles.length, (index, name, s, tiles.length),
                                            lambda r, s=s, ks=ks, ke=ke: Tile(r, ks, ke, s))
             elif length:
-                tiles = sequence_tiles(length, geometry.window, geometry.stride, geometry.align)
+                tiles = sequence_tiles(length, geometry.window, geometry.stride, geometry.align, geometry.pad_short)
                 for s, e in zip(tiles.start.tolist(), tiles.keep_end.tolist()):
                     batches += planner.row(tiles.length, (index, name, s, tiles.length),
                                            lambda r, s=s, e=e: Window(r, s, e))

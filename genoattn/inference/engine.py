@@ -73,6 +73,8 @@ class PredictOptions:
         min_length: drop merged calls shorter than this.
         decimals: decimals of bedGraph (and TSV probability) values.
         min_n_run: runs of at least this many N are masked: no output, no calls, windows inside them skipped.
+        pad_short: run contigs shorter than the window padded with PAD to the full window, as a model trained
+            with ``short_contigs: pad`` saw them (default: at their own length).
         per_record: window-level models: one TSV row per record (mean over its windows) instead of per window.
         resume: continue an interrupted run in the same output folder.
         progress: show a progress bar (bases/s) on stderr.
@@ -97,6 +99,7 @@ class PredictOptions:
     min_length: int = 1
     decimals: int = 3
     min_n_run: int = 1
+    pad_short: bool = False
     per_record: bool = False
     resume: bool = False
     progress: bool = True
@@ -130,6 +133,7 @@ class Geometry:
     context: int
     stride: int
     align: int
+    pad_short: bool = False  # contigs shorter than the window run padded to it (as trained), not at their length
 
 
 def resolve_geometry(info: ModelInfo, options: PredictOptions) -> Geometry:
@@ -141,7 +145,7 @@ def resolve_geometry(info: ModelInfo, options: PredictOptions) -> Geometry:
     check_window(window, align)
     if not info.token_level:
         stride = options.stride if options.stride is not None else window
-        return Geometry(window, 0, stride, align)
+        return Geometry(window, 0, stride, align, options.pad_short)
     if options.context is None:
         context, warning = choose_context(window, align, info.receptive_field)
         if warning:
@@ -151,7 +155,7 @@ def resolve_geometry(info: ModelInfo, options: PredictOptions) -> Geometry:
         if info.receptive_field is not None and context < info.receptive_field:
             log.warning("note: --context %d is below the model's receptive field (%d nt): outputs near tile "
                         "borders can differ from a single pass", context, info.receptive_field)
-    return Geometry(window, context, window - 2 * context, align)
+    return Geometry(window, context, window - 2 * context, align, options.pad_short)
 
 
 def output_stem(path: Path) -> str:
@@ -319,7 +323,7 @@ class Producer:
         done: list[PlannedBatch] = []
         g = self.geometry
         if length and self.info.token_level:
-            tiles = stitch_tiles(length, g.window, g.context, g.align)
+            tiles = stitch_tiles(length, g.window, g.context, g.align, g.pad_short)
             ids = pad_ids(ids, int(tiles.start[-1]) + tiles.length)
             skip = masked_counts(masked, tiles.keep_start, tiles.keep_end) == tiles.keep_end - tiles.keep_start
             for s, ks, ke, sk in zip(tiles.start.tolist(), tiles.keep_start.tolist(), tiles.keep_end.tolist(),
@@ -330,7 +334,7 @@ class Producer:
                     done += planner.row(tiles.length, ids[s: s + tiles.length],
                                         lambda r, s=s, ks=ks, ke=ke: Tile(r, ks, ke, s))
         elif length:
-            tiles = sequence_tiles(length, g.window, g.stride, g.align)
+            tiles = sequence_tiles(length, g.window, g.stride, g.align, g.pad_short)
             ids = pad_ids(ids, int(tiles.start[-1]) + tiles.length)
             counts = masked_counts(masked, tiles.keep_start, tiles.keep_end)
             for s, e, c in zip(tiles.start.tolist(), tiles.keep_end.tolist(), counts.tolist()):

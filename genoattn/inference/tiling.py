@@ -10,7 +10,8 @@ whose outputs depend on at most ``context`` bases on each side therefore gives, 
 what a single window over the whole contig would give.
 
 Contigs not longer than the window (rounded up to ``align``) are one window of their own padded length: the
-models are length-extrapolating (RoPE/ALiBi), and padding them to the full window would change the outputs.
+models are length-extrapolating (RoPE/ALiBi). With ``pad_short`` they are padded with PAD to the full window
+instead, as ``GenomeDataModule(short_contigs="pad")`` showed them to the model in training.
 """
 
 from __future__ import annotations
@@ -81,12 +82,13 @@ def check_context(context: int, window: int, align: int) -> int:
     return context
 
 
-def stitch_tiles(contig_length: int, window: int, context: int, align: int = 1) -> Tiles:
+def stitch_tiles(contig_length: int, window: int, context: int, align: int = 1, pad_short: bool = False) -> Tiles:
     """Overlapping windows whose central parts cover ``[0, contig_length)`` once (see the module doc)."""
     padded = round_up(contig_length, align)
     if padded <= window:
         one = np.zeros(1, dtype=np.int64)
-        return Tiles(max(padded, align), one, one.copy(), np.full(1, contig_length, dtype=np.int64))
+        length = window if pad_short else max(padded, align)
+        return Tiles(length, one, one.copy(), np.full(1, contig_length, dtype=np.int64))
     stride = window - 2 * context
     n = 1 + -(-(padded - window) // stride)  # windows 0 .. n-1; the last one ends at `padded`
     k = np.arange(n, dtype=np.int64)
@@ -96,14 +98,14 @@ def stitch_tiles(contig_length: int, window: int, context: int, align: int = 1) 
     return Tiles(window, start, keep_start, keep_end)
 
 
-def sequence_tiles(contig_length: int, window: int, stride: int, align: int = 1) -> Tiles:
+def sequence_tiles(contig_length: int, window: int, stride: int, align: int = 1, pad_short: bool = False) -> Tiles:
     """Windows for window-level outputs: every ``stride`` bases, the last one shifted back to end at the contig
     end; a contig not longer than the window is one window of its own length (rounded up to ``align``).
     ``keep`` is the window's part inside the contig."""
     if contig_length <= window:
         one = np.zeros(1, dtype=np.int64)
-        return Tiles(max(round_up(contig_length, align), align), one, one.copy(),
-                     np.full(1, contig_length, dtype=np.int64))
+        length = window if pad_short else max(round_up(contig_length, align), align)
+        return Tiles(length, one, one.copy(), np.full(1, contig_length, dtype=np.int64))
     n = 1 + -(-(contig_length - window) // stride)
     start = np.minimum(np.arange(n, dtype=np.int64) * stride, contig_length - window)
     start = np.unique(start)

@@ -152,3 +152,25 @@ def test_kmer_model_stitched_equals_single_pass(tmp_path, rc):
                 logits = (logits + net(tokenizer.reverse_complement(tokens)).flip(1)) / 2
         ref = logits.softmax(-1)[0, :, 1].repeat_interleave(3).numpy()[: len(seq)]
         assert np.abs(got[name] - ref).max() < 1e-6, name
+
+
+def test_pad_short_runs_short_contigs_padded_to_the_window(tmp_path):
+    """--pad-short: a contig shorter than the window is one window padded with PAD, as in training with
+    short_contigs=pad (a transformer's outputs then differ from those at the contig's own length)."""
+    records = {"short": random_sequence(100, 11)}
+    net = tiny_transformer().double()
+    fasta = write_fasta(tmp_path / "g.fa", records)
+    padded = torch.zeros(1, 256, dtype=torch.long)  # PAD = 0
+    padded[0, :100] = torch.from_numpy(encode_nucleotides(records["short"])).long()
+    with torch.no_grad():
+        expected = net(padded).double().softmax(-1)[0, :100, 1].numpy()
+    for pad_short in (True, False):
+        options = PredictOptions(batch_size=2, decimals=8, bed=False, pad_short=pad_short, **QUIET)
+        predict_files(net, info_for(net), [fasta], tmp_path / f"out{pad_short}", options)
+        got = read_bedgraph(tmp_path / f"out{pad_short}" / "g.bedGraph", {"short": 100})["short"]
+        own_length = single_pass(net, records["short"])
+        if pad_short:
+            assert np.abs(got - expected).max() < 1e-6
+        else:
+            assert np.abs(got - own_length).max() < 1e-6
+    assert np.abs(expected - own_length).max() > 1e-4  # the choice matters for this model
