@@ -54,9 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     tiling.add_argument("--per-record", action="store_true", help="window-level models: one TSV row per record")
     tiling.add_argument("--min-n-run", type=int, default=1, help="mask runs of at least this many N (default 1)")
     tiling.add_argument("--rc", action="store_true", help="average each window with its reverse complement")
-    tiling.add_argument("--pad-short", action="store_true",
-                        help="run contigs shorter than the window padded with PAD to the full window, as a model "
-                        "trained with data.short_contigs=pad saw them (default: at their own length)")
+    tiling.add_argument("--pad-short", action=argparse.BooleanOptionalAction, default=None,
+                        help="run contigs shorter than the window padded with PAD to the full window, or not "
+                        "(--no-pad-short: at their own length); default: as the checkpoint was trained "
+                        "(data.short_contigs)")
     calls = p.add_argument_group("values and calls")
     calls.add_argument("--threshold", type=float, default=0.5, help="call bases with probability >= this (0.5)")
     calls.add_argument("--merge-gap", type=int, default=0, help="merge calls at most this many bases apart (0)")

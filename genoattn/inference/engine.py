@@ -73,8 +73,8 @@ class PredictOptions:
         min_length: drop merged calls shorter than this.
         decimals: decimals of bedGraph (and TSV probability) values.
         min_n_run: runs of at least this many N are masked: no output, no calls, windows inside them skipped.
-        pad_short: run contigs shorter than the window padded with PAD to the full window, as a model trained
-            with ``short_contigs: pad`` saw them (default: at their own length).
+        pad_short: run contigs shorter than the window padded with PAD to the full window (True) or at their own
+            length (False); None: as the model was trained (``ModelInfo.pad_short``).
         per_record: window-level models: one TSV row per record (mean over its windows) instead of per window.
         resume: continue an interrupted run in the same output folder.
         progress: show a progress bar (bases/s) on stderr.
@@ -99,7 +99,7 @@ class PredictOptions:
     min_length: int = 1
     decimals: int = 3
     min_n_run: int = 1
-    pad_short: bool = False
+    pad_short: bool | None = None
     per_record: bool = False
     resume: bool = False
     progress: bool = True
@@ -139,13 +139,14 @@ class Geometry:
 def resolve_geometry(info: ModelInfo, options: PredictOptions) -> Geometry:
     """Window, context and stride from the options and the model (logs why when the context is inexact)."""
     align = info.align
+    pad_short = info.pad_short if options.pad_short is None else options.pad_short
     window = options.window if options.window is not None else info.window
     if options.window is None and window % align:
         window = max(align, round_down(window, align))
     check_window(window, align)
     if not info.token_level:
         stride = options.stride if options.stride is not None else window
-        return Geometry(window, 0, stride, align, options.pad_short)
+        return Geometry(window, 0, stride, align, pad_short)
     if options.context is None:
         context, warning = choose_context(window, align, info.receptive_field)
         if warning:
@@ -155,7 +156,7 @@ def resolve_geometry(info: ModelInfo, options: PredictOptions) -> Geometry:
         if info.receptive_field is not None and context < info.receptive_field:
             log.warning("note: --context %d is below the model's receptive field (%d nt): outputs near tile "
                         "borders can differ from a single pass", context, info.receptive_field)
-    return Geometry(window, context, window - 2 * context, align, options.pad_short)
+    return Geometry(window, context, window - 2 * context, align, pad_short)
 
 
 def output_stem(path: Path) -> str:

@@ -47,6 +47,8 @@ class ModelInfo:
         patch_size: tokens per transformer position (window lengths and starts are multiples of k * patch_size).
         receptive_field: nucleotides on each side that one output depends on (None: unbounded or unknown).
         source: where the model came from (checkpoint path), for messages and fingerprints.
+        pad_short: training showed contigs shorter than the window padded to it (``short_contigs: pad``), so
+            prediction does the same by default.
     """
 
     task: str
@@ -59,6 +61,7 @@ class ModelInfo:
     patch_size: int = 1
     receptive_field: int | None = None
     source: str = ""
+    pad_short: bool = False
 
     def __post_init__(self) -> None:
         where = f"{self.source}: " if self.source else ""
@@ -195,6 +198,7 @@ def info_from_record(net: nn.Module, record: dict, source: str | Path = "", wind
         patch_size=patch_size(net),
         receptive_field=receptive_field(net, k),
         source=str(source),
+        pad_short=data.get("short_contigs") == "pad",
     )
 
 

@@ -1,7 +1,8 @@
 """What a genoattn checkpoint carries besides weights, and loading a network for inference from it.
 
 ``checkpoint["genoattn"]`` = {"format": 1, "version", "task", "num_classes",
-"net": {"class_path", "init_args"}, "data": {"window", "tokenizer", "k", "label_mode", "feature_types", "uppercase"}}.
+"net": {"class_path", "init_args"},
+"data": {"window", "tokenizer", "k", "label_mode", "feature_types", "uppercase", "short_contigs"}}.
 Attention specs (frozen dataclasses) inside ``init_args`` are stored as {"class_path", "init_args"} dicts.
 """
 
@@ -19,7 +20,7 @@ from genoattn import __version__
 from genoattn.errors import InputError
 
 FORMAT = 1
-DATA_KEYS = ("window", "tokenizer", "k", "label_mode", "feature_types", "uppercase")
+DATA_KEYS = ("window", "tokenizer", "k", "label_mode", "feature_types", "uppercase", "short_contigs")
 
 
 def class_path(obj: object) -> str:

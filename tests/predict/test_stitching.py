@@ -174,3 +174,16 @@ def test_pad_short_runs_short_contigs_padded_to_the_window(tmp_path):
         else:
             assert np.abs(got - own_length).max() < 1e-6
     assert np.abs(expected - own_length).max() > 1e-4  # the choice matters for this model
+
+
+def test_pad_short_follows_training_unless_overridden():
+    from genoattn.inference.engine import resolve_geometry
+    from genoattn.inference.model import info_from_record
+
+    net = tiny_transformer()
+    for recorded, option, expected in [("pad", None, True), ("skip", None, False), (None, None, False),
+                                       ("pad", False, False), ("skip", True, True)]:
+        record = {"task": "token_classification", "num_classes": 2, "data": {"window": 256, "short_contigs": recorded}}
+        info = info_from_record(net, record)
+        assert info.pad_short == (recorded == "pad")
+        assert resolve_geometry(info, PredictOptions(pad_short=option, **QUIET)).pad_short is expected
