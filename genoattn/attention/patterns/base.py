@@ -81,8 +81,12 @@ class Pattern:
     (patterns whose mask does not depend on the length may ignore it).
     """
 
-    def mask_mod_for(self, length: int, num_heads: int) -> MaskMod:
-        raise NotImplementedError
+    def mask_mod_for(self, length: int, num_heads: int = 1) -> MaskMod:
+        """The mask_mod for this length; patterns whose mask does not depend on it return ``self.mask_mod``."""
+        mask_mod = getattr(self, "mask_mod", None)
+        if mask_mod is None:
+            raise NotImplementedError(f"{type(self).__name__} must define mask_mod or mask_mod_for")
+        return mask_mod
 
     def dense_mask(self, length: int, num_heads: int = 1) -> Tensor:
         raise NotImplementedError

@@ -9,7 +9,6 @@ from torch import Tensor
 
 from genoattn.attention.patterns.base import (
     BlockLayout,
-    MaskMod,
     Pattern,
     block_span,
     check_block_size,
@@ -58,9 +57,6 @@ class DilatedSlidingWindow(Pattern):
         if self.causal:
             visible = visible & (diff >= 0)
         return visible
-
-    def mask_mod_for(self, length: int, num_heads: int = 1) -> MaskMod:
-        return self.mask_mod
 
     def dense_mask(self, length: int, num_heads: int = 1) -> Tensor:
         check_length(length, "DilatedSlidingWindow")

@@ -9,7 +9,6 @@ from torch import Tensor
 
 from genoattn.attention.patterns.base import (
     BlockLayout,
-    MaskMod,
     Pattern,
     block_span,
     check_block_size,
@@ -52,9 +51,6 @@ class FixedFactorized(Pattern):
         if self.causal:
             visible = visible & (kv_idx <= q_idx)
         return visible
-
-    def mask_mod_for(self, length: int, num_heads: int = 1) -> MaskMod:
-        return self.mask_mod
 
     def dense_mask(self, length: int, num_heads: int = 1) -> Tensor:
         check_length(length, "FixedFactorized")

@@ -9,7 +9,6 @@ from torch import Tensor
 
 from genoattn.attention.patterns.base import (
     BlockLayout,
-    MaskMod,
     Pattern,
     check_block_size,
     check_length,
@@ -37,9 +36,6 @@ class Full(Pattern):
         if self.causal:
             return kv_idx <= q_idx
         return (q_idx >= 0) & (kv_idx >= 0)
-
-    def mask_mod_for(self, length: int, num_heads: int = 1) -> MaskMod:
-        return self.mask_mod
 
     def dense_mask(self, length: int, num_heads: int = 1) -> Tensor:
         check_length(length, "Full")

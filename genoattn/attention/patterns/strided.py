@@ -9,7 +9,6 @@ from torch import Tensor
 
 from genoattn.attention.patterns.base import (
     BlockLayout,
-    MaskMod,
     Pattern,
     check_block_size,
     check_length,
@@ -47,9 +46,6 @@ class Strided(Pattern):
         if self.causal:
             visible = visible & (diff >= 0)
         return visible
-
-    def mask_mod_for(self, length: int, num_heads: int = 1) -> MaskMod:
-        return self.mask_mod
 
     def dense_mask(self, length: int, num_heads: int = 1) -> Tensor:
         check_length(length, "Strided")
