@@ -106,7 +106,7 @@ class GenomeEncoder(nn.Module):
         if extra:
             input_ids = F.pad(input_ids, (0, extra), value=PAD)  # [B, N * p]
         nucleotides = self.embedding(input_ids)  # [B, N * p, d]
-        tokens = self.stem(nucleotides) if self.stem is not None else nucleotides  # [B, N, d]
+        tokens = nucleotides if self.stem is None else self.stem.forward_ids(input_ids, self.embedding.weight)  # [B, N, d]
         return self.drop(tokens), nucleotides
 
     def contextualize(self, tokens: Tensor) -> Tensor:

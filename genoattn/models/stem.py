@@ -11,6 +11,7 @@ on CPU, where PyTorch's 1-D convolutions are slow at these widths.
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -59,6 +60,33 @@ class PatchStem(nn.Module):
             windows = x.unfold(1, self.kernel_size, self.patch_size)  # [B, N, d, k]
             windows = windows.transpose(2, 3).reshape(batch, -1, self.kernel_size * width)  # [B, N, k * d]
         return self.linear(windows)  # [B, N, d]
+
+    def forward_ids(self, input_ids: Tensor, embedding: Tensor) -> Tensor:
+        """``forward(embedding[input_ids])`` without materialising the windows: [B, L] ids -> [B, N, d].
+
+        The first linear map over a window of k embeddings is a sum over offsets of ``W_j @ e(id_j)``, so
+        it is a sum of k rows of per-offset tables ``T[j, v] = W_j @ e(v)`` (computed from the current
+        weights on every call, so gradients reach both): an ``embedding_bag`` of k lookups per token
+        instead of a (k * d) x hidden matrix product, about k * d times fewer multiply-adds.
+        Zero padding at the ends is an extra all-zero table row.
+        """
+        batch, length = input_ids.shape
+        if length % self.patch_size:
+            raise ConfigError(f"PatchStem: length {length} is not a multiple of patch_size {self.patch_size}")
+        first = self.linear[0] if isinstance(self.linear, nn.Sequential) else self.linear
+        vocab, width = embedding.shape
+        padded = torch.cat([embedding, embedding.new_zeros(1, width)])  # [V + 1, d]; row V: zero padding
+        weight = first.weight.reshape(first.out_features, self.kernel_size, width)  # [h, k, d]
+        tables = torch.einsum("hkd,vd->kvh", weight, padded).reshape(-1, first.out_features)  # [k * (V+1), h]
+        ids = F.pad(input_ids, (self.pad_left, self.pad_right), value=vocab)  # [B, L + k - p]
+        windows = ids.unfold(1, self.kernel_size, self.patch_size)  # [B, N, k]
+        offsets = torch.arange(self.kernel_size, device=ids.device) * (vocab + 1)  # [k]
+        bags = (windows + offsets).reshape(-1, self.kernel_size)  # [B * N, k] rows of the tables
+        hidden = F.embedding_bag(bags, tables, mode="sum") + first.bias  # [B * N, h]
+        hidden = hidden.reshape(batch, -1, first.out_features)  # [B, N, h]
+        if isinstance(self.linear, nn.Sequential):
+            hidden = self.linear[2](self.linear[1](hidden))
+        return hidden  # [B, N, d]
 
 
 class PatchUpsample(nn.Module):

@@ -52,3 +52,18 @@ def test_upsample_keeps_nucleotide_resolution():
     skip = torch.randn(1, 12, 8)
     out = upsample(hidden, skip)
     assert not torch.allclose(out[0, 0], out[0, 1])
+
+
+@pytest.mark.parametrize("hidden", [0, 32])
+@pytest.mark.parametrize(("patch_size", "kernel_size"), [(6, 6), (6, 12), (3, 7)])
+def test_stem_from_ids_equals_stem_on_embeddings(patch_size, kernel_size, hidden):
+    """The embedding_bag path gives the windowed linear map's outputs and gradients (float64)."""
+    torch.manual_seed(0)
+    stem = PatchStem(16, patch_size, kernel_size, hidden).double()
+    embedding = torch.nn.Parameter(torch.randn(9, 16, dtype=torch.float64))
+    ids = torch.randint(0, 9, (3, patch_size * 11))
+    expected, got = stem(embedding[ids]), stem.forward_ids(ids, embedding)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)
+    params = [embedding, *stem.parameters()]
+    for a, b in zip(torch.autograd.grad(expected.square().sum(), params), torch.autograd.grad(got.square().sum(), params)):
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-10)
