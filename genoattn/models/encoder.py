@@ -106,7 +106,10 @@ class GenomeEncoder(nn.Module):
         if extra:
             input_ids = F.pad(input_ids, (0, extra), value=PAD)  # [B, N * p]
         nucleotides = self.embedding(input_ids)  # [B, N * p, d]
-        tokens = nucleotides if self.stem is None else self.stem.forward_ids(input_ids, self.embedding.weight)  # [B, N, d]
+        if self.stem is None:
+            tokens = nucleotides
+        else:  # the stem reads the ids: same map as stem(nucleotides), without k * d-wide windows
+            tokens = self.stem.forward_ids(input_ids, self.embedding.weight)  # [B, N, d]
         return self.drop(tokens), nucleotides
 
     def contextualize(self, tokens: Tensor) -> Tensor:
