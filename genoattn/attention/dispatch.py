@@ -1,8 +1,9 @@
 """``attend(q, k, v, pattern, backend="auto")``: one entry point over every backend.
 
-``auto`` tries the backends in ``BACKEND_ORDER`` (flex on CUDA, xformers, blocked, reference) and takes the
-first whose ``can_run`` answers None; a backend may also decline auto use with ``auto_skip_reason`` (flex on
-CPU, where every new shape compiles for ~25 s). Why each faster backend was skipped is logged at DEBUG, and
+``auto`` tries the backends in ``BACKEND_ORDER`` (triton_band and flex on CUDA, xformers, blocked, reference)
+and takes the first whose ``can_run`` answers None; a backend may also decline auto use with
+``auto_skip_reason`` (flex on CPU, where every new shape compiles for ~25 s; triton_band under the interpreter).
+Why each faster backend was skipped is logged at DEBUG, and
 the first choice for each (pattern, device, dtype) at INFO. A backend named explicitly that cannot run raises
 BackendUnavailableError with its reason.
 """
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 _announced: set = set()  # (pattern, device type, dtype, backend) already logged at INFO
 
 # Fastest first: ``auto`` takes the first that can run. Modules are imported lazily.
-BACKEND_ORDER: tuple[str, ...] = ("flex", "xformers", "blocked", "reference")
+BACKEND_ORDER: tuple[str, ...] = ("triton_band", "flex", "xformers", "blocked", "reference")
 
 
 def get_backend(name: str):

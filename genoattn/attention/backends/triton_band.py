@@ -1,0 +1,206 @@
+"""Triton band backend: SlidingWindow, DilatedSlidingWindow and Neighborhood on hand-written kernels.
+
+These patterns see one contiguous run of keys per query (within its residue class), so a kernel can walk
+exactly that run, read dilated classes with strided loads (no permuted copies) and mask only the tiles at
+the run's ends; see ``genoattn.attention.kernels.band_triton``. Forward and backward (dQ, dK, dV) are
+kernels; tile sizes are autotuned per shape on first use.
+
+Runs on CUDA with triton installed (and on CPU under ``TRITON_INTERPRET=1``, Triton's interpreter, which the
+tests use; too slow for real work, so ``auto`` never picks it there). float16 / bfloat16 / float32; head_dim
+a power of two in 16..256; tensors below 2**31 elements (32-bit offsets).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import torch
+from torch import Tensor
+
+from genoattn.attention.kernels.band import Band, band_of
+
+SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
+LOG2E = 1.4426950408889634
+
+
+def _triton_missing() -> str | None:
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return "triton is not installed"
+    return None
+
+
+def _patch_interpreter_index() -> None:
+    """Triton 3.6's interpreter turns a loop bound into ``int(array)``; NumPy >= 2.4 refuses that for the
+    1-element arrays its scalars are. Read the single element instead (interpreter only)."""
+    from triton.runtime import interpreter
+
+    if getattr(interpreter, "_genoattn_index_patch", False):
+        return
+    original = interpreter._patch_lang_tensor
+
+    def patched(tensor, scope):
+        original(tensor, scope)
+        scope.set_attr(tensor, "__index__", lambda self: int(self.handle.data.reshape(-1)[0]))
+
+    interpreter._patch_lang_tensor = patched
+    interpreter._genoattn_index_patch = True
+
+
+_kernels: dict = {}
+
+
+def _autotuned():
+    """The three kernels, wrapped in triton.autotune (one fixed config under the interpreter)."""
+    if _kernels:
+        return _kernels
+    import triton
+
+    from genoattn.attention.kernels import band_triton as kt
+
+    if INTERPRET:
+        _patch_interpreter_index()
+
+    key = ["L", "DIL", "LEFT", "RIGHT", "KS", "HEAD_DIM"]
+
+    def configs(shapes):
+        if INTERPRET:
+            shapes = shapes[-1:]
+        return [triton.Config({"BLOCK_M": m, "BLOCK_N": n}, num_warps=w, num_stages=s) for m, n, w, s in shapes]
+
+    # (BLOCK_M, BLOCK_N, warps, stages); the last one is small enough for the interpreter and any GPU.
+    forward = [(128, 64, 4, 3), (128, 64, 8, 3), (128, 128, 8, 3), (64, 64, 4, 3), (128, 32, 4, 4), (32, 32, 4, 2)]
+    dkdv = [(64, 128, 8, 3), (32, 128, 8, 3), (64, 64, 4, 3), (32, 64, 4, 3), (64, 128, 4, 2), (32, 32, 4, 2)]
+    dq = [(128, 64, 8, 3), (64, 64, 4, 3), (128, 32, 4, 3), (64, 32, 4, 2), (128, 64, 4, 2), (32, 32, 4, 2)]
+    _kernels["fwd"] = triton.autotune(configs(forward), key=key)(kt.band_fwd_kernel)
+    _kernels["dkdv"] = triton.autotune(configs(dkdv), key=key)(kt.band_bwd_dkdv_kernel)
+    _kernels["dq"] = triton.autotune(configs(dq), key=key)(kt.band_bwd_dq_kernel)
+    return _kernels
+
+
+def _common(band: Band, q: Tensor, alibi_slopes: Tensor | None) -> dict:
+    head_dim = q.shape[-1]
+    return {
+        "H": q.shape[1], "L": q.shape[2], "DIL": band.dilation, "LEFT": band.left, "RIGHT": band.right,
+        "KS": band.kernel_size, "HEAD_DIM": head_dim, "NEIGHBORHOOD": band.neighborhood,
+        "HAS_ALIBI": alibi_slopes is not None, "PRECISION": "ieee" if q.dtype == torch.float32 else "tf32",
+    }
+
+
+def _launch(name: str, tile: str, q: Tensor, band: Band, blocks: tuple[int, int] | None, *args, **kwargs) -> None:
+    """Run kernel ``name`` over (tiles of the longest residue class, B * H * DIL) programs; ``tile`` names
+    the block that tiles the grid. ``blocks`` = (BLOCK_M, BLOCK_N) fixes the tiles (tests), else autotuned."""
+    batch, heads, length = q.shape[:3]
+    longest = -(-length // band.dilation)
+    if blocks is None:
+        kernel = _autotuned()[name]
+    else:
+        _autotuned()
+        from genoattn.attention.kernels import band_triton as kt
+
+        kernel = {"fwd": kt.band_fwd_kernel, "dkdv": kt.band_bwd_dkdv_kernel, "dq": kt.band_bwd_dq_kernel}[name]
+        kwargs.update(BLOCK_M=blocks[0], BLOCK_N=blocks[1])
+
+    def grid(meta: dict) -> tuple[int, int]:
+        return (-(-longest // meta[tile]), batch * heads * band.dilation)
+
+    kernel[grid](*args, **kwargs)
+
+
+def band_forward(q: Tensor, k: Tensor, v: Tensor, band: Band, alibi_slopes: Tensor | None = None,
+                 blocks: tuple[int, int] | None = None) -> tuple[Tensor, Tensor]:
+    """(out [B, H, L, D], lse [B, H, L] float32 in base 2); ``blocks`` fixes (BLOCK_M, BLOCK_N)."""
+    batch, heads, length, head_dim = q.shape
+    out = torch.empty_like(q)
+    lse = torch.empty(batch, heads, length, device=q.device, dtype=torch.float32)
+    slopes = alibi_slopes.float().contiguous() if alibi_slopes is not None else lse  # unused without ALiBi
+    scale_log2 = LOG2E / math.sqrt(head_dim)
+    _launch(
+        "fwd", "BLOCK_M", q, band, blocks,
+        q, k, v, out, lse, slopes, *q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *out.stride()[:3],
+        scale_log2=scale_log2, **_common(band, q, alibi_slopes),
+    )
+    return out, lse
+
+
+def band_backward(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, band: Band,
+                  alibi_slopes: Tensor | None = None, blocks: tuple[tuple[int, int], tuple[int, int]] | None = None
+                  ) -> tuple[Tensor, Tensor, Tensor]:
+    """(dq, dk, dv) of ``band_forward``; ``blocks`` fixes (BLOCK_M, BLOCK_N) of the dK/dV and the dQ kernel."""
+    head_dim = q.shape[-1]
+    grad_out = grad_out.contiguous()
+    delta = (grad_out.float() * out.float()).sum(-1)  # [B, H, L]
+    dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+    slopes = alibi_slopes.float().contiguous() if alibi_slopes is not None else lse
+    scale = 1.0 / math.sqrt(head_dim)
+    common = _common(band, q, alibi_slopes)
+    strides = (*q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *grad_out.stride()[:3])
+    dkdv_blocks, dq_blocks = blocks if blocks is not None else (None, None)
+    _launch(
+        "dkdv", "BLOCK_N", q, band, dkdv_blocks,
+        q, k, v, grad_out, lse, delta, dk, dv, slopes, *strides, *dk.stride()[:3], *dv.stride()[:3],
+        scale_log2=scale * LOG2E, sm_scale=scale, **common,
+    )
+    _launch(
+        "dq", "BLOCK_M", q, band, dq_blocks, q, k, v, grad_out, lse, delta, dq, slopes, *strides, *dq.stride()[:3],
+        scale_log2=scale * LOG2E, sm_scale=scale, **common,
+    )
+    return dq, dk, dv
+
+
+class BandAttention(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, q: Tensor, k: Tensor, v: Tensor, band: Band, alibi_slopes: Tensor | None) -> Tensor:
+        out, lse = band_forward(q, k, v, band, alibi_slopes)
+        ctx.save_for_backward(q, k, v, out, lse)
+        ctx.band, ctx.alibi_slopes = band, alibi_slopes
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):
+        q, k, v, out, lse = ctx.saved_tensors
+        dq, dk, dv = band_backward(grad_out, q, k, v, out, lse, ctx.band, ctx.alibi_slopes)
+        return dq, dk, dv, None, None
+
+
+class TritonBandBackend:
+    name = "triton_band"
+
+    def can_run(
+        self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
+    ) -> str | None:
+        band = band_of(pattern)
+        if band is None:
+            return f"{type(pattern).__name__} is not a band pattern (SlidingWindow, DilatedSlidingWindow, Neighborhood)"
+        missing = _triton_missing()
+        if missing:
+            return missing
+        if q.device.type != "cuda" and not INTERPRET:
+            return f"needs a CUDA device (got {q.device.type}; TRITON_INTERPRET=1 runs it slowly on CPU)"
+        if q.dtype not in SUPPORTED_DTYPES:
+            return f"dtype {q.dtype} not supported (float16, bfloat16, float32)"
+        head_dim = q.shape[-1]
+        if head_dim < 16 or head_dim > 256 or head_dim & (head_dim - 1):
+            return f"head_dim must be a power of two in 16..256, got {head_dim}"
+        if q.numel() >= 2**31:
+            return f"{q.numel():,} elements per tensor; the kernels use 32-bit offsets (< 2**31)"
+        if any(t.stride(-1) != 1 for t in (q, k, v)):
+            return "q, k, v need contiguous head dimensions (stride 1 in the last dim)"
+        if band.neighborhood:
+            pattern.check_length(q.shape[2])
+        return None
+
+    def auto_skip_reason(self, q: Tensor, k: Tensor, v: Tensor, pattern: object) -> str | None:
+        return "the Triton interpreter is for tests only" if q.device.type != "cuda" else None
+
+    def attend(
+        self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
+    ) -> Tensor:
+        band = band_of(pattern)
+        return BandAttention.apply(q, k, v, band, alibi_slopes)
+
+
+backend = TritonBandBackend()

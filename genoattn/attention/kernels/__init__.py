@@ -1,0 +1,1 @@
+"""Hand-written GPU kernels (Triton) for pattern families that a generic block-sparse kernel serves poorly."""

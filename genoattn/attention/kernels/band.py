@@ -1,0 +1,69 @@
+"""Which patterns are *band* patterns, and their band: the description the Triton band kernels take.
+
+A band pattern lets query i see one contiguous run of keys of its residue class g = i % dilation. In class
+indices (c = i // dilation, class length Lg), query c sees ``lo(c) .. hi(c)`` with
+
+- window: lo = max(c - left, 0), hi = min(c + right, Lg - 1)  (SlidingWindow: dilation 1; DilatedSlidingWindow);
+- neighborhood: lo = clamp(c - kernel_size // 2, 0, Lg - kernel_size), hi = lo + kernel_size - 1 (Neighborhood).
+
+``band_mask`` rebuilds the dense mask from this description; tests check it equals the pattern's own mask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from genoattn.attention.patterns import DilatedSlidingWindow, Neighborhood, SlidingWindow
+
+
+@dataclass(frozen=True)
+class Band:
+    """A band pattern in the kernels' terms (``kernel_size`` > 0 selects the neighborhood form)."""
+
+    dilation: int = 1
+    left: int = 0
+    right: int = 0
+    kernel_size: int = 0
+
+    @property
+    def neighborhood(self) -> bool:
+        return self.kernel_size > 0
+
+    def key_bounds(self, c: Tensor, class_length: int) -> tuple[Tensor, Tensor]:
+        """First and last visible key (class indices) of queries ``c`` in a class of ``class_length``."""
+        if self.neighborhood:
+            lo = torch.clamp(torch.clamp(c - self.kernel_size // 2, min=0), max=class_length - self.kernel_size)
+            return lo, lo + self.kernel_size - 1
+        return torch.clamp(c - self.left, min=0), torch.clamp(c + self.right, max=class_length - 1)
+
+
+def band_of(pattern: object) -> Band | None:
+    """The band of ``pattern``, or None when it is not a band pattern."""
+    if type(pattern) is SlidingWindow:
+        return Band(1, pattern.window, 0 if pattern.causal else pattern.window)
+    if type(pattern) is DilatedSlidingWindow:
+        return Band(pattern.dilation, pattern.window, 0 if pattern.causal else pattern.window)
+    if type(pattern) is Neighborhood:
+        return Band(pattern.dilation, kernel_size=pattern.kernel_size)
+    return None
+
+
+def band_mask(band: Band, length: int) -> Tensor:
+    """Dense [L, L] mask of a band (query rows, key columns), built from the band description."""
+    i = torch.arange(length)
+    g, c = i % band.dilation, i // band.dilation
+    class_length = torch.tensor([(length - r + band.dilation - 1) // band.dilation for r in range(band.dilation)])
+    lo, hi = [], []
+    for r in range(band.dilation):
+        a, b = band.key_bounds(c[g == r], int(class_length[r]))
+        lo.append(a)
+        hi.append(b)
+    row_lo = torch.empty(length, dtype=torch.long)
+    row_hi = torch.empty(length, dtype=torch.long)
+    for r in range(band.dilation):
+        row_lo[g == r], row_hi[g == r] = lo[r], hi[r]
+    same_class = g[:, None] == g[None, :]
+    return same_class & (c[None, :] >= row_lo[:, None]) & (c[None, :] <= row_hi[:, None])

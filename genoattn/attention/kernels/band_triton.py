@@ -1,0 +1,310 @@
+# ruff: noqa: N803, N806 - Triton convention: upper-case pointer and compile-time constant names
+"""Triton kernels for *band* attention: each query sees one contiguous run of keys of its residue class.
+
+The patterns covered (``genoattn.attention.kernels.band.band_of``) all have this shape. Position i belongs to
+residue class g = i % DIL with class index c = i // DIL; query c sees the keys of the same class with class
+indices ``lo(c) .. hi(c)`` (inclusive):
+
+- window (SlidingWindow, DilatedSlidingWindow): lo = max(c - LEFT, 0), hi = min(c + RIGHT, Lg - 1);
+- neighborhood (NATTEN): lo = clamp(c - KS // 2, 0, Lg - KS), hi = lo + KS - 1.
+
+Rows and keys of a class are read with stride DIL straight from [B, H, L, D] tensors (each row is D
+contiguous values), so dilated patterns need no permuted copies and no compute is spent on other classes.
+Each program walks exactly the key range its query tile needs; only the tiles at either end of the range
+evaluate the band mask (the middle ones are visible to every row of the tile).
+
+Forward: FlashAttention-2 style online softmax in float32 (base 2), storing O and the row log-sum-exp.
+Backward: one kernel for dK, dV (a program per key tile walks the queries that see it) and one for dQ.
+Optional ALiBi: scores get ``- slope[h] * |i - j|`` with |i - j| = DIL * |c - c'|.
+"""
+
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+LOG2E = 1.4426950408889634
+
+
+@triton.jit
+def _key_bounds(c, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD: tl.constexpr):
+    """First and last visible key (class index) of query c."""
+    if NEIGHBORHOOD:
+        lo = tl.minimum(tl.maximum(c - KS // 2, 0), Lg - KS)
+        hi = lo + KS - 1
+    else:
+        lo = tl.maximum(c - LEFT, 0)
+        hi = tl.minimum(c + RIGHT, Lg - 1)
+    return lo, hi
+
+
+@triton.jit
+def _query_bounds(n, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD: tl.constexpr):
+    """First and last query (class index) that sees key n (the inverse of ``_key_bounds``)."""
+    if NEIGHBORHOOD:
+        qlo = tl.where(n <= KS - 1, 0, n - KS // 2)
+        qhi = tl.where(n >= Lg - KS, Lg - 1, n + KS // 2)
+    else:
+        qlo = tl.maximum(n - RIGHT, 0)
+        qhi = tl.minimum(n + LEFT, Lg - 1)
+    return qlo, qhi
+
+
+@triton.jit
+def _tile_split(first, last, full_first, full_last, BLOCK: tl.constexpr):
+    """Split first..last (inclusive) into tiles of BLOCK from ``first``: the tile numbers where the tiles
+    visible to every row begin and end (those inside full_first..full_last), and the number of tiles."""
+    num_tiles = (last - first + BLOCK) // BLOCK
+    begin = tl.minimum(tl.maximum((full_first - first + BLOCK - 1) // BLOCK, 0), num_tiles)
+    end = tl.maximum(tl.minimum((full_last - first + 1) // BLOCK, num_tiles), begin)
+    return begin, end, num_tiles
+
+
+@triton.jit
+def _scores(q, k, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL,
+            MASKED: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
+    """Scores in base-2 units [BM, BN]; masked pairs -inf when MASKED."""
+    s = tl.dot(q, k, input_precision=PRECISION) * scale_log2
+    if HAS_ALIBI:
+        s -= alibi_log2 * (DIL * tl.abs(offs_m[:, None] - offs_n[None, :])).to(tl.float32)
+    if MASKED:
+        visible = (offs_n[None, :] >= row_lo[:, None]) & (offs_n[None, :] <= row_hi[:, None])
+        s = tl.where(visible, s, float("-inf"))
+    return s
+
+
+@triton.jit
+def _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
+               first, t_begin, t_end, last, scale_log2, alibi_log2, DIL,
+               HEAD_DIM: tl.constexpr, BLOCK_N: tl.constexpr, MASKED: tl.constexpr,
+               HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
+    offs_d = tl.arange(0, HEAD_DIM)
+    for t in range(t_begin, t_end):
+        offs_n = first + t * BLOCK_N + tl.arange(0, BLOCK_N)
+        in_range = offs_n <= last
+        k = tl.load(k_base + (offs_n * DIL)[None, :] * stride_kl + offs_d[:, None], mask=in_range[None, :],
+                    other=0.0)  # [D, BN]
+        v = tl.load(v_base + (offs_n * DIL)[:, None] * stride_vl + offs_d[None, :], mask=in_range[:, None],
+                    other=0.0)  # [BN, D]
+        s = _scores(q, k, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL,
+                    MASKED, HAS_ALIBI, PRECISION)
+        m_new = tl.maximum(m_i, tl.max(s, 1))
+        alpha = tl.exp2(m_i - m_new)
+        p = tl.exp2(s - m_new[:, None])
+        l_i = l_i * alpha + tl.sum(p, 1)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)
+        m_i = m_new
+    return acc, m_i, l_i
+
+
+@triton.jit
+def band_fwd_kernel(Q, K, V, O, LSE, SLOPES,
+                    stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
+                    stride_vb, stride_vh, stride_vl, stride_ob, stride_oh, stride_ol,
+                    H, L, DIL, LEFT, RIGHT, KS, scale_log2,
+                    HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                    NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
+    """Grid (query tiles of the longest class, B * H * DIL). LSE: [B, H, L] float32, base 2."""
+    pid_m = tl.program_id(0)
+    pid = tl.program_id(1)
+    g = pid % DIL
+    bh = pid // DIL
+    b = bh // H
+    h = bh % H
+    Lg = (L - g + DIL - 1) // DIL
+    m0 = pid_m * BLOCK_M
+    if m0 < Lg:
+        offs_m = m0 + tl.arange(0, BLOCK_M)
+        offs_d = tl.arange(0, HEAD_DIM)
+        row_ok = offs_m < Lg
+        rows = g + offs_m * DIL  # positions in the sequence
+        q = tl.load(Q + b * stride_qb + h * stride_qh + rows[:, None] * stride_ql + offs_d[None, :],
+                    mask=row_ok[:, None], other=0.0)
+        alibi_log2 = 0.0
+        if HAS_ALIBI:
+            alibi_log2 = tl.load(SLOPES + h).to(tl.float32) * 1.4426950408889634
+        row_lo, row_hi = _key_bounds(offs_m, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
+        m_last = tl.minimum(m0 + BLOCK_M, Lg) - 1
+        first, full_last = _key_bounds(m0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
+        full_first, last = _key_bounds(m_last, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
+        t_begin, t_end, num_tiles = _tile_split(first, last, full_first, full_last, BLOCK_N)
+        k_base = K + b * stride_kb + h * stride_kh + g * stride_kl
+        v_base = V + b * stride_vb + h * stride_vh + g * stride_vl
+        acc = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
+        m_i = tl.full([BLOCK_M], -1.0e30, dtype=tl.float32)
+        l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
+        acc, m_i, l_i = _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
+                                   first, 0, t_begin, last, scale_log2, alibi_log2, DIL,
+                                   HEAD_DIM, BLOCK_N, True, HAS_ALIBI, PRECISION)
+        acc, m_i, l_i = _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
+                                   first, t_begin, t_end, last, scale_log2, alibi_log2, DIL,
+                                   HEAD_DIM, BLOCK_N, False, HAS_ALIBI, PRECISION)
+        acc, m_i, l_i = _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
+                                   first, t_end, num_tiles, last, scale_log2, alibi_log2, DIL,
+                                   HEAD_DIM, BLOCK_N, True, HAS_ALIBI, PRECISION)
+        l_safe = tl.where(row_ok, l_i, 1.0)
+        out = acc / l_safe[:, None]
+        tl.store(O + b * stride_ob + h * stride_oh + rows[:, None] * stride_ol + offs_d[None, :],
+                 out.to(O.dtype.element_ty), mask=row_ok[:, None])
+        tl.store(LSE + bh * L + rows, m_i + tl.log2(l_safe), mask=row_ok)
+
+
+@triton.jit
+def _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, stride_ql, stride_dol, offs_n,
+                col_lo, col_hi, first, t_begin, t_end, last, scale_log2, alibi_log2, DIL,
+                HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, MASKED: tl.constexpr,
+                HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
+    """Accumulate dK, dV [BN, D] of one key tile over query tiles t_begin..t_end; col_lo/hi: the first/last
+    query that sees each key."""
+    offs_d = tl.arange(0, HEAD_DIM)
+    for t in range(t_begin, t_end):
+        offs_m = first + t * BLOCK_M + tl.arange(0, BLOCK_M)
+        in_range = offs_m <= last
+        q = tl.load(q_base + (offs_m * DIL)[:, None] * stride_ql + offs_d[None, :], mask=in_range[:, None],
+                    other=0.0)  # [BM, D]
+        do = tl.load(do_base + (offs_m * DIL)[:, None] * stride_dol + offs_d[None, :], mask=in_range[:, None],
+                     other=0.0)  # [BM, D]
+        lse = tl.load(lse_base + offs_m * DIL, mask=in_range, other=float("inf"))
+        delta = tl.load(delta_base + offs_m * DIL, mask=in_range, other=0.0)
+        # transposed scores [BN, BM]: key rows, query columns
+        s_t = tl.dot(k, tl.trans(q), input_precision=PRECISION) * scale_log2
+        if HAS_ALIBI:
+            s_t -= alibi_log2 * (DIL * tl.abs(offs_n[:, None] - offs_m[None, :])).to(tl.float32)
+        p_t = tl.exp2(s_t - lse[None, :])
+        if MASKED:
+            visible = (offs_m[None, :] >= col_lo[:, None]) & (offs_m[None, :] <= col_hi[:, None])
+            p_t = tl.where(visible, p_t, 0.0)
+        dv += tl.dot(p_t.to(do.dtype), do, input_precision=PRECISION)
+        dp_t = tl.dot(v, tl.trans(do), input_precision=PRECISION)  # [BN, BM]
+        ds_t = p_t * (dp_t - delta[None, :])
+        dk += tl.dot(ds_t.to(q.dtype), q, input_precision=PRECISION)
+    return dk, dv
+
+
+@triton.jit
+def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, SLOPES,
+                         stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
+                         stride_vb, stride_vh, stride_vl, stride_dob, stride_doh, stride_dol,
+                         stride_dkb, stride_dkh, stride_dkl, stride_dvb, stride_dvh, stride_dvl,
+                         H, L, DIL, LEFT, RIGHT, KS, scale_log2, sm_scale,
+                         HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                         NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
+    """Grid (key tiles of the longest class, B * H * DIL). DELTA = rowsum(dO * O), float32 [B, H, L]."""
+    pid_n = tl.program_id(0)
+    pid = tl.program_id(1)
+    g = pid % DIL
+    bh = pid // DIL
+    b = bh // H
+    h = bh % H
+    Lg = (L - g + DIL - 1) // DIL
+    n0 = pid_n * BLOCK_N
+    if n0 < Lg:
+        offs_n = n0 + tl.arange(0, BLOCK_N)
+        offs_d = tl.arange(0, HEAD_DIM)
+        col_ok = offs_n < Lg
+        cols = g + offs_n * DIL
+        k = tl.load(K + b * stride_kb + h * stride_kh + cols[:, None] * stride_kl + offs_d[None, :],
+                    mask=col_ok[:, None], other=0.0)
+        v = tl.load(V + b * stride_vb + h * stride_vh + cols[:, None] * stride_vl + offs_d[None, :],
+                    mask=col_ok[:, None], other=0.0)
+        alibi_log2 = 0.0
+        if HAS_ALIBI:
+            alibi_log2 = tl.load(SLOPES + h).to(tl.float32) * 1.4426950408889634
+        col_lo, col_hi = _query_bounds(offs_n, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
+        n_last = tl.minimum(n0 + BLOCK_N, Lg) - 1
+        first, full_last = _query_bounds(n0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
+        full_first, last = _query_bounds(n_last, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
+        t_begin, t_end, num_tiles = _tile_split(first, last, full_first, full_last, BLOCK_M)
+        q_base = Q + b * stride_qb + h * stride_qh + g * stride_ql
+        do_base = DO + b * stride_dob + h * stride_doh + g * stride_dol
+        lse_base = LSE + bh * L + g
+        delta_base = DELTA + bh * L + g
+        dk = tl.zeros([BLOCK_N, HEAD_DIM], dtype=tl.float32)
+        dv = tl.zeros([BLOCK_N, HEAD_DIM], dtype=tl.float32)
+        dk, dv = _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, stride_ql, stride_dol, offs_n,
+                             col_lo, col_hi, first, 0, t_begin, last, scale_log2, alibi_log2, DIL,
+                             HEAD_DIM, BLOCK_M, True, HAS_ALIBI, PRECISION)
+        dk, dv = _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, stride_ql, stride_dol, offs_n,
+                             col_lo, col_hi, first, t_begin, t_end, last, scale_log2, alibi_log2, DIL,
+                             HEAD_DIM, BLOCK_M, False, HAS_ALIBI, PRECISION)
+        dk, dv = _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, stride_ql, stride_dol, offs_n,
+                             col_lo, col_hi, first, t_end, num_tiles, last, scale_log2, alibi_log2, DIL,
+                             HEAD_DIM, BLOCK_M, True, HAS_ALIBI, PRECISION)
+        tl.store(DK + b * stride_dkb + h * stride_dkh + cols[:, None] * stride_dkl + offs_d[None, :],
+                 (dk * sm_scale).to(DK.dtype.element_ty), mask=col_ok[:, None])
+        tl.store(DV + b * stride_dvb + h * stride_dvh + cols[:, None] * stride_dvl + offs_d[None, :],
+                 dv.to(DV.dtype.element_ty), mask=col_ok[:, None])
+
+
+@triton.jit
+def _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
+              first, t_begin, t_end, last, scale_log2, alibi_log2, DIL,
+              HEAD_DIM: tl.constexpr, BLOCK_N: tl.constexpr, MASKED: tl.constexpr,
+              HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
+    offs_d = tl.arange(0, HEAD_DIM)
+    for t in range(t_begin, t_end):
+        offs_n = first + t * BLOCK_N + tl.arange(0, BLOCK_N)
+        in_range = offs_n <= last
+        k_t = tl.load(k_base + (offs_n * DIL)[None, :] * stride_kl + offs_d[:, None], mask=in_range[None, :],
+                      other=0.0)  # [D, BN]
+        v_t = tl.load(v_base + (offs_n * DIL)[None, :] * stride_vl + offs_d[:, None], mask=in_range[None, :],
+                      other=0.0)  # [D, BN]
+        s = _scores(q, k_t, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL,
+                    MASKED, HAS_ALIBI, PRECISION)
+        p = tl.exp2(s - lse[:, None])
+        dp = tl.dot(do, v_t, input_precision=PRECISION)  # [BM, BN]
+        ds = p * (dp - delta[:, None])
+        dq += tl.dot(ds.to(k_t.dtype), tl.trans(k_t), input_precision=PRECISION)
+    return dq
+
+
+@triton.jit
+def band_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, SLOPES,
+                       stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
+                       stride_vb, stride_vh, stride_vl, stride_dob, stride_doh, stride_dol,
+                       stride_dqb, stride_dqh, stride_dql,
+                       H, L, DIL, LEFT, RIGHT, KS, scale_log2, sm_scale,
+                       HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                       NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
+    """Grid (query tiles of the longest class, B * H * DIL)."""
+    pid_m = tl.program_id(0)
+    pid = tl.program_id(1)
+    g = pid % DIL
+    bh = pid // DIL
+    b = bh // H
+    h = bh % H
+    Lg = (L - g + DIL - 1) // DIL
+    m0 = pid_m * BLOCK_M
+    if m0 < Lg:
+        offs_m = m0 + tl.arange(0, BLOCK_M)
+        offs_d = tl.arange(0, HEAD_DIM)
+        row_ok = offs_m < Lg
+        rows = g + offs_m * DIL
+        q = tl.load(Q + b * stride_qb + h * stride_qh + rows[:, None] * stride_ql + offs_d[None, :],
+                    mask=row_ok[:, None], other=0.0)
+        do = tl.load(DO + b * stride_dob + h * stride_doh + rows[:, None] * stride_dol + offs_d[None, :],
+                     mask=row_ok[:, None], other=0.0)
+        lse = tl.load(LSE + bh * L + rows, mask=row_ok, other=float("inf"))
+        delta = tl.load(DELTA + bh * L + rows, mask=row_ok, other=0.0)
+        alibi_log2 = 0.0
+        if HAS_ALIBI:
+            alibi_log2 = tl.load(SLOPES + h).to(tl.float32) * 1.4426950408889634
+        row_lo, row_hi = _key_bounds(offs_m, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
+        m_last = tl.minimum(m0 + BLOCK_M, Lg) - 1
+        first, full_last = _key_bounds(m0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
+        full_first, last = _key_bounds(m_last, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
+        t_begin, t_end, num_tiles = _tile_split(first, last, full_first, full_last, BLOCK_N)
+        k_base = K + b * stride_kb + h * stride_kh + g * stride_kl
+        v_base = V + b * stride_vb + h * stride_vh + g * stride_vl
+        dq = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
+        dq = _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
+                       first, 0, t_begin, last, scale_log2, alibi_log2, DIL, HEAD_DIM, BLOCK_N, True,
+                       HAS_ALIBI, PRECISION)
+        dq = _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
+                       first, t_begin, t_end, last, scale_log2, alibi_log2, DIL, HEAD_DIM, BLOCK_N, False,
+                       HAS_ALIBI, PRECISION)
+        dq = _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
+                       first, t_end, num_tiles, last, scale_log2, alibi_log2, DIL, HEAD_DIM, BLOCK_N, True,
+                       HAS_ALIBI, PRECISION)
+        tl.store(DQ + b * stride_dqb + h * stride_dqh + rows[:, None] * stride_dql + offs_d[None, :],
+                 (dq * sm_scale).to(DQ.dtype.element_ty), mask=row_ok[:, None])

@@ -1,0 +1,102 @@
+"""The Triton band backend: band descriptions against the patterns' masks, kernels against the reference.
+
+- ``band_mask`` (the kernels' view: per-class key runs) equals each pattern's ``dense_mask`` (CPU, always).
+- The kernels under Triton's CPU interpreter (float32, fixed small tiles including unequal ones, ALiBi,
+  causal, dilation, neighborhood edges; lengths not multiples of any tile) against the float64 reference:
+  outputs and gradients within 1e-4 absolute. Needs triton (a dev dependency); run in a subprocess because the
+  interpreter must be chosen before triton is imported.
+- On a GPU: bfloat16 and float32 against the float64 reference with the autotuned tiles (``gpu`` mark).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from genoattn.attention.backends.triton_band import backend
+from genoattn.attention.kernels.band import Band, band_mask, band_of
+from genoattn.attention.patterns import BigBird, DilatedSlidingWindow, Full, Neighborhood, SlidingWindow
+
+HAS_TRITON = importlib.util.find_spec("triton") is not None
+BAND_PATTERNS = [
+    SlidingWindow(0), SlidingWindow(3), SlidingWindow(4, causal=True), SlidingWindow(50),
+    DilatedSlidingWindow(2, 3), DilatedSlidingWindow(3, 2, causal=True), DilatedSlidingWindow(1, 5),
+    Neighborhood(1), Neighborhood(5), Neighborhood(3, 3), Neighborhood(7, 2),
+]
+
+
+@pytest.mark.parametrize("pattern", BAND_PATTERNS, ids=str)
+@pytest.mark.parametrize("length", [21, 32, 47])
+def test_band_mask_equals_pattern_mask(pattern, length):
+    assert torch.equal(band_mask(band_of(pattern), length), pattern.dense_mask(length)[0])
+
+
+def test_band_of_other_patterns_is_none():
+    assert band_of(Full()) is None
+    assert band_of(BigBird(block_size=16, random_blocks=1)) is None
+    assert band_of(Neighborhood(5, 2)) == Band(dilation=2, kernel_size=5)
+
+
+def test_can_run_refusals():
+    q = torch.zeros(1, 2, 64, 16)
+    assert "not a band pattern" in backend.can_run(q, q, q, Full())
+    reason = backend.can_run(q, q, q, SlidingWindow(4))
+    if os.environ.get("TRITON_INTERPRET") != "1":
+        assert reason in ("triton is not installed",) or "CUDA" in reason
+    odd = torch.zeros(1, 2, 64, 24)
+    if HAS_TRITON and os.environ.get("TRITON_INTERPRET") == "1":
+        assert "power of two" in backend.can_run(odd, odd, odd, SlidingWindow(4))
+
+
+@pytest.mark.skipif(not HAS_TRITON, reason="triton is not installed (pip install -e '.[dev]')")
+def test_kernels_match_reference_in_interpreter():
+    script = Path(__file__).with_name("triton_band_interpret.py")
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    cases = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert len(cases) == 7
+    for case in cases:
+        worst = max(case["out"], *case["grads"], case["auto_out"], *case["auto_grads"])
+        assert worst < 1e-4, case
+
+
+GPU_CASES = [
+    (SlidingWindow(256), 3000, None), (SlidingWindow(100, causal=True), 1000, None),
+    (DilatedSlidingWindow(128, 2), 3001, None), (DilatedSlidingWindow(20, 3, causal=True), 999, None),
+    (Neighborhood(255, 2), 3000, None), (Neighborhood(31), 1000, None), (SlidingWindow(64), 2000, "alibi"),
+]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available() or not HAS_TRITON, reason="needs a CUDA GPU and triton")
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32], ids=str)
+@pytest.mark.parametrize(("pattern", "length", "bias"), GPU_CASES, ids=str)
+def test_gpu_matches_reference(pattern, length, bias, dtype):
+    from genoattn.attention.backends.reference import backend as reference
+
+    torch.manual_seed(0)
+    q, k, v, grad = (torch.randn(1, 8, length, 64, device="cuda", dtype=torch.float64) for _ in range(4))
+    slopes = torch.linspace(0.01, 0.2, 8, device="cuda", dtype=torch.float64) if bias else None
+    leaves = [t.clone().requires_grad_() for t in (q, k, v)]
+    expected = reference.attend(*leaves, pattern, slopes)
+    expected_grads = torch.autograd.grad(expected, leaves, grad)
+    assert backend.can_run(q.to(dtype), k.to(dtype), v.to(dtype), pattern) is None
+    low = [t.to(dtype).requires_grad_() for t in (q, k, v)]
+    out = backend.attend(*low, pattern, slopes.float() if bias else None)
+    grads = torch.autograd.grad(out, low, grad.to(dtype))
+    out_tol, grad_tol = {torch.bfloat16: (1.5e-2, 3e-2), torch.float32: (1e-4, 2e-4)}[dtype]
+
+    def rel(a, b):
+        return ((a.double() - b).norm() / b.norm()).item()
+
+    assert rel(out, expected) < out_tol
+    for got, want in zip(grads, expected_grads):
+        assert rel(got, want) < grad_tol
