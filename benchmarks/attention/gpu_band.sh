@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One device call for the Triton band backend: its GPU tests, then the benchmark next to flex and dense SDPA.
+# One device call for the Triton band backend: its GPU tests (untuned tiles), a profile of its kernels
+# (band_profile.py), then the benchmark next to flex and dense SDPA.
 # Run from the repo root with .whl/ carried (see ../shared/tools/gpu-wheels):
 #   bash benchmarks/attention/gpu_band.sh   (writes into $OUT, default ./gpu_out)
 set -u -o pipefail
@@ -9,10 +10,15 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 export PYTHONUNBUFFERED=1
 nvidia-smi -L | tee "$OUT/gpu.txt"
 python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)" | tee -a "$OUT/gpu.txt"
-timeout "${TEST_TIMEOUT:-240}" python3 -m pytest -q -m gpu -p no:cacheprovider tests/attention/test_triton_band.py \
+GENOATTN_TRITON_BAND_TUNE=0 timeout "${TEST_TIMEOUT:-240}" python3 -m pytest -q -m gpu -p no:cacheprovider tests/attention/test_triton_band.py \
   ${TEST_ARGS:-} > "$OUT/test_gpu.log" 2>&1
 echo "tests: exit $?"; tail -5 "$OUT/test_gpu.log"
+if [ "${PROFILE:-1}" = 1 ]; then
+  timeout "${PROFILE_TIMEOUT:-200}" python3 benchmarks/attention/band_profile.py --out "$OUT/band_profile.json" \
+    > "$OUT/band_profile.log" 2>&1
+  echo "profile: exit $?"; cut -c1-400 "$OUT/band_profile.log" | tail -8
+fi
 timeout "${BENCH_TIMEOUT:-300}" python3 -m genoattn.bench.attention --out "$OUT/bench" \
-  --patterns ${PATTERNS:-sliding_window dilated neighborhood} --backends triton_band flex sdpa \
+  --patterns ${PATTERNS:-sliding_window dilated neighborhood} --backends ${BACKENDS:-triton_band flex sdpa} \
   --lengths ${LENGTHS:-65536 1048576} --cell-timeout 90 --deadline "${DEADLINE:-240}" > "$OUT/bench.log" 2>&1
 echo "bench: exit $?"; grep -E "^\[" "$OUT/bench.log" | cut -c1-150

@@ -3,8 +3,8 @@
 - ``band_mask`` (the kernels' view: per-class key runs) equals each pattern's ``dense_mask`` (CPU, always).
 - The kernels under Triton's CPU interpreter (float32, fixed small tiles including unequal ones, ALiBi,
   causal, dilation, neighborhood edges; lengths not multiples of any tile) against the float64 reference:
-  outputs and gradients within 1e-4 absolute. Needs triton (a dev dependency); run in a subprocess because the
-  interpreter must be chosen before triton is imported.
+  outputs and gradients (dQ from its own kernel and by atomic adds) within 1e-4 absolute. Needs triton (a dev
+  dependency); run in a subprocess because the interpreter must be chosen before triton is imported.
 - On a GPU: bfloat16 and float32 against the float64 reference with the autotuned tiles (``gpu`` mark).
 """
 
@@ -64,7 +64,7 @@ def test_kernels_match_reference_in_interpreter():
     cases = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert len(cases) == 7
     for case in cases:
-        worst = max(case["out"], *case["grads"], case["auto_out"], *case["auto_grads"])
+        worst = max(case["out"], *case["grads"], *case["atomic_grads"], case["auto_out"], *case["auto_grads"])
         assert worst < 1e-4, case
 
 
@@ -100,3 +100,24 @@ def test_gpu_matches_reference(pattern, length, bias, dtype):
     assert rel(out, expected) < out_tol
     for got, want in zip(grads, expected_grads):
         assert rel(got, want) < grad_tol
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available() or not HAS_TRITON, reason="needs a CUDA GPU and triton")
+@pytest.mark.parametrize("mode", ["0", "1", "auto"])
+@pytest.mark.parametrize("pattern", [SlidingWindow(256), Neighborhood(63, 3)], ids=str)
+def test_gpu_dq_modes(pattern, mode, monkeypatch):
+    """dQ from its own kernel, by atomic adds, or the timed choice: the same gradients (bfloat16)."""
+    from genoattn.attention.backends import triton_band
+
+    monkeypatch.setattr(triton_band, "ATOMIC_DQ", mode)
+    torch.manual_seed(1)
+    q, k, v, grad = (torch.randn(1, 8, 2500, 64, device="cuda", dtype=torch.float64) for _ in range(4))
+    leaves = [t.clone().requires_grad_() for t in (q, k, v)]
+    from genoattn.attention.backends.reference import backend as reference
+
+    expected_grads = torch.autograd.grad(reference.attend(*leaves, pattern), leaves, grad)
+    low = [t.bfloat16().requires_grad_() for t in (q, k, v)]
+    grads = torch.autograd.grad(backend.attend(*low, pattern), low, grad.bfloat16())
+    for got, want in zip(grads, expected_grads):
+        assert ((got.double() - want).norm() / want.norm()).item() < 3e-2

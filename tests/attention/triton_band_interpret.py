@@ -42,6 +42,8 @@ def main() -> None:
         slopes32 = slopes.float() if alibi else None
         out, lse = band_forward(q32, k32, v32, band, slopes32, blocks=fwd_blocks)
         grads = band_backward(grad.float(), q32, k32, v32, out, lse, band, slopes32, blocks=bwd_blocks)
+        atomic = band_backward(grad.float(), q32, k32, v32, out, lse, band, slopes32, blocks=bwd_blocks,
+                               atomic_dq=True)
         # the autograd path with autotuned (here: the single interpreter) tiles
         leaves32 = [t.clone().requires_grad_() for t in (q32, k32, v32)]
         auto_out = BandAttention.apply(*leaves32, band, slopes32)
@@ -49,6 +51,7 @@ def main() -> None:
         errors = {
             "out": (out.double() - expected).abs().max().item(),
             "grads": [(a.double() - b).abs().max().item() for a, b in zip(grads, expected_grads)],
+            "atomic_grads": [(a.double() - b).abs().max().item() for a, b in zip(atomic, expected_grads)],
             "auto_out": (auto_out.double() - expected).abs().max().item(),
             "auto_grads": [(a.double() - b).abs().max().item() for a, b in zip(auto_grads, expected_grads)],
         }

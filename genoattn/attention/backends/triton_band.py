@@ -22,6 +22,12 @@ from genoattn.attention.kernels.band import Band, band_of
 
 SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
+# GENOATTN_TRITON_BAND_TUNE=0: no autotuning, the first (measured best on an H200) tiles of each list below.
+TUNE = os.environ.get("GENOATTN_TRITON_BAND_TUNE", "1") != "0" and not INTERPRET
+# dQ from a separate kernel (deterministic) or by float32 atomic adds from the dK/dV kernel (5 matmuls instead of
+# 7, summation order not fixed). GENOATTN_TRITON_BAND_ATOMIC_DQ=0/1 fixes it; auto (default) times both on the
+# first backward of each shape and keeps the faster, except under torch.use_deterministic_algorithms(True).
+ATOMIC_DQ = os.environ.get("GENOATTN_TRITON_BAND_ATOMIC_DQ", "auto").strip().lower()
 LOG2E = 1.4426950408889634
 
 
@@ -51,6 +57,7 @@ def _patch_interpreter_index() -> None:
 
 
 _kernels: dict = {}
+best_configs: dict = {}  # (kernel, shape, dtype, band, alibi) -> the triton.Config autotuning chose
 
 
 def _autotuned():
@@ -67,16 +74,18 @@ def _autotuned():
     key = ["L", "DIL", "LEFT", "RIGHT", "KS", "HEAD_DIM"]
 
     def configs(shapes):
-        if INTERPRET:
-            shapes = shapes[-1:]
+        shapes = shapes[-1:] if INTERPRET else shapes if TUNE else shapes[:1]
         return [triton.Config({"BLOCK_M": m, "BLOCK_N": n}, num_warps=w, num_stages=s) for m, n, w, s in shapes]
 
-    # (BLOCK_M, BLOCK_N, warps, stages); the last one is small enough for the interpreter and any GPU.
-    forward = [(128, 64, 4, 3), (128, 64, 8, 3), (128, 128, 8, 3), (64, 64, 4, 3), (128, 32, 4, 4), (32, 32, 4, 2)]
-    dkdv = [(64, 128, 8, 3), (32, 128, 8, 3), (64, 64, 4, 3), (32, 64, 4, 3), (64, 128, 4, 2), (32, 32, 4, 2)]
-    dq = [(128, 64, 8, 3), (64, 64, 4, 3), (128, 32, 4, 3), (64, 32, 4, 2), (128, 64, 4, 2), (32, 32, 4, 2)]
+    # (BLOCK_M, BLOCK_N, warps, stages): first the default without tuning, last the interpreter's (small).
+    forward = [(128, 64, 4, 3), (128, 64, 8, 3), (128, 128, 8, 3), (64, 64, 4, 3), (128, 32, 4, 4), (64, 128, 4, 3),
+               (128, 128, 4, 3), (32, 32, 4, 2)]
+    dkdv = [(64, 128, 8, 3), (32, 128, 8, 3), (64, 64, 4, 3), (32, 64, 4, 3), (64, 128, 4, 2), (32, 128, 4, 5),
+            (64, 128, 8, 2), (32, 32, 4, 2)]
+    dq = [(128, 64, 8, 3), (64, 64, 4, 3), (128, 32, 4, 3), (128, 32, 4, 5), (64, 32, 4, 2), (128, 64, 4, 2),
+          (128, 128, 8, 2), (32, 32, 4, 2)]
     _kernels["fwd"] = triton.autotune(configs(forward), key=key)(kt.band_fwd_kernel)
-    _kernels["dkdv"] = triton.autotune(configs(dkdv), key=key)(kt.band_bwd_dkdv_kernel)
+    _kernels["dkdv"] = triton.autotune(configs(dkdv), key=[*key, "ATOMIC_DQ"])(kt.band_bwd_dkdv_kernel)
     _kernels["dq"] = triton.autotune(configs(dq), key=key)(kt.band_bwd_dq_kernel)
     return _kernels
 
@@ -90,24 +99,34 @@ def _common(band: Band, q: Tensor, alibi_slopes: Tensor | None) -> dict:
     }
 
 
-def _launch(name: str, tile: str, q: Tensor, band: Band, blocks: tuple[int, int] | None, *args, **kwargs) -> None:
+def _launch(name: str, tile: str, q: Tensor, band: Band, blocks: tuple[int, int] | None, *args, **kwargs) -> bool:
     """Run kernel ``name`` over (tiles of the longest residue class, B * H * DIL) programs; ``tile`` names
-    the block that tiles the grid. ``blocks`` = (BLOCK_M, BLOCK_N) fixes the tiles (tests), else autotuned."""
+    the block that tiles the grid. ``blocks`` = (BLOCK_M, BLOCK_N) fixes the tiles (tests), else autotuned.
+    True when this call autotuned (the kernel then ran several times: accumulated outputs need a rerun)."""
     batch, heads, length = q.shape[:3]
     longest = -(-length // band.dilation)
+
+    def grid(meta: dict) -> tuple[int, int]:
+        return (-(-longest // meta[tile]), batch * heads * band.dilation)
+
     if blocks is None:
-        kernel = _autotuned()[name]
+        tuned = _autotuned()[name]
+        key = (name, tuple(q.shape), q.dtype, band, kwargs["HAS_ALIBI"], kwargs.get("ATOMIC_DQ", False))
+        best = best_configs.get(key)
+        if best is None:  # first call for this shape: autotune, remember the winner
+            tuned[grid](*args, **kwargs)
+            best_configs[key] = tuned.best_config if TUNE and not INTERPRET else tuned.configs[0]
+            return True
+        kernel = tuned.fn  # later calls skip the autotuner's per-call work (host time counts at 64k)
+        kwargs.update(best.all_kwargs())
     else:
         _autotuned()
         from genoattn.attention.kernels import band_triton as kt
 
         kernel = {"fwd": kt.band_fwd_kernel, "dkdv": kt.band_bwd_dkdv_kernel, "dq": kt.band_bwd_dq_kernel}[name]
         kwargs.update(BLOCK_M=blocks[0], BLOCK_N=blocks[1])
-
-    def grid(meta: dict) -> tuple[int, int]:
-        return (-(-longest // meta[tile]), batch * heads * band.dilation)
-
     kernel[grid](*args, **kwargs)
+    return False
 
 
 def band_forward(q: Tensor, k: Tensor, v: Tensor, band: Band, alibi_slopes: Tensor | None = None,
@@ -127,28 +146,68 @@ def band_forward(q: Tensor, k: Tensor, v: Tensor, band: Band, alibi_slopes: Tens
 
 
 def band_backward(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, band: Band,
-                  alibi_slopes: Tensor | None = None, blocks: tuple[tuple[int, int], tuple[int, int]] | None = None
-                  ) -> tuple[Tensor, Tensor, Tensor]:
-    """(dq, dk, dv) of ``band_forward``; ``blocks`` fixes (BLOCK_M, BLOCK_N) of the dK/dV and the dQ kernel."""
+                  alibi_slopes: Tensor | None = None, blocks: tuple[tuple[int, int], tuple[int, int]] | None = None,
+                  atomic_dq: bool | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """(dq, dk, dv) of ``band_forward``; ``blocks`` fixes (BLOCK_M, BLOCK_N) of the dK/dV and the dQ kernel;
+    ``atomic_dq`` adds dQ from the dK/dV kernel instead of running the dQ kernel (None: ``_atomic_dq_choice``)."""
+    if atomic_dq is None:
+        atomic_dq = _atomic_dq_choice(grad_out, q, k, v, out, lse, band, alibi_slopes)
     head_dim = q.shape[-1]
     grad_out = grad_out.contiguous()
-    delta = (grad_out.float() * out.float()).sum(-1)  # [B, H, L]
-    dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+    batch, heads, length = q.shape[:3]
+    delta = torch.empty(batch, heads, length, device=q.device, dtype=torch.float32)  # rowsum(dO * O)
+    _autotuned()
+    from genoattn.attention.kernels.band_triton import band_bwd_delta_kernel
+
+    band_bwd_delta_kernel[(-(-length // 64), batch * heads)](
+        out, grad_out, delta, *out.stride()[:3], *grad_out.stride()[:3], heads, length, HEAD_DIM=head_dim, BLOCK=64
+    )
+    dk, dv = torch.empty_like(k), torch.empty_like(v)
+    dq = torch.zeros(q.shape, device=q.device, dtype=torch.float32) if atomic_dq else torch.empty_like(q)
     slopes = alibi_slopes.float().contiguous() if alibi_slopes is not None else lse
     scale = 1.0 / math.sqrt(head_dim)
     common = _common(band, q, alibi_slopes)
     strides = (*q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *grad_out.stride()[:3])
     dkdv_blocks, dq_blocks = blocks if blocks is not None else (None, None)
-    _launch(
-        "dkdv", "BLOCK_N", q, band, dkdv_blocks,
-        q, k, v, grad_out, lse, delta, dk, dv, slopes, *strides, *dk.stride()[:3], *dv.stride()[:3],
-        scale_log2=scale * LOG2E, sm_scale=scale, **common,
-    )
+    dkdv_args = (q, k, v, grad_out, lse, delta, dk, dv, dq, slopes, *strides, *dk.stride()[:3], *dv.stride()[:3],
+                 *dq.stride()[:3])
+    dkdv_kwargs = dict(scale_log2=scale * LOG2E, sm_scale=scale, ATOMIC_DQ=atomic_dq, **common)
+    if _launch("dkdv", "BLOCK_N", q, band, dkdv_blocks, *dkdv_args, **dkdv_kwargs) and atomic_dq:
+        dq.zero_()  # autotuning ran the kernel once per config, each adding into dq
+        _launch("dkdv", "BLOCK_N", q, band, dkdv_blocks, *dkdv_args, **dkdv_kwargs)
+    if atomic_dq:
+        return dq.to(q.dtype), dk, dv
     _launch(
         "dq", "BLOCK_M", q, band, dq_blocks, q, k, v, grad_out, lse, delta, dq, slopes, *strides, *dq.stride()[:3],
         scale_log2=scale * LOG2E, sm_scale=scale, **common,
     )
     return dq, dk, dv
+
+
+atomic_dq_choices: dict = {}  # (shape, dtype, band, alibi) -> measured choice
+
+
+def _atomic_dq_choice(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, band: Band,
+                      alibi_slopes: Tensor | None) -> bool:
+    """Whether dQ comes from atomic adds: ``ATOMIC_DQ``, or for auto the faster of the two, timed once."""
+    if ATOMIC_DQ in ("0", "1"):
+        return ATOMIC_DQ == "1"
+    if torch.are_deterministic_algorithms_enabled() or q.device.type != "cuda":
+        return False
+    key = (tuple(q.shape), q.dtype, band, alibi_slopes is not None)
+    if key not in atomic_dq_choices:
+        times = {}
+        for atomic in (False, True):
+            band_backward(grad_out, q, k, v, out, lse, band, alibi_slopes, atomic_dq=atomic)  # tunes its tiles
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            for _ in range(3):
+                band_backward(grad_out, q, k, v, out, lse, band, alibi_slopes, atomic_dq=atomic)
+            end.record()
+            end.synchronize()
+            times[atomic] = start.elapsed_time(end)
+        atomic_dq_choices[key] = times[True] < times[False]
+    return atomic_dq_choices[key]
 
 
 class BandAttention(torch.autograd.Function):

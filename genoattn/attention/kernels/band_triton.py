@@ -150,12 +150,12 @@ def band_fwd_kernel(Q, K, V, O, LSE, SLOPES,
 
 
 @triton.jit
-def _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, stride_ql, stride_dol, offs_n,
-                col_lo, col_hi, first, t_begin, t_end, last, scale_log2, alibi_log2, DIL,
+def _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, stride_ql, stride_dol, stride_dql,
+                offs_n, col_lo, col_hi, first, t_begin, t_end, last, scale_log2, alibi_log2, sm_scale, DIL,
                 HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, MASKED: tl.constexpr,
-                HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
+                HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr, ATOMIC_DQ: tl.constexpr):
     """Accumulate dK, dV [BN, D] of one key tile over query tiles t_begin..t_end; col_lo/hi: the first/last
-    query that sees each key."""
+    query that sees each key. ATOMIC_DQ: also add this tile's share of dQ into a float32 buffer."""
     offs_d = tl.arange(0, HEAD_DIM)
     for t in range(t_begin, t_end):
         offs_m = first + t * BLOCK_M + tl.arange(0, BLOCK_M)
@@ -178,18 +178,25 @@ def _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, stride_ql, 
         dp_t = tl.dot(v, tl.trans(do), input_precision=PRECISION)  # [BN, BM]
         ds_t = p_t * (dp_t - delta[None, :])
         dk += tl.dot(ds_t.to(q.dtype), q, input_precision=PRECISION)
+        if ATOMIC_DQ:
+            dq = tl.dot(tl.trans(ds_t.to(k.dtype)), k, input_precision=PRECISION) * sm_scale  # [BM, D]
+            tl.atomic_add(dq_base + (offs_m * DIL)[:, None] * stride_dql + offs_d[None, :], dq,
+                          mask=in_range[:, None], sem="relaxed")
     return dk, dv
 
 
 @triton.jit
-def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, SLOPES,
+def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES,
                          stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
                          stride_vb, stride_vh, stride_vl, stride_dob, stride_doh, stride_dol,
                          stride_dkb, stride_dkh, stride_dkl, stride_dvb, stride_dvh, stride_dvl,
+                         stride_dqb, stride_dqh, stride_dql,
                          H, L, DIL, LEFT, RIGHT, KS, scale_log2, sm_scale,
                          HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-                         NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
-    """Grid (key tiles of the longest class, B * H * DIL). DELTA = rowsum(dO * O), float32 [B, H, L]."""
+                         NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
+                         ATOMIC_DQ: tl.constexpr):
+    """Grid (key tiles of the longest class, B * H * DIL). DELTA = rowsum(dO * O), float32 [B, H, L].
+    ATOMIC_DQ: also accumulate dQ into DQ (float32, zeroed by the caller); otherwise DQ is unused."""
     pid_n = tl.program_id(0)
     pid = tl.program_id(1)
     g = pid % DIL
@@ -219,17 +226,18 @@ def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, SLOPES,
         do_base = DO + b * stride_dob + h * stride_doh + g * stride_dol
         lse_base = LSE + bh * L + g
         delta_base = DELTA + bh * L + g
+        dq_base = DQ + b * stride_dqb + h * stride_dqh + g * stride_dql
         dk = tl.zeros([BLOCK_N, HEAD_DIM], dtype=tl.float32)
         dv = tl.zeros([BLOCK_N, HEAD_DIM], dtype=tl.float32)
-        dk, dv = _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, stride_ql, stride_dol, offs_n,
-                             col_lo, col_hi, first, 0, t_begin, last, scale_log2, alibi_log2, DIL,
-                             HEAD_DIM, BLOCK_M, True, HAS_ALIBI, PRECISION)
-        dk, dv = _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, stride_ql, stride_dol, offs_n,
-                             col_lo, col_hi, first, t_begin, t_end, last, scale_log2, alibi_log2, DIL,
-                             HEAD_DIM, BLOCK_M, False, HAS_ALIBI, PRECISION)
-        dk, dv = _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, stride_ql, stride_dol, offs_n,
-                             col_lo, col_hi, first, t_end, num_tiles, last, scale_log2, alibi_log2, DIL,
-                             HEAD_DIM, BLOCK_M, True, HAS_ALIBI, PRECISION)
+        dk, dv = _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, stride_ql, stride_dol,
+                             stride_dql, offs_n, col_lo, col_hi, first, 0, t_begin, last, scale_log2, alibi_log2,
+                             sm_scale, DIL, HEAD_DIM, BLOCK_M, True, HAS_ALIBI, PRECISION, ATOMIC_DQ)
+        dk, dv = _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, stride_ql, stride_dol,
+                             stride_dql, offs_n, col_lo, col_hi, first, t_begin, t_end, last, scale_log2, alibi_log2,
+                             sm_scale, DIL, HEAD_DIM, BLOCK_M, False, HAS_ALIBI, PRECISION, ATOMIC_DQ)
+        dk, dv = _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, stride_ql, stride_dol,
+                             stride_dql, offs_n, col_lo, col_hi, first, t_end, num_tiles, last, scale_log2, alibi_log2,
+                             sm_scale, DIL, HEAD_DIM, BLOCK_M, True, HAS_ALIBI, PRECISION, ATOMIC_DQ)
         tl.store(DK + b * stride_dkb + h * stride_dkh + cols[:, None] * stride_dkl + offs_d[None, :],
                  (dk * sm_scale).to(DK.dtype.element_ty), mask=col_ok[:, None])
         tl.store(DV + b * stride_dvb + h * stride_dvh + cols[:, None] * stride_dvl + offs_d[None, :],
@@ -308,3 +316,20 @@ def band_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, SLOPES,
                        HAS_ALIBI, PRECISION)
         tl.store(DQ + b * stride_dqb + h * stride_dqh + rows[:, None] * stride_dql + offs_d[None, :],
                  (dq * sm_scale).to(DQ.dtype.element_ty), mask=row_ok[:, None])
+
+
+@triton.jit
+def band_bwd_delta_kernel(O, DO, DELTA, stride_ob, stride_oh, stride_ol, stride_dob, stride_doh, stride_dol,
+                          H, L, HEAD_DIM: tl.constexpr, BLOCK: tl.constexpr):
+    """DELTA[b, h, i] = sum_d O[b, h, i, d] * dO[b, h, i, d] in float32. Grid (cdiv(L, BLOCK), B * H)."""
+    bh = tl.program_id(1)
+    b = bh // H
+    h = bh % H
+    rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    offs_d = tl.arange(0, HEAD_DIM)
+    ok = rows < L
+    o = tl.load(O + b * stride_ob + h * stride_oh + rows[:, None] * stride_ol + offs_d[None, :],
+                mask=ok[:, None], other=0.0)
+    do = tl.load(DO + b * stride_dob + h * stride_doh + rows[:, None] * stride_dol + offs_d[None, :],
+                 mask=ok[:, None], other=0.0)
+    tl.store(DELTA + bh * L + rows, tl.sum(o.to(tl.float32) * do.to(tl.float32), 1), mask=ok)

@@ -1,0 +1,124 @@
+"""Where the Triton band backend's time goes (GPU): each kernel back to back, and host overhead per call.
+
+    python3 benchmarks/attention/band_profile.py --out OUT/band_profile.json [--lengths 65536 1048576]
+
+For SlidingWindow(256), DilatedSlidingWindow(128, 2) and Neighborhood(255, 2) at B=1, H=8, D=64, bf16:
+- ``fwd_sync_ms``: one forward per timed call, synchronised (the benchmark's convention; host time counts);
+- ``fwd_gpu_ms``: 50 forwards back to back, one sync (GPU time per call when the host keeps ahead);
+- ``fwdbwd_sync_ms`` / ``fwdbwd_gpu_ms``: the same for forward + backward;
+- ``delta_ms``, ``dkdv_ms``, ``dq_ms``: each backward kernel back to back;
+- ``bwd_split_gpu_ms`` / ``bwd_atomic_gpu_ms``: the backward with dQ from its own kernel / by atomic adds;
+- the tiles autotuning chose for each kernel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+import torch
+
+from genoattn.attention.backends import triton_band as tb
+from genoattn.attention.kernels.band import band_of
+from genoattn.attention.patterns import DilatedSlidingWindow, Neighborhood, SlidingWindow
+
+PATTERNS = {"sliding_window": SlidingWindow(256), "dilated": DilatedSlidingWindow(128, 2),
+            "neighborhood": Neighborhood(255, 2)}
+
+
+def gpu_ms(fn, repeats: int = 50) -> float:
+    """Mean GPU time per call of ``repeats`` calls queued back to back."""
+    fn()
+    torch.cuda.synchronize()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(repeats):
+        fn()
+    end.record()
+    torch.cuda.synchronize()
+    return start.elapsed_time(end) / repeats
+
+
+def sync_ms(fn, repeats: int = 30) -> float:
+    """Median time of one synchronised call (CUDA events around it)."""
+    times = []
+    for _ in range(repeats):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        torch.cuda.synchronize()
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+def profile(name: str, length: int) -> dict:
+    pattern = PATTERNS[name]
+    band = band_of(pattern)
+    q, k, v, grad = (torch.randn(1, 8, length, 64, device="cuda", dtype=torch.bfloat16) for _ in range(4))
+    leaves = [t.clone().requires_grad_() for t in (q, k, v)]
+
+    def forward():
+        return tb.backend.attend(q, k, v, pattern)
+
+    def forward_backward():
+        out = tb.backend.attend(*leaves, pattern)
+        out.backward(grad)
+
+    forward_backward()  # autotune every kernel
+    out, lse = tb.band_forward(q, k, v, band)
+    common = tb._common(band, q, None)
+    strides = (*q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *grad.stride()[:3])
+    delta = torch.empty(1, 8, length, device="cuda", dtype=torch.float32)
+    dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+    scale = 64 ** -0.5
+    from genoattn.attention.kernels.band_triton import band_bwd_delta_kernel
+
+    def run_delta():
+        band_bwd_delta_kernel[(-(-length // 64), 8)](out, grad, delta, *out.stride()[:3], *grad.stride()[:3], 8,
+                                                      length, HEAD_DIM=64, BLOCK=64)
+
+    def run_dkdv():
+        tb._launch("dkdv", "BLOCK_N", q, band, None, q, k, v, grad, lse, delta, dk, dv, dq, lse, *strides,
+                   *dk.stride()[:3], *dv.stride()[:3], *dq.stride()[:3], scale_log2=scale * tb.LOG2E, sm_scale=scale,
+                   ATOMIC_DQ=False, **common)
+
+    def run_backward(atomic: bool):
+        return lambda: tb.band_backward(grad, q, k, v, out, lse, band, atomic_dq=atomic)
+
+    def run_dq():
+        tb._launch("dq", "BLOCK_M", q, band, None, q, k, v, grad, lse, delta, dq, lse, *strides, *dq.stride()[:3],
+                   scale_log2=scale * tb.LOG2E, sm_scale=scale, **common)
+
+    row = {"pattern": str(pattern), "length": length,
+           "fwd_sync_ms": sync_ms(forward), "fwd_gpu_ms": gpu_ms(forward),
+           "fwdbwd_sync_ms": sync_ms(forward_backward), "fwdbwd_gpu_ms": gpu_ms(forward_backward, 20),
+           "delta_ms": gpu_ms(run_delta), "dkdv_ms": gpu_ms(run_dkdv), "dq_ms": gpu_ms(run_dq),
+           "bwd_split_gpu_ms": gpu_ms(run_backward(False), 20), "bwd_atomic_gpu_ms": gpu_ms(run_backward(True), 20)}
+    row["tiles"] = {f"{key[0]}{'_atomic' if key[5] else ''}": str(config) for key, config in tb.best_configs.items()
+                    if key[1] == tuple(q.shape) and key[3] == band}
+    row["atomic_dq_chosen"] = tb.atomic_dq_choices.get((tuple(q.shape), q.dtype, band, False))
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--lengths", type=int, nargs="+", default=[65536, 1 << 20])
+    parser.add_argument("--patterns", nargs="+", default=list(PATTERNS))
+    args = parser.parse_args()
+    rows = []
+    for length in args.lengths:
+        for name in args.patterns:
+            rows.append(profile(name, length))
+            print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in rows[-1].items()}),
+                  flush=True)
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
