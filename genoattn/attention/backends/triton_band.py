@@ -24,10 +24,11 @@ SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
 # GENOATTN_TRITON_BAND_TUNE=0: no autotuning, the first (measured best on an H200) tiles of each list below.
 TUNE = os.environ.get("GENOATTN_TRITON_BAND_TUNE", "1") != "0" and not INTERPRET
-# dQ from a separate kernel (deterministic) or by float32 atomic adds from the dK/dV kernel (5 matmuls instead of
-# 7, summation order not fixed). GENOATTN_TRITON_BAND_ATOMIC_DQ=0/1 fixes it; auto (default) times both on the
-# first backward of each shape and keeps the faster, except under torch.use_deterministic_algorithms(True).
-ATOMIC_DQ = os.environ.get("GENOATTN_TRITON_BAND_ATOMIC_DQ", "auto").strip().lower()
+# dQ from a separate kernel (deterministic; default: measured faster on an H200, 15.1 vs 16.6 ms for the backward
+# of SlidingWindow(256) at 1M tokens) or by float32 atomic adds from the dK/dV kernel (5 matmuls instead of 7,
+# summation order not fixed). GENOATTN_TRITON_BAND_ATOMIC_DQ=0/1 fixes it; auto times both on the first backward
+# of each shape and keeps the faster, except under torch.use_deterministic_algorithms(True).
+ATOMIC_DQ = os.environ.get("GENOATTN_TRITON_BAND_ATOMIC_DQ", "0").strip().lower()
 LOG2E = 1.4426950408889634
 
 
@@ -78,12 +79,13 @@ def _autotuned():
         return [triton.Config({"BLOCK_M": m, "BLOCK_N": n}, num_warps=w, num_stages=s) for m, n, w, s in shapes]
 
     # (BLOCK_M, BLOCK_N, warps, stages): first the default without tuning, last the interpreter's (small).
-    forward = [(128, 64, 4, 3), (128, 64, 8, 3), (128, 128, 8, 3), (64, 64, 4, 3), (128, 32, 4, 4), (64, 128, 4, 3),
-               (128, 128, 4, 3), (32, 32, 4, 2)]
-    dkdv = [(64, 128, 8, 3), (32, 128, 8, 3), (64, 64, 4, 3), (32, 64, 4, 3), (64, 128, 4, 2), (32, 128, 4, 5),
-            (64, 128, 8, 2), (32, 32, 4, 2)]
-    dq = [(128, 64, 8, 3), (64, 64, 4, 3), (128, 32, 4, 3), (128, 32, 4, 5), (64, 32, 4, 2), (128, 64, 4, 2),
-          (128, 128, 8, 2), (32, 32, 4, 2)]
+    # The first entries won every shape of the H200 profile (benchmarks/attention/h200-band).
+    forward = [(64, 64, 4, 3), (64, 64, 4, 4), (64, 32, 4, 3), (32, 64, 4, 3), (128, 64, 4, 3), (128, 64, 8, 3),
+               (64, 128, 4, 3), (32, 32, 4, 2)]
+    dkdv = [(32, 64, 4, 3), (32, 64, 4, 4), (16, 64, 4, 3), (32, 64, 2, 3), (64, 32, 4, 3), (64, 64, 4, 3),
+            (32, 128, 4, 3), (32, 32, 4, 2)]
+    dq = [(64, 64, 4, 3), (64, 32, 4, 2), (64, 64, 4, 4), (32, 64, 4, 3), (64, 32, 4, 3), (128, 64, 8, 3),
+          (128, 32, 4, 3), (32, 32, 4, 2)]
     _kernels["fwd"] = triton.autotune(configs(forward), key=key)(kt.band_fwd_kernel)
     _kernels["dkdv"] = triton.autotune(configs(dkdv), key=[*key, "ATOMIC_DQ"])(kt.band_bwd_dkdv_kernel)
     _kernels["dq"] = triton.autotune(configs(dq), key=key)(kt.band_bwd_dq_kernel)
@@ -259,7 +261,9 @@ class TritonBandBackend:
         self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
     ) -> Tensor:
         band = band_of(pattern)
-        return BandAttention.apply(q, k, v, band, alibi_slopes)
+        if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
+            return BandAttention.apply(q, k, v, band, alibi_slopes)
+        return band_forward(q, k, v, band, alibi_slopes)[0]  # no autograd bookkeeping on the inference path
 
 
 backend = TritonBandBackend()

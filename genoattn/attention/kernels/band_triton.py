@@ -24,6 +24,9 @@ import triton
 import triton.language as tl
 
 LOG2E = 1.4426950408889634
+# Integer arguments Triton would otherwise specialise on (== 1, divisible by 16): one compiled kernel per tile
+# configuration then serves every length and band (strides stay specialised: they keep loads vectorised).
+NO_SPECIALIZE = ["H", "L", "DIL", "LEFT", "RIGHT", "KS"]
 
 
 @triton.jit
@@ -97,7 +100,7 @@ def _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, r
     return acc, m_i, l_i
 
 
-@triton.jit
+@triton.jit(do_not_specialize=NO_SPECIALIZE)
 def band_fwd_kernel(Q, K, V, O, LSE, SLOPES,
                     stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
                     stride_vb, stride_vh, stride_vl, stride_ob, stride_oh, stride_ol,
@@ -185,7 +188,7 @@ def _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, st
     return dk, dv
 
 
-@triton.jit
+@triton.jit(do_not_specialize=NO_SPECIALIZE)
 def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES,
                          stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
                          stride_vb, stride_vh, stride_vl, stride_dob, stride_doh, stride_dol,
@@ -266,7 +269,7 @@ def _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_
     return dq
 
 
-@triton.jit
+@triton.jit(do_not_specialize=NO_SPECIALIZE)
 def band_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, SLOPES,
                        stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
                        stride_vb, stride_vh, stride_vl, stride_dob, stride_doh, stride_dol,
