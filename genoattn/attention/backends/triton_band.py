@@ -127,8 +127,50 @@ def _launch(name: str, tile: str, q: Tensor, band: Band, blocks: tuple[int, int]
 
         kernel = {"fwd": kt.band_fwd_kernel, "dkdv": kt.band_bwd_dkdv_kernel, "dq": kt.band_bwd_dq_kernel}[name]
         kwargs.update(BLOCK_M=blocks[0], BLOCK_N=blocks[1])
-    kernel[grid](*args, **kwargs)
+    run_kernel(kernel, grid, args, kwargs)
     return False
+
+
+# GENOATTN_TRITON_BAND_FAST_LAUNCH=0 sends every launch through triton's JIT dispatcher.
+FAST_LAUNCH = os.environ.get("GENOATTN_TRITON_BAND_FAST_LAUNCH", "1") != "0" and not INTERPRET
+_compiled: dict = {}  # launch signature -> (compiled kernel, parameter names)
+
+
+def _signature(kernel, args: tuple, kwargs: dict) -> tuple:
+    """What the compiled binary depends on: kernel, tensor dtypes and 16-byte alignment, int values (strides;
+    the index scalars are not specialised but cheap to include), constexpr values."""
+    parts = [id(kernel)]
+    for value in (*args, *sorted(kwargs.items())):
+        if isinstance(value, Tensor):
+            parts.append((value.dtype, value.data_ptr() % 16 == 0, value.device.index))
+        elif isinstance(value, float):
+            parts.append(float)
+        else:
+            parts.append(value)
+    return tuple(parts)
+
+
+def run_kernel(kernel, grid, args: tuple, kwargs: dict) -> None:
+    """Launch a Triton JIT kernel. With ``FAST_LAUNCH``, a launch whose signature was seen before goes straight to
+    the compiled binary, skipping the JIT dispatcher's per-call argument binding (measured ~0.07 ms of host time
+    per forward call at 64k on an H200, where the forward kernel itself takes 0.27 ms)."""
+    if not FAST_LAUNCH:
+        kernel[grid](*args, **kwargs)
+        return
+    signature = _signature(kernel, args, kwargs)
+    cached = _compiled.get(signature)
+    if cached is None:
+        compiled = kernel[grid](*args, **kwargs)
+        if hasattr(compiled, "result"):  # asynchronous compilation
+            compiled = compiled.result()
+        _compiled[signature] = (compiled, kernel.arg_names)
+        return
+    compiled, names = cached
+    values = [*args, *(kwargs[name] for name in names[len(args):])]
+    size = grid(dict(zip(names, values))) if callable(grid) else grid
+    stream = torch.cuda.current_stream(args[0].device).cuda_stream
+    compiled.run(size[0], size[1] if len(size) > 1 else 1, size[2] if len(size) > 2 else 1, stream,
+                 compiled.function, compiled.packed_metadata, None, None, None, *values)
 
 
 def band_forward(q: Tensor, k: Tensor, v: Tensor, band: Band, alibi_slopes: Tensor | None = None,
@@ -161,9 +203,9 @@ def band_backward(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor
     _autotuned()
     from genoattn.attention.kernels.band_triton import band_bwd_delta_kernel
 
-    band_bwd_delta_kernel[(-(-length // 64), batch * heads)](
-        out, grad_out, delta, *out.stride()[:3], *grad_out.stride()[:3], heads, length, HEAD_DIM=head_dim, BLOCK=64
-    )
+    run_kernel(band_bwd_delta_kernel, (-(-length // 64), batch * heads),
+               (out, grad_out, delta, *out.stride()[:3], *grad_out.stride()[:3], heads, length),
+               {"HEAD_DIM": head_dim, "BLOCK": 64})
     dk, dv = torch.empty_like(k), torch.empty_like(v)
     dq = torch.zeros(q.shape, device=q.device, dtype=torch.float32) if atomic_dq else torch.empty_like(q)
     slopes = alibi_slopes.float().contiguous() if alibi_slopes is not None else lse
