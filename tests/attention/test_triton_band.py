@@ -5,6 +5,7 @@
   causal, dilation, neighborhood edges; lengths not multiples of any tile) against the float64 reference:
   outputs and gradients (dQ from its own kernel and by atomic adds) within 1e-4 absolute. Needs triton (a dev
   dependency); run in a subprocess because the interpreter must be chosen before triton is imported.
+- Longformer (window on the kernels, global tokens in PyTorch) in the interpreter and on the GPU likewise.
 - On a GPU: bfloat16 and float32 against the float64 reference with the autotuned tiles (``gpu`` mark).
 """
 
@@ -22,7 +23,7 @@ import torch
 
 from genoattn.attention.backends.triton_band import backend
 from genoattn.attention.kernels.band import Band, band_mask, band_of
-from genoattn.attention.patterns import BigBird, DilatedSlidingWindow, Full, Neighborhood, SlidingWindow
+from genoattn.attention.patterns import BigBird, DilatedSlidingWindow, Full, Longformer, Neighborhood, SlidingWindow
 
 HAS_TRITON = importlib.util.find_spec("triton") is not None
 BAND_PATTERNS = [
@@ -47,6 +48,7 @@ def test_band_of_other_patterns_is_none():
 def test_can_run_refusals():
     q = torch.zeros(1, 2, 64, 16)
     assert "not a band pattern" in backend.can_run(q, q, q, Full())
+    assert "dilation per head" in backend.can_run(q, q, q, Longformer(4, dilation=(1, 2)))
     reason = backend.can_run(q, q, q, SlidingWindow(4))
     if os.environ.get("TRITON_INTERPRET") != "1":
         assert reason in ("triton is not installed",) or "CUDA" in reason
@@ -62,18 +64,23 @@ def test_kernels_match_reference_in_interpreter():
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     cases = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert len(cases) == 7
+    assert len(cases) == 7 + 4  # band patterns, then Longformer (window on the kernels + global tokens)
     for case in cases:
-        worst = max(case["out"], *case["grads"], *case["atomic_grads"], case["auto_out"], *case["auto_grads"])
-        assert worst < 1e-4, case
+        errors = [case["out"], *case["grads"]]
+        if "atomic_grads" in case:
+            errors += [*case["atomic_grads"], case["auto_out"], *case["auto_grads"]]
+        assert max(errors) < 1e-4, case
 
 
 GPU_CASES = [
+    (Longformer(256, global_tokens=(0, 1500, -1)), 3000, None),
+    (Longformer(64, (5,), dilation=2, causal=True), 999, None),
     (SlidingWindow(256), 3000, None), (SlidingWindow(100, causal=True), 1000, None),
     (DilatedSlidingWindow(128, 2), 3001, None), (DilatedSlidingWindow(20, 3, causal=True), 999, None),
     (Neighborhood(255, 2), 3000, None), (Neighborhood(31), 1000, None), (SlidingWindow(64), 2000, "alibi"),
 ]
-FLOAT32_CASES = {"SlidingWindow(window=256)", "Neighborhood(kernel_size=255, dilation=2)", "SlidingWindow(window=64)"}
+FLOAT32_CASES = {"Longformer(window=256, global_tokens=(0, 1500, -1))", "SlidingWindow(window=256)",
+                 "Neighborhood(kernel_size=255, dilation=2)", "SlidingWindow(window=64)"}
 GPU_PARAMS = [(*case, torch.bfloat16) for case in GPU_CASES] + [
     (*case, torch.float32) for case in GPU_CASES if str(case[0]) in FLOAT32_CASES  # each dtype compiles anew
 ]

@@ -13,9 +13,14 @@ os.environ["TRITON_INTERPRET"] = "1"
 import torch  # noqa: E402
 
 from genoattn.attention.backends.reference import backend as reference  # noqa: E402
-from genoattn.attention.backends.triton_band import BandAttention, band_backward, band_forward  # noqa: E402
+from genoattn.attention.backends.triton_band import (  # noqa: E402
+    BandAttention,
+    backend,
+    band_backward,
+    band_forward,
+)
 from genoattn.attention.kernels.band import band_of  # noqa: E402
-from genoattn.attention.patterns import DilatedSlidingWindow, Neighborhood, SlidingWindow  # noqa: E402
+from genoattn.attention.patterns import DilatedSlidingWindow, Longformer, Neighborhood, SlidingWindow  # noqa: E402
 
 CASES = [  # pattern, L, (fwd BLOCK_M, BLOCK_N), ((dkdv M, N), (dq M, N)), alibi
     (SlidingWindow(5), 70, (16, 16), ((16, 32), (32, 16)), False),
@@ -26,6 +31,30 @@ CASES = [  # pattern, L, (fwd BLOCK_M, BLOCK_N), ((dkdv M, N), (dq M, N)), alibi
     (Neighborhood(7, 2), 90, (16, 32), ((32, 16), (32, 16)), False),
     (Neighborhood(33), 100, (32, 16), ((16, 16), (16, 32)), True),
 ]
+
+
+LONGFORMER_CASES = [  # pattern, L, alibi: the window on the kernels, global tokens in PyTorch
+    (Longformer(6, global_tokens=(0,)), 70, False),
+    (Longformer(4, global_tokens=(0, 33, -1), dilation=2), 81, True),
+    (Longformer(5, global_tokens=(3, 40), causal=True), 64, False),
+    (Longformer(3, global_tokens=(), dilation=3), 50, False),
+]
+
+
+def longformer_cases() -> None:
+    for pattern, length, alibi in LONGFORMER_CASES:
+        q, k, v, grad = (torch.randn(2, 2, length, 16, dtype=torch.float64) for _ in range(4))
+        slopes = torch.tensor([0.3, 0.05], dtype=torch.float64) if alibi else None
+        leaves = [t.clone().requires_grad_() for t in (q, k, v)]
+        expected = reference.attend(*leaves, pattern, slopes)
+        expected_grads = torch.autograd.grad(expected, leaves, grad)
+        leaves32 = [t.float().requires_grad_() for t in (q, k, v)]
+        assert backend.can_run(*leaves32, pattern) is None
+        out = backend.attend(*leaves32, pattern, slopes.float() if alibi else None)
+        grads = torch.autograd.grad(out, leaves32, grad.float())
+        errors = {"out": (out.double() - expected).abs().max().item(),
+                  "grads": [(a.double() - b).abs().max().item() for a, b in zip(grads, expected_grads)]}
+        print(json.dumps({"case": f"{pattern} L={length} alibi={alibi}", **errors}))
 
 
 def main() -> None:
@@ -56,6 +85,7 @@ def main() -> None:
             "auto_grads": [(a.double() - b).abs().max().item() for a, b in zip(auto_grads, expected_grads)],
         }
         print(json.dumps({"case": f"{pattern} L={length} alibi={alibi}", **errors}))
+    longformer_cases()
     sys.stdout.flush()
 
 

@@ -1,9 +1,10 @@
-"""Triton band backend: SlidingWindow, DilatedSlidingWindow and Neighborhood on hand-written kernels.
+"""Triton band backend: SlidingWindow, DilatedSlidingWindow, Neighborhood (and Longformer) on hand-written kernels.
 
 These patterns see one contiguous run of keys per query (within its residue class), so a kernel can walk
 exactly that run, read dilated classes with strided loads (no permuted copies) and mask only the tiles at
 the run's ends; see ``genoattn.attention.kernels.band_triton``. Forward and backward (dQ, dK, dV) are
-kernels; tile sizes are autotuned per shape on first use.
+kernels; tile sizes are autotuned per shape on first use. Longformer (one dilation for every head) runs its
+window on the same kernels and its global tokens in PyTorch (``genoattn.attention.kernels.band_globals``).
 
 Runs on CUDA with triton installed (and on CPU under ``TRITON_INTERPRET=1``, Triton's interpreter, which the
 tests use; too slow for real work, so ``auto`` never picks it there). float16 / bfloat16 / float32; head_dim
@@ -19,6 +20,8 @@ import torch
 from torch import Tensor
 
 from genoattn.attention.kernels.band import Band, band_of
+from genoattn.attention.kernels.band_globals import BandGlobalAttention, global_parts
+from genoattn.attention.patterns import Longformer
 
 SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
@@ -276,8 +279,15 @@ class TritonBandBackend:
         self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
     ) -> str | None:
         band = band_of(pattern)
-        if band is None:
-            return f"{type(pattern).__name__} is not a band pattern (SlidingWindow, DilatedSlidingWindow, Neighborhood)"
+        if band is None and type(pattern) is Longformer:
+            if global_parts(pattern) is None:
+                return "Longformer with a different dilation per head (the band kernels take one per call)"
+            rows = q.shape[0] * q.shape[1] * len(pattern.global_tokens) * q.shape[2]
+            if rows * 4 > 2**31:
+                return f"{len(pattern.global_tokens)} global tokens: their score rows would take {rows * 4:,} bytes"
+        elif band is None:
+            return (f"{type(pattern).__name__} is not a band pattern (SlidingWindow, DilatedSlidingWindow, "
+                    "Neighborhood, Longformer)")
         missing = _triton_missing()
         if missing:
             return missing
@@ -292,8 +302,10 @@ class TritonBandBackend:
             return f"{q.numel():,} elements per tensor; the kernels use 32-bit offsets (< 2**31)"
         if any(t.stride(-1) != 1 for t in (q, k, v)):
             return "q, k, v need contiguous head dimensions (stride 1 in the last dim)"
-        if band.neighborhood:
+        if band is not None and band.neighborhood:
             pattern.check_length(q.shape[2])
+        if band is None:
+            pattern.global_positions(q.shape[2])  # raises InputError for a global token outside the sequence
         return None
 
     def auto_skip_reason(self, q: Tensor, k: Tensor, v: Tensor, pattern: object) -> str | None:
@@ -303,6 +315,11 @@ class TritonBandBackend:
         self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
     ) -> Tensor:
         band = band_of(pattern)
+        if band is None:  # Longformer: the window on the kernels, global tokens in PyTorch
+            band, causal = global_parts(pattern)
+            positions = pattern.global_positions(q.shape[2]).to(q.device)
+            return BandGlobalAttention.apply(q, k, v, band, causal, positions, alibi_slopes, band_forward,
+                                             band_backward)
         if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
             return BandAttention.apply(q, k, v, band, alibi_slopes)
         return band_forward(q, k, v, band, alibi_slopes)[0]  # no autograd bookkeeping on the inference path
