@@ -43,6 +43,8 @@ class GenomeEncoder(nn.Module):
         patch_size: nucleotides per token; > 1 puts a strided conv stem in front of the blocks.
         stem_kernel_size: width of the stem conv (default patch_size; wider overlaps patches).
         stem_hidden: hidden width of the stem (0: a single linear map per window).
+        stem_kmer: k > 1 feeds the stem the k-mers at each offset of its window (3: codons) instead of single
+            nucleotides (see ``PatchStem``).
         norm: 'layernorm' or 'rmsnorm'.
         checkpointing: recompute each block in the backward pass (activation checkpointing) to save memory;
             blocks whose attention updates its own state in training (RoutingSpec, PerformerSpec with
@@ -64,6 +66,7 @@ class GenomeEncoder(nn.Module):
         patch_size: int = 1,
         stem_kernel_size: int | None = None,
         stem_hidden: int = 0,
+        stem_kmer: int = 1,
         norm: str = "layernorm",
         checkpointing: bool = False,
         rotary_base: float = 10000.0,
@@ -81,8 +84,8 @@ class GenomeEncoder(nn.Module):
         self.specs = layer_specs(attention, num_layers)
         self.checkpointed = [checkpointing and not updates_state(spec) for spec in self.specs]
         self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=PAD if PAD < vocab_size else None)
-        use_stem = patch_size > 1 or (stem_kernel_size or 1) > 1
-        self.stem = PatchStem(d_model, patch_size, stem_kernel_size, stem_hidden) if use_stem else None
+        use_stem = patch_size > 1 or (stem_kernel_size or 1) > 1 or stem_kmer > 1
+        self.stem = PatchStem(d_model, patch_size, stem_kernel_size, stem_hidden, stem_kmer) if use_stem else None
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(
             Block(

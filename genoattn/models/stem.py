@@ -15,8 +15,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genoattn.data.vocab import VOCAB_SIZE, A, C, G, T
 from genoattn.errors import ConfigError
 from genoattn.models.blocks import make_norm
+
+_BASE_INDEX = torch.full((VOCAB_SIZE,), 4, dtype=torch.long)  # token id -> A/C/G/T index 0..3, else 4
+_BASE_INDEX[[A, C, G, T]] = torch.arange(4)
 
 
 class PatchStem(nn.Module):
@@ -28,9 +32,12 @@ class PatchStem(nn.Module):
         kernel_size: conv width k >= p (default p: non-overlapping patches); a wider kernel also sees
             (k - p) // 2 nucleotides before and the rest after each patch (zero-padded at the ends).
         hidden: width of a hidden GELU layer between the window and the token (0: one linear map).
+        kmer: > 1 replaces the first layer's nucleotide inputs by the k-mers starting at each offset of the
+            window (learned vectors per offset and k-mer; ``forward_ids`` only). k = 3 sees codons directly.
     """
 
-    def __init__(self, d_model: int, patch_size: int, kernel_size: int | None = None, hidden: int = 0) -> None:
+    def __init__(self, d_model: int, patch_size: int, kernel_size: int | None = None, hidden: int = 0,
+                 kmer: int = 1) -> None:
         super().__init__()
         kernel_size = patch_size if kernel_size is None else kernel_size
         if patch_size < 1 or kernel_size < patch_size:
@@ -38,18 +45,31 @@ class PatchStem(nn.Module):
                 f"model.stem_kernel_size must be >= model.patch_size >= 1, got patch_size={patch_size}, "
                 f"stem_kernel_size={kernel_size}"
             )
+        if not 1 <= kmer <= min(kernel_size, 6):
+            raise ConfigError(f"model.stem_kmer must be in 1..min(stem_kernel_size, 6), got {kmer}")
         self.patch_size = patch_size
         self.kernel_size = kernel_size
+        self.kmer = kmer
         self.pad_left = (kernel_size - patch_size) // 2
         self.pad_right = kernel_size - patch_size - self.pad_left
-        if hidden:  # a one-hidden-layer MLP over each window: detects k-mers (e.g. stop codons) directly
-            self.linear: nn.Module = nn.Sequential(
+        if kmer > 1:  # one learned vector per (offset in the window, k-mer); 4**k + 1: any k-mer with a non-ACGT
+            offsets = kernel_size - kmer + 1
+            self.kmer_table = nn.Embedding(offsets * (4**kmer + 1), hidden or d_model)
+            nn.init.normal_(self.kmer_table.weight, std=offsets**-0.5)  # a window's sum starts at unit scale
+            self.kmer_bias = nn.Parameter(torch.zeros(hidden or d_model))
+            self.linear: nn.Module = (
+                nn.Sequential(nn.Identity(), nn.GELU(), nn.Linear(hidden, d_model)) if hidden else nn.Identity()
+            )
+        elif hidden:  # a one-hidden-layer MLP over each window: detects k-mers (e.g. stop codons) directly
+            self.linear = nn.Sequential(
                 nn.Linear(kernel_size * d_model, hidden), nn.GELU(), nn.Linear(hidden, d_model)
             )
         else:
             self.linear = nn.Linear(kernel_size * d_model, d_model)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.kmer > 1:
+            raise ConfigError("PatchStem with kmer > 1 reads token ids: call forward_ids")
         batch, length, width = x.shape
         if length % self.patch_size:
             raise ConfigError(f"PatchStem: length {length} is not a multiple of patch_size {self.patch_size}")
@@ -73,6 +93,8 @@ class PatchStem(nn.Module):
         batch, length = input_ids.shape
         if length % self.patch_size:
             raise ConfigError(f"PatchStem: length {length} is not a multiple of patch_size {self.patch_size}")
+        if self.kmer > 1:
+            return self._forward_kmers(input_ids)
         first = self.linear[0] if isinstance(self.linear, nn.Sequential) else self.linear
         vocab, width = embedding.shape
         padded = torch.cat([embedding, embedding.new_zeros(1, width)])  # [V + 1, d]; row V: zero padding
@@ -84,6 +106,25 @@ class PatchStem(nn.Module):
         bags = (windows + offsets).reshape(-1, self.kernel_size)  # [B * N, k] rows of the tables
         hidden = F.embedding_bag(bags, tables, mode="sum") + first.bias  # [B * N, h]
         hidden = hidden.reshape(batch, -1, first.out_features)  # [B, N, h]
+        if isinstance(self.linear, nn.Sequential):
+            hidden = self.linear[2](self.linear[1](hidden))
+        return hidden  # [B, N, d]
+
+    def _forward_kmers(self, input_ids: Tensor) -> Tensor:
+        """k-mer stem: the window's first layer is a sum of learned vectors, one per (offset, k-mer), so a codon
+        (k = 3) such as a stop codon at a given offset is one table row rather than a conjunction to learn."""
+        batch = input_ids.shape[0]
+        base = _BASE_INDEX.to(input_ids.device)[input_ids]  # [B, L]: A/C/G/T -> 0..3, anything else -> 4
+        base = F.pad(base, (self.pad_left, self.pad_right), value=4)  # [B, L + k - p]; padding: unknown
+        grams = base.unfold(1, self.kmer, 1)  # [B, L + k - p - kmer + 1, kmer]
+        unknown = (grams == 4).any(-1)
+        weights = 4 ** torch.arange(self.kmer - 1, -1, -1, device=base.device)  # [kmer]
+        kmer_ids = torch.where(unknown, 4**self.kmer, (grams * weights).sum(-1))  # [B, L + k - p - kmer + 1]
+        offsets = self.kernel_size - self.kmer + 1
+        windows = kmer_ids.unfold(1, offsets, self.patch_size)  # [B, N, offsets]
+        rows = windows + torch.arange(offsets, device=base.device) * (4**self.kmer + 1)
+        hidden = F.embedding_bag(rows.reshape(-1, offsets), self.kmer_table.weight, mode="sum") + self.kmer_bias
+        hidden = hidden.reshape(batch, -1, hidden.shape[-1])  # [B, N, h]
         if isinstance(self.linear, nn.Sequential):
             hidden = self.linear[2](self.linear[1](hidden))
         return hidden  # [B, N, d]

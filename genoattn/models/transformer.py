@@ -40,6 +40,7 @@ class GenomeTransformer(nn.Module):
         patch_size: nucleotides per transformer token (strided conv stem; token-level tasks upsample back).
         stem_kernel_size: width of the stem conv (default patch_size).
         stem_hidden: hidden width of the stem (a GELU layer per window; 0: one linear map).
+        stem_kmer: k > 1: the stem reads the k-mers at each offset of its window (3: codons), not nucleotides.
         norm: 'layernorm' or 'rmsnorm'.
         pooling: sequence tasks: 'mean' over tokens or 'cls' (a learned token prepended at position 0;
             give it a global view, e.g. Longformer global_tokens=(0,), with local patterns).
@@ -65,6 +66,7 @@ class GenomeTransformer(nn.Module):
         patch_size: int = 1,
         stem_kernel_size: int | None = None,
         stem_hidden: int = 0,
+        stem_kmer: int = 1,
         norm: str = "layernorm",
         pooling: str = "mean",
         tie_weights: bool = True,
@@ -77,7 +79,8 @@ class GenomeTransformer(nn.Module):
             "vocab_size": vocab_size, "num_classes": num_classes, "task": task, "d_model": d_model,
             "num_layers": num_layers, "num_heads": num_heads, "mlp_ratio": mlp_ratio, "dropout": dropout,
             "attention": attention, "backend": backend, "positions": positions, "patch_size": patch_size,
-            "stem_kernel_size": stem_kernel_size, "stem_hidden": stem_hidden, "norm": norm, "pooling": pooling,
+            "stem_kernel_size": stem_kernel_size, "stem_hidden": stem_hidden, "stem_kmer": stem_kmer, "norm": norm,
+            "pooling": pooling,
             "tie_weights": tie_weights,
             "checkpointing": checkpointing, "rotary_base": rotary_base,
         }
@@ -93,7 +96,8 @@ class GenomeTransformer(nn.Module):
         self.encoder = GenomeEncoder(
             vocab_size=vocab_size, d_model=d_model, num_layers=num_layers, num_heads=num_heads,
             mlp_ratio=mlp_ratio, dropout=dropout, attention=attention, backend=backend, positions=positions,
-            patch_size=patch_size, stem_kernel_size=stem_kernel_size, stem_hidden=stem_hidden, norm=norm,
+            patch_size=patch_size, stem_kernel_size=stem_kernel_size, stem_hidden=stem_hidden, stem_kmer=stem_kmer,
+            norm=norm,
             checkpointing=checkpointing, rotary_base=rotary_base,
         )
         self.cls = nn.Parameter(torch.zeros(1, 1, d_model)) if pooling == "cls" and not self.token_level else None

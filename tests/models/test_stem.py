@@ -68,3 +68,37 @@ def test_stem_from_ids_equals_stem_on_embeddings(patch_size, kernel_size, hidden
     grads_expected = torch.autograd.grad(expected.square().sum(), params)
     for a, b in zip(grads_expected, torch.autograd.grad(got.square().sum(), params)):
         torch.testing.assert_close(b, a, rtol=0, atol=1e-10)
+
+
+def test_kmer_stem_sums_one_vector_per_offset_and_kmer():
+    """kmer=3: token t's first layer is the sum over window offsets o of table[o, codon starting at o] + bias;
+    a codon holding N or padding is the 'unknown' row 64."""
+    from genoattn.data.vocab import A, C, G, N, T
+
+    torch.manual_seed(0)
+    stem = PatchStem(8, patch_size=3, kernel_size=7, hidden=0, kmer=3).double()
+    bases = [A, C, G, T]
+    ids = torch.tensor([[A, C, G, T, T, A, G, N, C, A, A, T]])  # L = 12 -> 4 tokens
+    left = (7 - 3) // 2
+    padded = [None] * left + ids[0].tolist() + [None] * (7 - 3 - left)
+    expected = []
+    for t in range(4):
+        window = padded[3 * t: 3 * t + 7]
+        total = stem.kmer_bias.clone()
+        for o in range(7 - 3 + 1):
+            codon = window[o: o + 3]
+            if any(x not in bases for x in codon):
+                kmer = 64
+            else:
+                kmer = 16 * bases.index(codon[0]) + 4 * bases.index(codon[1]) + bases.index(codon[2])
+            total = total + stem.kmer_table.weight[o * 65 + kmer]
+        expected.append(total)
+    got = stem.forward_ids(ids, torch.zeros(9, 8, dtype=torch.float64))
+    torch.testing.assert_close(got[0], torch.stack(expected), rtol=0, atol=1e-12)
+
+
+def test_kmer_stem_rejects_bad_k():
+    with pytest.raises(ConfigError, match="stem_kmer"):
+        PatchStem(4, 3, 4, kmer=5)
+    with pytest.raises(ConfigError, match="forward_ids"):
+        PatchStem(4, 3, 6, kmer=3)(torch.zeros(1, 6, 4))
