@@ -64,6 +64,35 @@ def _tile_split(first, last, full_first, full_last, BLOCK: tl.constexpr):
 
 
 @triton.jit
+def _program_class(H, L, DIL):
+    """(g, b * H + h, b, h, Lg) of this program: residue class, batch-head row, batch, head, class length."""
+    pid = tl.program_id(1)
+    g = pid % DIL
+    bh = pid // DIL
+    return g, bh, bh // H, bh % H, (L - g + DIL - 1) // DIL
+
+
+@triton.jit
+def _alibi_log2(SLOPES, h, HAS_ALIBI: tl.constexpr):
+    """Head h's ALiBi slope in base-2 score units (0 without ALiBi)."""
+    slope = 0.0
+    if HAS_ALIBI:
+        slope = tl.load(SLOPES + h).to(tl.float32) * 1.4426950408889634
+    return slope
+
+
+@triton.jit
+def _key_run(m0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    """Keys seen by the query tile starting at m0: first..last, and its split into BLOCK_N tiles (masked tiles
+    before t_begin and from t_end, tiles every row sees in between)."""
+    m_last = tl.minimum(m0 + BLOCK_M, Lg) - 1
+    first, full_last = _key_bounds(m0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
+    full_first, last = _key_bounds(m_last, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
+    t_begin, t_end, num_tiles = _tile_split(first, last, full_first, full_last, BLOCK_N)
+    return first, last, t_begin, t_end, num_tiles
+
+
+@triton.jit
 def _scores(q, k, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL,
             MASKED: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
     """Scores in base-2 units [BM, BN]; masked pairs -inf when MASKED."""
@@ -109,12 +138,7 @@ def band_fwd_kernel(Q, K, V, O, LSE, SLOPES,
                     NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
     """Grid (query tiles of the longest class, B * H * DIL). LSE: [B, H, L] float32, base 2."""
     pid_m = tl.program_id(0)
-    pid = tl.program_id(1)
-    g = pid % DIL
-    bh = pid // DIL
-    b = bh // H
-    h = bh % H
-    Lg = (L - g + DIL - 1) // DIL
+    g, bh, b, h, Lg = _program_class(H, L, DIL)
     m0 = pid_m * BLOCK_M
     if m0 < Lg:
         offs_m = m0 + tl.arange(0, BLOCK_M)
@@ -123,14 +147,9 @@ def band_fwd_kernel(Q, K, V, O, LSE, SLOPES,
         rows = g + offs_m * DIL  # positions in the sequence
         q = tl.load(Q + b * stride_qb + h * stride_qh + rows[:, None] * stride_ql + offs_d[None, :],
                     mask=row_ok[:, None], other=0.0)
-        alibi_log2 = 0.0
-        if HAS_ALIBI:
-            alibi_log2 = tl.load(SLOPES + h).to(tl.float32) * 1.4426950408889634
+        alibi_log2 = _alibi_log2(SLOPES, h, HAS_ALIBI)
         row_lo, row_hi = _key_bounds(offs_m, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
-        m_last = tl.minimum(m0 + BLOCK_M, Lg) - 1
-        first, full_last = _key_bounds(m0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
-        full_first, last = _key_bounds(m_last, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
-        t_begin, t_end, num_tiles = _tile_split(first, last, full_first, full_last, BLOCK_N)
+        first, last, t_begin, t_end, num_tiles = _key_run(m0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD, BLOCK_M, BLOCK_N)
         k_base = K + b * stride_kb + h * stride_kh + g * stride_kl
         v_base = V + b * stride_vb + h * stride_vh + g * stride_vl
         acc = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
@@ -201,12 +220,7 @@ def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES,
     """Grid (key tiles of the longest class, B * H * DIL). DELTA = rowsum(dO * O), float32 [B, H, L].
     ATOMIC_DQ: also accumulate dQ into DQ (float32, zeroed by the caller); otherwise DQ is unused."""
     pid_n = tl.program_id(0)
-    pid = tl.program_id(1)
-    g = pid % DIL
-    bh = pid // DIL
-    b = bh // H
-    h = bh % H
-    Lg = (L - g + DIL - 1) // DIL
+    g, bh, b, h, Lg = _program_class(H, L, DIL)
     n0 = pid_n * BLOCK_N
     if n0 < Lg:
         offs_n = n0 + tl.arange(0, BLOCK_N)
@@ -217,9 +231,7 @@ def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES,
                     mask=col_ok[:, None], other=0.0)
         v = tl.load(V + b * stride_vb + h * stride_vh + cols[:, None] * stride_vl + offs_d[None, :],
                     mask=col_ok[:, None], other=0.0)
-        alibi_log2 = 0.0
-        if HAS_ALIBI:
-            alibi_log2 = tl.load(SLOPES + h).to(tl.float32) * 1.4426950408889634
+        alibi_log2 = _alibi_log2(SLOPES, h, HAS_ALIBI)
         col_lo, col_hi = _query_bounds(offs_n, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
         n_last = tl.minimum(n0 + BLOCK_N, Lg) - 1
         first, full_last = _query_bounds(n0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
@@ -279,12 +291,7 @@ def band_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, SLOPES,
                        NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
     """Grid (query tiles of the longest class, B * H * DIL)."""
     pid_m = tl.program_id(0)
-    pid = tl.program_id(1)
-    g = pid % DIL
-    bh = pid // DIL
-    b = bh // H
-    h = bh % H
-    Lg = (L - g + DIL - 1) // DIL
+    g, bh, b, h, Lg = _program_class(H, L, DIL)
     m0 = pid_m * BLOCK_M
     if m0 < Lg:
         offs_m = m0 + tl.arange(0, BLOCK_M)
@@ -297,14 +304,9 @@ def band_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, SLOPES,
                      mask=row_ok[:, None], other=0.0)
         lse = tl.load(LSE + bh * L + rows, mask=row_ok, other=float("inf"))
         delta = tl.load(DELTA + bh * L + rows, mask=row_ok, other=0.0)
-        alibi_log2 = 0.0
-        if HAS_ALIBI:
-            alibi_log2 = tl.load(SLOPES + h).to(tl.float32) * 1.4426950408889634
+        alibi_log2 = _alibi_log2(SLOPES, h, HAS_ALIBI)
         row_lo, row_hi = _key_bounds(offs_m, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
-        m_last = tl.minimum(m0 + BLOCK_M, Lg) - 1
-        first, full_last = _key_bounds(m0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
-        full_first, last = _key_bounds(m_last, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
-        t_begin, t_end, num_tiles = _tile_split(first, last, full_first, full_last, BLOCK_N)
+        first, last, t_begin, t_end, num_tiles = _key_run(m0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD, BLOCK_M, BLOCK_N)
         k_base = K + b * stride_kb + h * stride_kh + g * stride_kl
         v_base = V + b * stride_vb + h * stride_vh + g * stride_vl
         dq = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
