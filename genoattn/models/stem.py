@@ -57,6 +57,7 @@ class PatchStem(nn.Module):
             self.kmer_table = nn.Embedding(offsets * (4**kmer + 1), hidden or d_model)
             nn.init.normal_(self.kmer_table.weight, std=offsets**-0.5)  # a window's sum starts at unit scale
             self.kmer_bias = nn.Parameter(torch.zeros(hidden or d_model))
+            self.register_buffer("base_index", _BASE_INDEX.clone(), persistent=False)  # follows .to(device)
             self.linear: nn.Module = (
                 nn.Sequential(nn.Identity(), nn.GELU(), nn.Linear(hidden, d_model)) if hidden else nn.Identity()
             )
@@ -90,7 +91,7 @@ class PatchStem(nn.Module):
         instead of a (k * d) x hidden matrix product, about k * d times fewer multiply-adds.
         Zero padding at the ends is an extra all-zero table row.
         """
-        batch, length = input_ids.shape
+        length = input_ids.shape[1]
         if length % self.patch_size:
             raise ConfigError(f"PatchStem: length {length} is not a multiple of patch_size {self.patch_size}")
         if self.kmer > 1:
@@ -102,29 +103,27 @@ class PatchStem(nn.Module):
         tables = torch.einsum("hkd,vd->kvh", weight, padded).reshape(-1, first.out_features)  # [k * (V+1), h]
         ids = F.pad(input_ids, (self.pad_left, self.pad_right), value=vocab)  # [B, L + k - p]
         windows = ids.unfold(1, self.kernel_size, self.patch_size)  # [B, N, k]
-        offsets = torch.arange(self.kernel_size, device=ids.device) * (vocab + 1)  # [k]
-        bags = (windows + offsets).reshape(-1, self.kernel_size)  # [B * N, k] rows of the tables
-        hidden = F.embedding_bag(bags, tables, mode="sum") + first.bias  # [B * N, h]
-        hidden = hidden.reshape(batch, -1, first.out_features)  # [B, N, h]
-        if isinstance(self.linear, nn.Sequential):
-            hidden = self.linear[2](self.linear[1](hidden))
-        return hidden  # [B, N, d]
+        return self._sum_rows(windows, vocab + 1, tables, first.bias)
 
     def _forward_kmers(self, input_ids: Tensor) -> Tensor:
         """k-mer stem: the window's first layer is a sum of learned vectors, one per (offset, k-mer), so a codon
         (k = 3) such as a stop codon at a given offset is one table row rather than a conjunction to learn."""
-        batch = input_ids.shape[0]
-        base = _BASE_INDEX.to(input_ids.device)[input_ids]  # [B, L]: A/C/G/T -> 0..3, anything else -> 4
+        base = self.base_index[input_ids]  # [B, L]: A/C/G/T -> 0..3, anything else -> 4
         base = F.pad(base, (self.pad_left, self.pad_right), value=4)  # [B, L + k - p]; padding: unknown
         grams = base.unfold(1, self.kmer, 1)  # [B, L + k - p - kmer + 1, kmer]
         unknown = (grams == 4).any(-1)
         weights = 4 ** torch.arange(self.kmer - 1, -1, -1, device=base.device)  # [kmer]
         kmer_ids = torch.where(unknown, 4**self.kmer, (grams * weights).sum(-1))  # [B, L + k - p - kmer + 1]
-        offsets = self.kernel_size - self.kmer + 1
-        windows = kmer_ids.unfold(1, offsets, self.patch_size)  # [B, N, offsets]
-        rows = windows + torch.arange(offsets, device=base.device) * (4**self.kmer + 1)
-        hidden = F.embedding_bag(rows.reshape(-1, offsets), self.kmer_table.weight, mode="sum") + self.kmer_bias
-        hidden = hidden.reshape(batch, -1, hidden.shape[-1])  # [B, N, h]
+        windows = kmer_ids.unfold(1, self.kernel_size - self.kmer + 1, self.patch_size)  # [B, N, offsets]
+        return self._sum_rows(windows, 4**self.kmer + 1, self.kmer_table.weight, self.kmer_bias)
+
+    def _sum_rows(self, windows: Tensor, rows_per_offset: int, table: Tensor, bias: Tensor) -> Tensor:
+        """First layer as a table lookup, then the rest of the stem: windows [B, N, n] hold, per token and
+        window offset o, a row within offset o's block of ``rows_per_offset`` rows of ``table`` [n * R, h]."""
+        batch, _, n = windows.shape
+        bags = windows + torch.arange(n, device=windows.device) * rows_per_offset  # [B, N, n] rows of the table
+        hidden = F.embedding_bag(bags.reshape(-1, n), table, mode="sum") + bias  # [B * N, h]
+        hidden = hidden.reshape(batch, -1, table.shape[-1])  # [B, N, h]
         if isinstance(self.linear, nn.Sequential):
             hidden = self.linear[2](self.linear[1](hidden))
         return hidden  # [B, N, d]
