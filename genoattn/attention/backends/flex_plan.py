@@ -249,13 +249,7 @@ def _gather_queries(positions: Tensor, length: int, device: torch.device, opts: 
     chunk_len = -(-nk // chunks) * bs  # a whole number of blocks
     chunks = -(-length // chunk_len)
     nkc = chunk_len // bs
-    layout = BlockLayout(
-        length=chunk_len,
-        block_size=bs,
-        indices=torch.arange(nkc, dtype=torch.int32).expand(1, q_blocks, nkc).contiguous(),
-        counts=torch.full((1, q_blocks), nkc, dtype=torch.int32),
-        full=torch.ones(1, q_blocks, nkc, dtype=torch.bool),
-    )
+    layout = BlockLayout.every_block(chunk_len, bs, q_blocks, full=True)
     pad = chunks * chunk_len - length
     mask = None
     if pad > 0:  # the last chunk ends in zero padding: its tail blocks are partial in every chunk's layout
@@ -444,15 +438,7 @@ def _local_window_mask(pattern, num_heads: int, device: torch.device) -> MaskMod
 
 def _all_pairs_block_mask(length: int, keys: int, mask_mod: MaskMod, device: torch.device, opts: PlanOptions):
     """BlockMask over [length queries, ``keys`` keys] with every block partial (mask_mod decides)."""
-    bs = opts.block_size
-    nq, nk = -(-length // bs), -(-keys // bs)
-    layout = BlockLayout(
-        length=keys,
-        block_size=bs,
-        indices=torch.arange(nk, dtype=torch.int32).expand(1, nq, nk).contiguous(),
-        counts=torch.full((1, nq), nk, dtype=torch.int32),
-        full=torch.zeros(1, nq, nk, dtype=torch.bool),
-    )
+    layout = BlockLayout.every_block(keys, opts.block_size, -(-length // opts.block_size), full=False)
     return block_mask_from_layout(layout, mask_mod, device, opts.narrow, q_length=length)
 
 

@@ -46,6 +46,19 @@ class BlockLayout:
     def num_blocks(self) -> int:
         return -(-self.length // self.block_size)
 
+    @classmethod
+    def every_block(cls, key_length: int, block_size: int, query_blocks: int, full: bool) -> BlockLayout:
+        """Every query block visits every key block of ``key_length`` keys; ``full`` marks them all full (or all
+        partial, for a mask_mod to decide)."""
+        nk = -(-key_length // block_size)
+        return cls(
+            length=key_length,
+            block_size=block_size,
+            indices=torch.arange(nk, dtype=torch.int32).expand(1, query_blocks, nk).contiguous(),
+            counts=torch.full((1, query_blocks), nk, dtype=torch.int32),
+            full=torch.full((1, query_blocks, nk), full, dtype=torch.bool),
+        )
+
     def dense_blocks(self) -> Tensor:
         """bool [H', NQ, NK] block-level view (for tests and plots at small L)."""
         h, nq, k = self.indices.shape
