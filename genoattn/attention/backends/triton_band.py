@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+from functools import lru_cache
 
 import torch
 from torch import Tensor
@@ -272,6 +273,13 @@ class BandAttention(torch.autograd.Function):
         return dq, dk, dv, None, None
 
 
+@lru_cache(maxsize=64)
+def _global_positions(pattern: Longformer, length: int, device: torch.device) -> Tensor:
+    """The pattern's global tokens on ``device``, made once per (pattern, length, device): no host-to-device
+    copy on every call."""
+    return pattern.global_positions(length).to(device)
+
+
 class TritonBandBackend:
     name = "triton_band"
 
@@ -317,7 +325,7 @@ class TritonBandBackend:
         band = band_of(pattern)
         if band is None:  # Longformer: the window on the kernels, global tokens in PyTorch
             band, causal = global_parts(pattern)
-            positions = pattern.global_positions(q.shape[2]).to(q.device)
+            positions = _global_positions(pattern, q.shape[2], q.device)
             return BandGlobalAttention.apply(q, k, v, band, causal, positions, alibi_slopes, band_forward,
                                              band_backward)
         if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
