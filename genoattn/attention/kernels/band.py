@@ -55,15 +55,10 @@ def band_mask(band: Band, length: int) -> Tensor:
     """Dense [L, L] mask of a band (query rows, key columns), built from the band description."""
     i = torch.arange(length)
     g, c = i % band.dilation, i // band.dilation
-    class_length = torch.tensor([(length - r + band.dilation - 1) // band.dilation for r in range(band.dilation)])
-    lo, hi = [], []
-    for r in range(band.dilation):
-        a, b = band.key_bounds(c[g == r], int(class_length[r]))
-        lo.append(a)
-        hi.append(b)
     row_lo = torch.empty(length, dtype=torch.long)
     row_hi = torch.empty(length, dtype=torch.long)
     for r in range(band.dilation):
-        row_lo[g == r], row_hi[g == r] = lo[r], hi[r]
+        in_class = g == r
+        row_lo[in_class], row_hi[in_class] = band.key_bounds(c[in_class], int(in_class.sum()))
     same_class = g[:, None] == g[None, :]
     return same_class & (c[None, :] >= row_lo[:, None]) & (c[None, :] <= row_hi[:, None])
