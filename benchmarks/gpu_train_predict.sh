@@ -3,11 +3,7 @@
 # Run on a 2-GPU machine from the repo root with .whl/ carried (see ../shared/tools/gpu-wheels):
 #   bash benchmarks/gpu_train_predict.sh   (writes into $OUT, default ./gpu_out)
 set -u -o pipefail
-OUT=${OUT:-gpu_out}; mkdir -p "$OUT"
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-  && export PYTHONPATH=/tmp/site:$PWD || exit 1
-export PYTHONUNBUFFERED=1
-nvidia-smi -L | tee "$OUT/gpus.txt"
+source "$(dirname "$0")/gpu_setup.sh"
 STEPS=${STEPS:-300}
 
 train() {  # $1 = number of GPUs

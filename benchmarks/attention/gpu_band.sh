@@ -4,12 +4,8 @@
 # Run from the repo root with .whl/ carried (see ../shared/tools/gpu-wheels):
 #   bash benchmarks/attention/gpu_band.sh   (writes into $OUT, default ./gpu_out)
 set -u -o pipefail
-OUT=${OUT:-gpu_out}; mkdir -p "$OUT"
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-  && export PYTHONPATH=/tmp/site:$PWD || exit 1
-export PYTHONUNBUFFERED=1
-nvidia-smi -L | tee "$OUT/gpu.txt"
-python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)" | tee -a "$OUT/gpu.txt"
+source "$(dirname "$0")/../gpu_setup.sh"
+python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)" | tee -a "$OUT/gpus.txt"
 GENOATTN_TRITON_BAND_TUNE=0 timeout "${TEST_TIMEOUT:-240}" python3 -m pytest -q -m gpu -p no:cacheprovider tests/attention/test_triton_band.py \
   ${TEST_ARGS:-} > "$OUT/test_gpu.log" 2>&1
 echo "tests: exit $?"; tail -5 "$OUT/test_gpu.log"
