@@ -126,10 +126,7 @@ def _launch(name: str, tile: str, q: Tensor, band: Band, blocks: tuple[int, int]
         kernel = tuned.fn  # later calls skip the autotuner's per-call work (host time counts at 64k)
         kwargs.update(best.all_kwargs())
     else:
-        _autotuned()
-        from genoattn.attention.kernels import band_triton as kt
-
-        kernel = {"fwd": kt.band_fwd_kernel, "dkdv": kt.band_bwd_dkdv_kernel, "dq": kt.band_bwd_dq_kernel}[name]
+        kernel = _autotuned()[name].fn  # the kernel under the autotuner
         kwargs.update(BLOCK_M=blocks[0], BLOCK_N=blocks[1])
     run_kernel(kernel, grid, args, kwargs)
     return False
