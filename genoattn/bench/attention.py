@@ -5,8 +5,10 @@
 
 For each pattern (``PATTERNS``) x backend (flex, xformers, reference at small L, blocked if present; Performer
 as its own module) x length x mode (forward; forward + backward), B=1, H=8, D=64, bf16:
-- ``ms``: median of timed repeats (CUDA events around each call; a warm-up call first, so compilation and
-  BlockMask construction stay out; BlockMasks are cached per pattern and length as in training);
+- ``ms``: median of timed repeats (CUDA events around each call, calls queued back to back as in training and
+  in ``triton.testing.do_bench``; a warm-up call first, so compilation and BlockMask construction stay out;
+  BlockMasks are cached per pattern and length as in training); ``ms_sync``: the same with the host waiting
+  after every call, so a short call also pays its launch latency (the figure earlier runs reported as ``ms``);
 - ``peak_gib``: torch.cuda.max_memory_allocated during one call, q/k/v (and their gradients) included;
 - ``pairs``: visible (query, key) pairs summed over heads (``attention_pairs``);
   useful FLOPs = 4 * D * pairs forward; forward + backward counted as 2.5 x forward (the issue's convention;
@@ -78,12 +80,14 @@ class Row:
     mode: str
     status: str = "ok"  # ok | refused | oom | timeout | error | skipped
     detail: str = ""
-    ms: float = float("nan")
+    ms: float = float("nan")  # GPU time per call, calls queued back to back (see time_call)
+    ms_sync: float = float("nan")  # the same with the host waiting after every call (launch latency included)
     peak_gib: float = float("nan")
     pairs: int = 0
     useful_tflop: float = float("nan")
     useful_tflops: float = float("nan")
     ratio_sdpa: float = float("nan")
+    ratio_sdpa_sync: float = float("nan")  # the ratio from the ms_sync timings
     sdpa_length: int = 0
     repeats: int = 0
 
@@ -116,8 +120,15 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_call(fn: Callable[[], None], device: torch.device, rep_ms: float, max_repeats: int = 50) -> tuple[float, int]:
-    """Median milliseconds of ``fn`` over repeats filling about ``rep_ms`` (at least 3), after one warm call."""
+def time_call(fn: Callable[[], None], device: torch.device, rep_ms: float, max_repeats: int = 50,
+              synchronise: bool = False) -> tuple[float, int]:
+    """Median milliseconds of ``fn`` over repeats filling about ``rep_ms`` (at least 3), after one warm call.
+
+    On CUDA each call is bracketed by events. Default: calls are queued back to back and the host waits once at
+    the end (as ``triton.testing.do_bench`` does), so each pair of events times the call on the GPU's timeline,
+    the way it runs in training, where the host queues work ahead; host time shows only if the host cannot keep
+    the GPU busy. ``synchronise``: the host waits after every call, so each call also pays its own launch latency
+    (the cost of a single isolated call)."""
     fn()
     sync(device)
     t0 = time.perf_counter()
@@ -125,20 +136,22 @@ def time_call(fn: Callable[[], None], device: torch.device, rep_ms: float, max_r
     sync(device)
     estimate = (time.perf_counter() - t0) * 1e3
     repeats = int(min(max_repeats, max(3, rep_ms / max(estimate, 1e-3))))
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            end.synchronize()
-            times.append(start.elapsed_time(end))
-        else:
+    if device.type != "cuda":
+        times = []
+        for _ in range(repeats):
             t0 = time.perf_counter()
             fn()
             times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times), repeats
+        return statistics.median(times), repeats
+    events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(repeats)]
+    for start, end in events:
+        start.record()
+        fn()
+        end.record()
+        if synchronise:
+            end.synchronize()
+    torch.cuda.synchronize(device)
+    return statistics.median(start.elapsed_time(end) for start, end in events), repeats
 
 
 def make_runner(backend: str, pattern: object, q, k, v, module=None) -> Callable[[], torch.Tensor]:
@@ -224,6 +237,8 @@ def run_cell(row: Row, pattern: object, args, device: torch.device, dtype: torch
             if device.type == "cuda":
                 row.peak_gib = torch.cuda.max_memory_allocated(device) / 2**30
             row.ms, row.repeats = time_call(call, device, args.rep_ms)
+            if device.type == "cuda":
+                row.ms_sync = time_call(call, device, args.rep_ms / 3, synchronise=True)[0]
         row.useful_tflops = row.useful_tflop / (row.ms / 1e3)
     except torch.OutOfMemoryError as exc:
         row.status, row.detail = "oom", str(exc).splitlines()[0][:200]
@@ -272,6 +287,7 @@ def fill_ratios(rows: list[Row]) -> None:
                 continue
             ref = sdpa[max(smaller)]
         r.ratio_sdpa = r.useful_tflops / ref.useful_tflops
+        r.ratio_sdpa_sync = ref.ms_sync / r.ms_sync * r.useful_tflop / ref.useful_tflop
         r.sdpa_length = ref.length
 
 

@@ -64,7 +64,7 @@ def test_kernels_match_reference_in_interpreter():
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     cases = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert len(cases) == 7 + 4  # band patterns, then Longformer (window on the kernels + global tokens)
+    assert len(cases) == 7 + 5  # band patterns, then Longformer (window on the kernels + global tokens)
     for case in cases:
         errors = [case["out"], *case["grads"]]
         if "atomic_grads" in case:

@@ -33,11 +33,12 @@ CASES = [  # pattern, L, (fwd BLOCK_M, BLOCK_N), ((dkdv M, N), (dq M, N)), alibi
 ]
 
 
-LONGFORMER_CASES = [  # pattern, L, alibi: the window on the kernels, global tokens in PyTorch
+LONGFORMER_CASES = [  # pattern, L, alibi: window and global columns on the kernels, global rows in PyTorch
     (Longformer(6, global_tokens=(0,)), 70, False),
     (Longformer(4, global_tokens=(0, 33, -1), dilation=2), 81, True),
     (Longformer(5, global_tokens=(3, 40), causal=True), 64, False),
     (Longformer(3, global_tokens=(), dilation=3), 50, False),
+    (Longformer(2, global_tokens=tuple(range(1, 75, 4))), 75, True),  # 19 globals: two global key tiles
 ]
 
 

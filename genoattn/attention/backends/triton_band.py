@@ -20,7 +20,7 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
-from genoattn.attention.kernels.band import Band, band_of
+from genoattn.attention.kernels.band import Band, GlobalColumns, band_of
 from genoattn.attention.kernels.band_globals import BandGlobalAttention, global_parts
 from genoattn.attention.patterns import Longformer
 
@@ -76,7 +76,7 @@ def _autotuned():
     if INTERPRET:
         _patch_interpreter_index()
 
-    key = ["L", "DIL", "LEFT", "RIGHT", "KS", "HEAD_DIM"]
+    key = ["L", "DIL", "LEFT", "RIGHT", "KS", "HEAD_DIM", "HAS_GLOBAL"]
 
     def configs(shapes):
         shapes = shapes[-1:] if INTERPRET else shapes if TUNE else shapes[:1]
@@ -87,11 +87,11 @@ def _autotuned():
     forward = [(64, 64, 4, 3), (64, 64, 4, 4), (64, 32, 4, 3), (32, 64, 4, 3), (128, 64, 4, 3), (128, 64, 8, 3),
                (64, 128, 4, 3), (32, 32, 4, 2)]
     dkdv = [(32, 64, 4, 3), (32, 64, 4, 4), (16, 64, 4, 3), (32, 64, 2, 3), (64, 32, 4, 3), (64, 64, 4, 3),
-            (32, 128, 4, 3), (32, 32, 4, 2)]
+            (32, 128, 4, 3), (64, 128, 8, 3), (32, 128, 8, 3), (32, 32, 4, 2)]
     dq = [(64, 64, 4, 3), (64, 32, 4, 2), (64, 64, 4, 4), (32, 64, 4, 3), (64, 32, 4, 3), (128, 64, 8, 3),
           (128, 32, 4, 3), (32, 32, 4, 2)]
     _kernels["fwd"] = triton.autotune(configs(forward), key=key)(kt.band_fwd_kernel)
-    _kernels["dkdv"] = triton.autotune(configs(dkdv), key=[*key, "ATOMIC_DQ"])(kt.band_bwd_dkdv_kernel)
+    _kernels["dkdv"] = triton.autotune(configs(dkdv), key=[*key[:-1], "ATOMIC_DQ"])(kt.band_bwd_dkdv_kernel)
     _kernels["dq"] = triton.autotune(configs(dq), key=key)(kt.band_bwd_dq_kernel)
     return _kernels
 
@@ -103,6 +103,13 @@ def _common(band: Band, q: Tensor, alibi_slopes: Tensor | None) -> dict:
         "KS": band.kernel_size, "HEAD_DIM": head_dim, "NEIGHBORHOOD": band.neighborhood,
         "HAS_ALIBI": alibi_slopes is not None, "PRECISION": "ieee" if q.dtype == torch.float32 else "tf32",
     }
+
+
+def _global_kwargs(columns: GlobalColumns | None) -> dict:
+    """The global-column arguments of the forward and dQ kernels (none: HAS_GLOBAL off)."""
+    count = 0 if columns is None else columns.positions.numel()
+    return {"NG": count, "HAS_GLOBAL": count > 0, "CAUSAL": columns is not None and columns.causal,
+            "GLOBAL_BLOCK": 16}
 
 
 def _launch(name: str, tile: str, q: Tensor, band: Band, blocks: tuple[int, int] | None, *args, **kwargs) -> bool:
@@ -117,7 +124,8 @@ def _launch(name: str, tile: str, q: Tensor, band: Band, blocks: tuple[int, int]
 
     if blocks is None:
         tuned = _autotuned()[name]
-        key = (name, tuple(q.shape), q.dtype, band, kwargs["HAS_ALIBI"], kwargs.get("ATOMIC_DQ", False))
+        key = (name, tuple(q.shape), q.dtype, band, kwargs["HAS_ALIBI"], kwargs.get("ATOMIC_DQ", False),
+               kwargs.get("HAS_GLOBAL", False))
         best = best_configs.get(key)
         if best is None:  # first call for this shape: autotune, remember the winner
             tuned[grid](*args, **kwargs)
@@ -175,8 +183,10 @@ def run_kernel(kernel, grid, args: tuple, kwargs: dict) -> None:
 
 
 def band_forward(q: Tensor, k: Tensor, v: Tensor, band: Band, alibi_slopes: Tensor | None = None,
-                 blocks: tuple[int, int] | None = None) -> tuple[Tensor, Tensor]:
-    """(out [B, H, L, D], lse [B, H, L] float32 in base 2); ``blocks`` fixes (BLOCK_M, BLOCK_N)."""
+                 blocks: tuple[int, int] | None = None,
+                 columns: GlobalColumns | None = None) -> tuple[Tensor, Tensor]:
+    """(out [B, H, L, D], lse [B, H, L] float32 in base 2); ``blocks`` fixes (BLOCK_M, BLOCK_N); ``columns``:
+    global keys every query sees besides its band."""
     batch, heads, length, head_dim = q.shape
     out = torch.empty_like(q)
     lse = torch.empty(batch, heads, length, device=q.device, dtype=torch.float32)
@@ -184,17 +194,21 @@ def band_forward(q: Tensor, k: Tensor, v: Tensor, band: Band, alibi_slopes: Tens
     scale_log2 = LOG2E / math.sqrt(head_dim)
     _launch(
         "fwd", "BLOCK_M", q, band, blocks,
-        q, k, v, out, lse, slopes, *q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *out.stride()[:3],
-        scale_log2=scale_log2, **_common(band, q, alibi_slopes),
+        q, k, v, out, lse, slopes, lse if columns is None else columns.positions,
+        *q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *out.stride()[:3],
+        scale_log2=scale_log2, **_common(band, q, alibi_slopes), **_global_kwargs(columns),
     )
     return out, lse
 
 
 def band_backward(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, band: Band,
                   alibi_slopes: Tensor | None = None, blocks: tuple[tuple[int, int], tuple[int, int]] | None = None,
-                  atomic_dq: bool | None = None) -> tuple[Tensor, Tensor, Tensor]:
+                  atomic_dq: bool | None = None, columns: GlobalColumns | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """(dq, dk, dv) of ``band_forward``; ``blocks`` fixes (BLOCK_M, BLOCK_N) of the dK/dV and the dQ kernel;
-    ``atomic_dq`` adds dQ from the dK/dV kernel instead of running the dQ kernel (None: ``_atomic_dq_choice``)."""
+    ``atomic_dq`` adds dQ from the dK/dV kernel instead of running the dQ kernel (None: ``_atomic_dq_choice``;
+    never with ``columns``, whose gradients come from the dQ kernel)."""
+    if columns is not None and columns.positions.numel():
+        atomic_dq = False
     if atomic_dq is None:
         atomic_dq = _atomic_dq_choice(grad_out, q, k, v, out, lse, band, alibi_slopes)
     head_dim = q.shape[-1]
@@ -222,10 +236,19 @@ def band_backward(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor
         _launch("dkdv", "BLOCK_N", q, band, dkdv_blocks, *dkdv_args, **dkdv_kwargs)
     if atomic_dq:
         return dq.to(q.dtype), dk, dv
-    _launch(
-        "dq", "BLOCK_M", q, band, dq_blocks, q, k, v, grad_out, lse, delta, dq, slopes, *strides, *dq.stride()[:3],
-        scale_log2=scale * LOG2E, sm_scale=scale, **common,
-    )
+    global_kwargs = _global_kwargs(columns)
+    count = global_kwargs["NG"]
+    key_grads = torch.zeros(2, batch * heads, count, head_dim, device=q.device, dtype=torch.float32)  # dK, dV
+    dq_args = (q, k, v, grad_out, lse, delta, dq, slopes, lse if columns is None else columns.positions,
+               key_grads[0], key_grads[1], *strides, *dq.stride()[:3])
+    dq_kwargs = dict(scale_log2=scale * LOG2E, sm_scale=scale, **common, **global_kwargs)
+    if _launch("dq", "BLOCK_M", q, band, dq_blocks, *dq_args, **dq_kwargs) and count:
+        key_grads.zero_()  # autotuning ran the kernel once per config, each adding into key_grads
+        _launch("dq", "BLOCK_M", q, band, dq_blocks, *dq_args, **dq_kwargs)
+    if count:  # the global columns' dK, dV, summed over every query tile
+        positions = columns.positions.long()
+        for grad, part in ((dk, key_grads[0]), (dv, key_grads[1])):
+            grad.index_add_(2, positions, part.view(batch, heads, count, head_dim).to(grad.dtype))
     return dq, dk, dv
 
 

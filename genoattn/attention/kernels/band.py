@@ -62,3 +62,12 @@ def band_mask(band: Band, length: int) -> Tensor:
         row_lo[in_class], row_hi[in_class] = band.key_bounds(c[in_class], int(in_class.sum()))
     same_class = g[:, None] == g[None, :]
     return same_class & (c[None, :] >= row_lo[:, None]) & (c[None, :] <= row_hi[:, None])
+
+
+@dataclass(frozen=True)
+class GlobalColumns:
+    """Keys every query sees besides its band (Longformer's global tokens as columns): sequence positions, int32
+    on the device; ``causal``: only by queries at or after them."""
+
+    positions: Tensor
+    causal: bool = False

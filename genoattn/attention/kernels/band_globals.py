@@ -1,16 +1,17 @@
-"""Longformer on the band kernels: a (dilated) window from the Triton kernels plus global tokens in PyTorch.
+"""Longformer on the band kernels: a (dilated) window and global columns in the Triton kernels, global rows apart.
 
 Longformer's visible set is local(i, j) | i in G | j in G (``causal``: and j <= i), with G a few positions.
-Split it into three disjoint parts and merge them exactly:
+Split it into three disjoint parts:
 
-- the band (local pairs): the band kernels, which also return the row log-sum-exp;
-- global columns: pairs (i, j in G) that are not local, for every row: a [B, H, L, |G|] score matrix;
-- global rows: rows i in G see every key (j <= i if causal): a [B, H, |G|, L] score matrix, replacing the row.
+- the band (local pairs) and the global columns (pairs (i, j in G) that are not local): one pass of the band
+  kernels, which take the global keys as extra key tiles (``GlobalColumns``) and return the row log-sum-exp;
+- global rows: rows i in G see every key (j <= i if causal): a [B, H, |G|, L] score matrix in PyTorch (float32
+  scores from low-precision operands), replacing those rows of the kernels' output.
 
-Band and global columns merge by log-sum-exp. The backward pass needs no merge: with the final output O and
-log-sum-exp lse, each visible pair's gradient is P_ij (dP_ij - rowsum(dO_i * O_i)) with P_ij = exp(s_ij - lse_i),
-whichever part holds the pair; the band kernels compute their pairs from (O, lse), given dO with the global
-rows zeroed (those rows are handled whole by the global-row part), and PyTorch the rest.
+The backward pass needs no merge: with the final output O and log-sum-exp lse, each visible pair's gradient is
+P_ij (dP_ij - rowsum(dO_i * O_i)) with P_ij = exp(s_ij - lse_i), whichever part holds the pair. The kernels get
+lse = +inf on the global rows (so P = 0 there: those rows are handled whole by the global-row part) and compute
+every other row's band and global-column pairs, including the global keys' dK, dV; PyTorch adds the global rows.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import math
 import torch
 from torch import Tensor
 
-from genoattn.attention.kernels.band import Band
+from genoattn.attention.kernels.band import Band, GlobalColumns
 
 LN2 = math.log(2.0)
 
@@ -34,27 +35,18 @@ def global_parts(pattern) -> tuple[Band, bool] | None:
     return Band(dilation, pattern.window, 0 if pattern.causal else pattern.window), pattern.causal
 
 
-def _column_scores(q: Tensor, keys: Tensor, positions: Tensor, band: Band, causal: bool,
-                   slopes: Tensor | None) -> Tensor:
-    """Scores of every query against the global keys, -inf where the pair is local or not allowed.
-
-    q [B, H, L, D], keys [B, H, G, D], positions int64 [G] -> float32 [B, H, L, G] (natural units)."""
-    length, head_dim = q.shape[2], q.shape[3]
-    i = torch.arange(length, device=q.device)[:, None]  # [L, 1]
-    j = positions[None, :]  # [1, G]
-    diff = i - j
-    local = (diff % band.dilation == 0) & (diff <= band.left * band.dilation) & (-diff <= band.right * band.dilation)
-    allowed = ~local & (diff >= 0) if causal else ~local  # [L, G]
-    scores = torch.matmul(q.float(), keys.float().transpose(-1, -2)) / math.sqrt(head_dim)  # [B, H, L, G]
-    if slopes is not None:
-        scores = scores - slopes.float().view(-1, 1, 1) * diff.abs().float()
-    return scores.masked_fill(~allowed, float("-inf"))
+def matmul_f32(a: Tensor, b: Tensor) -> Tensor:
+    """a [B, H, M, K] @ b [B, H, K, N] as float32. On CUDA, low-precision operands are multiplied as they are
+    (float32 accumulation and output, ``bmm(out_dtype=...)``): no float32 copy of a long operand."""
+    if a.is_cuda and a.dtype in (torch.float16, torch.bfloat16) and b.dtype == a.dtype:
+        return torch.stack([torch.bmm(a[i], b[i], out_dtype=torch.float32) for i in range(a.shape[0])])
+    return torch.matmul(a.float(), b.float())
 
 
 def _row_scores(queries: Tensor, k: Tensor, positions: Tensor, causal: bool, slopes: Tensor | None) -> Tensor:
-    """Scores of the global queries [B, H, G, D] against every key: float32 [B, H, G, L]."""
+    """Scores (natural units) of the global queries [B, H, G, D] against every key: float32 [B, H, G, L]."""
     length, head_dim = k.shape[2], k.shape[3]
-    scores = torch.matmul(queries.float(), k.float().transpose(-1, -2)) / math.sqrt(head_dim)
+    scores = matmul_f32(queries, k.transpose(-1, -2)) / math.sqrt(head_dim)
     diff = positions[:, None] - torch.arange(length, device=k.device)[None, :]  # [G, L]
     if slopes is not None:
         scores = scores - slopes.float().view(-1, 1, 1) * diff.abs().float()
@@ -64,50 +56,39 @@ def _row_scores(queries: Tensor, k: Tensor, positions: Tensor, causal: bool, slo
 
 
 class BandGlobalAttention(torch.autograd.Function):
-    """Band kernels + global tokens; forward(q, k, v, band, causal, positions, slopes, forward, backward)."""
+    """Band kernels with global columns + global rows in PyTorch;
+    forward(q, k, v, band, causal, positions [G] int64, slopes, band_forward, band_backward)."""
 
     @staticmethod
     def forward(ctx, q, k, v, band, causal, positions, slopes, band_forward, band_backward):
-        out_band, lse_band = band_forward(q, k, v, band, slopes)  # lse in base 2
-        lse = lse_band * LN2  # [B, H, L], natural units
-        columns = _column_scores(q, k[:, :, positions], positions, band, causal, slopes)  # [B, H, L, G]
-        lse_columns = torch.logsumexp(columns, dim=-1)
-        merged = torch.logaddexp(lse, lse_columns)
-        out = out_band.float() * torch.exp(lse - merged).unsqueeze(-1)
-        out = out + torch.matmul(torch.exp(columns - merged.unsqueeze(-1)), v[:, :, positions].float())
-        rows = _row_scores(q[:, :, positions], k, positions, causal, slopes)  # [B, H, G, L]
-        lse_rows = torch.logsumexp(rows, dim=-1)
-        out[:, :, positions] = torch.matmul(torch.exp(rows - lse_rows.unsqueeze(-1)), v.float())
-        merged[:, :, positions] = lse_rows
-        out = out.to(q.dtype)
-        ctx.save_for_backward(q, k, v, out, merged, positions)
-        ctx.band, ctx.causal, ctx.slopes, ctx.band_backward = band, causal, slopes, band_backward
+        columns = GlobalColumns(positions.int(), causal)
+        out, lse = band_forward(q, k, v, band, slopes, columns=columns)  # lse in base 2
+        if positions.numel():
+            scores = _row_scores(q[:, :, positions], k, positions, causal, slopes)  # [B, H, G, L]
+            lse_rows = torch.logsumexp(scores, dim=-1)  # [B, H, G]
+            weights = torch.exp(scores - lse_rows.unsqueeze(-1))
+            out[:, :, positions] = matmul_f32(weights.to(v.dtype), v).to(out.dtype)
+            lse[:, :, positions] = lse_rows / LN2
+        ctx.save_for_backward(q, k, v, out, lse, positions)
+        ctx.band, ctx.columns, ctx.slopes, ctx.band_backward = band, columns, slopes, band_backward
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
         q, k, v, out, lse, positions = ctx.saved_tensors
-        slopes = ctx.slopes
-        scale = 1.0 / math.sqrt(q.shape[-1])
-        grad_band = grad_out.clone()
-        grad_band[:, :, positions] = 0  # global rows are handled whole below
-        dq, dk, dv = ctx.band_backward(grad_band, q, k, v, out, lse / LN2, ctx.band, slopes)
-        dq, dk, dv = dq.float(), dk.float(), dv.float()
-        grad32, out32 = grad_band.float(), out.float()
-        delta = (grad32 * out32).sum(-1, keepdim=True)  # [B, H, L, 1]
-        # global columns (rows in G carry no gradient here: grad_band is zero there)
-        keys, values = k[:, :, positions].float(), v[:, :, positions].float()
-        p = torch.exp(_column_scores(q, keys, positions, ctx.band, ctx.causal, slopes) - lse.unsqueeze(-1))
-        ds = p * (torch.matmul(grad32, values.transpose(-1, -2)) - delta)  # [B, H, L, G]
-        dq += torch.matmul(ds, keys) * scale
-        dk.index_add_(2, positions, torch.matmul(ds.transpose(-1, -2), q.float()) * scale)
-        dv.index_add_(2, positions, torch.matmul(p.transpose(-1, -2), grad32))
-        # global rows: plain attention backward over every key
-        grad_rows, queries = grad_out[:, :, positions].float(), q[:, :, positions].float()
-        p_rows = torch.exp(_row_scores(queries, k, positions, ctx.causal, slopes) - lse[:, :, positions].unsqueeze(-1))
-        delta_rows = (grad_rows * out32[:, :, positions]).sum(-1, keepdim=True)  # [B, H, G, 1]
-        ds_rows = p_rows * (torch.matmul(grad_rows, v.float().transpose(-1, -2)) - delta_rows)  # [B, H, G, L]
-        dq[:, :, positions] += torch.matmul(ds_rows, k.float()) * scale
-        dk += torch.matmul(ds_rows.transpose(-1, -2), queries) * scale
-        dv += torch.matmul(p_rows.transpose(-1, -2), grad_rows)
-        return dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype), None, None, None, None, None, None
+        slopes, scale = ctx.slopes, 1.0 / math.sqrt(q.shape[-1])
+        lse_band = lse.clone()
+        lse_band[:, :, positions] = float("inf")  # P = 0 on the global rows: handled whole below
+        grad_out = grad_out.contiguous()
+        dq, dk, dv = ctx.band_backward(grad_out, q, k, v, out, lse_band, ctx.band, slopes, columns=ctx.columns)
+        if positions.numel():  # global rows: plain attention backward over every key
+            queries, grad_rows = q[:, :, positions], grad_out[:, :, positions]  # [B, H, G, D]
+            scores = _row_scores(queries, k, positions, ctx.columns.causal, slopes)
+            p = torch.exp(scores - (lse[:, :, positions] * LN2).unsqueeze(-1))  # [B, H, G, L]
+            delta = (grad_rows.float() * out[:, :, positions].float()).sum(-1, keepdim=True)  # [B, H, G, 1]
+            ds = p * (matmul_f32(grad_rows, v.transpose(-1, -2)) - delta) * scale  # [B, H, G, L]
+            dq[:, :, positions] += matmul_f32(ds.to(k.dtype), k).to(dq.dtype)
+            for b in range(q.shape[0]):  # in place: dk += ds^T q_G, dv += p^T dO_G
+                dk[b].baddbmm_(ds[b].transpose(-1, -2).to(dk.dtype), queries[b])
+                dv[b].baddbmm_(p[b].transpose(-1, -2).to(dv.dtype), grad_rows[b])
+        return dq, dk, dv, None, None, None, None, None, None

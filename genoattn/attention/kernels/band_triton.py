@@ -16,6 +16,11 @@ evaluate the band mask (the middle ones are visible to every row of the tile).
 Forward: FlashAttention-2 style online softmax in float32 (base 2), storing O and the row log-sum-exp.
 Backward: one kernel for dK, dV (a program per key tile walks the queries that see it) and one for dQ.
 Optional ALiBi: scores get ``- slope[h] * |i - j|`` with |i - j| = DIL * |c - c'|.
+
+Optional global columns (HAS_GLOBAL, Longformer): NG keys at absolute positions GPOS that every query also sees
+where the pair is not already in its band (and j <= i when CAUSAL). The forward and dQ kernels take them as
+extra key tiles of GLOBAL_BLOCK positions; the dQ kernel also adds each query tile's share of their dK, dV into
+float32 buffers DKG, DVG [B * H, NG, D] by atomic adds. (Global *rows* are the caller's: it overwrites them.)
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import triton.language as tl
 LOG2E = 1.4426950408889634
 # Integer arguments Triton would otherwise specialise on (== 1, divisible by 16): one compiled kernel per tile
 # configuration then serves every length and band (strides stay specialised: they keep loads vectorised).
-NO_SPECIALIZE = ["H", "L", "DIL", "LEFT", "RIGHT", "KS"]
+NO_SPECIALIZE = ["H", "L", "DIL", "LEFT", "RIGHT", "KS", "NG"]
 
 
 @triton.jit
@@ -106,6 +111,80 @@ def _scores(q, k, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL,
 
 
 @triton.jit
+def _online_softmax(acc, m_i, l_i, s, v, PRECISION: tl.constexpr):
+    """Fold one tile of base-2 scores s [BM, BN] and values v [BN, D] into the running (acc, max, sum)."""
+    m_new = tl.maximum(m_i, tl.max(s, 1))
+    alpha = tl.exp2(m_i - m_new)
+    p = tl.exp2(s - m_new[:, None])
+    l_i = l_i * alpha + tl.sum(p, 1)
+    acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)
+    return acc, m_new, l_i
+
+
+@triton.jit
+def _global_keys(GPOS, t, NG, GLOBAL_BLOCK: tl.constexpr):
+    """Global tile t: (indices into the NG global keys, valid, their sequence positions)."""
+    idx = t * GLOBAL_BLOCK + tl.arange(0, GLOBAL_BLOCK)
+    ok = idx < NG
+    return idx, ok, tl.load(GPOS + idx, mask=ok, other=0)
+
+
+@triton.jit
+def _global_scores(q, k_g, rows, pos, ok, LEFT, RIGHT, DIL, scale_log2, alibi_log2,
+                   CAUSAL: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
+    """Base-2 scores [BM, GB] of query rows (positions) against global keys k_g [D, GB] at positions pos;
+    -inf where the pair is in the band (the band tiles hold it), padding, or after the query when CAUSAL."""
+    s = tl.dot(q, k_g, input_precision=PRECISION) * scale_log2
+    diff = rows[:, None] - pos[None, :]
+    if HAS_ALIBI:
+        s -= alibi_log2 * tl.abs(diff).to(tl.float32)
+    in_band = (diff % DIL == 0) & (diff <= LEFT * DIL) & (-diff <= RIGHT * DIL)
+    visible = ok[None, :] & ~in_band
+    if CAUSAL:
+        visible = visible & (diff >= 0)
+    return tl.where(visible, s, float("-inf"))
+
+
+@triton.jit
+def _fwd_globals(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, rows, GPOS, NG, LEFT, RIGHT, DIL,
+                 scale_log2, alibi_log2, HEAD_DIM: tl.constexpr, GLOBAL_BLOCK: tl.constexpr, CAUSAL: tl.constexpr,
+                 HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
+    """Fold the global columns into the running softmax; k_base, v_base: this batch-head's rows."""
+    offs_d = tl.arange(0, HEAD_DIM)
+    for t in range(0, tl.cdiv(NG, GLOBAL_BLOCK)):
+        idx, ok, pos = _global_keys(GPOS, t, NG, GLOBAL_BLOCK)
+        k = tl.load(k_base + pos[None, :] * stride_kl + offs_d[:, None], mask=ok[None, :], other=0.0)  # [D, GB]
+        v = tl.load(v_base + pos[:, None] * stride_vl + offs_d[None, :], mask=ok[:, None], other=0.0)  # [GB, D]
+        s = _global_scores(q, k, rows, pos, ok, LEFT, RIGHT, DIL, scale_log2, alibi_log2, CAUSAL, HAS_ALIBI,
+                           PRECISION)
+        acc, m_i, l_i = _online_softmax(acc, m_i, l_i, s, v, PRECISION)
+    return acc, m_i, l_i
+
+
+@triton.jit
+def _dq_globals(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, rows, GPOS, NG, DKG, DVG, bh,
+                LEFT, RIGHT, DIL, scale_log2, alibi_log2, sm_scale, HEAD_DIM: tl.constexpr,
+                GLOBAL_BLOCK: tl.constexpr, CAUSAL: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
+    """dQ of the global columns, and this query tile's share of their dK, dV (float32 atomic adds)."""
+    offs_d = tl.arange(0, HEAD_DIM)
+    for t in range(0, tl.cdiv(NG, GLOBAL_BLOCK)):
+        idx, ok, pos = _global_keys(GPOS, t, NG, GLOBAL_BLOCK)
+        k_t = tl.load(k_base + pos[None, :] * stride_kl + offs_d[:, None], mask=ok[None, :], other=0.0)  # [D, GB]
+        v_t = tl.load(v_base + pos[None, :] * stride_vl + offs_d[:, None], mask=ok[None, :], other=0.0)  # [D, GB]
+        s = _global_scores(q, k_t, rows, pos, ok, LEFT, RIGHT, DIL, scale_log2, alibi_log2, CAUSAL, HAS_ALIBI,
+                           PRECISION)
+        p = tl.exp2(s - lse[:, None])
+        ds = p * (tl.dot(do, v_t, input_precision=PRECISION) - delta[:, None])  # [BM, GB]
+        dq += tl.dot(ds.to(k_t.dtype), tl.trans(k_t), input_precision=PRECISION)
+        dkg = tl.dot(tl.trans(ds.to(q.dtype)), q, input_precision=PRECISION) * sm_scale  # [GB, D]
+        dvg = tl.dot(tl.trans(p.to(do.dtype)), do, input_precision=PRECISION)  # [GB, D]
+        at = (bh * NG + idx)[:, None] * HEAD_DIM + offs_d[None, :]
+        tl.atomic_add(DKG + at, dkg, mask=ok[:, None], sem="relaxed")
+        tl.atomic_add(DVG + at, dvg, mask=ok[:, None], sem="relaxed")
+    return dq
+
+
+@triton.jit
 def _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
                first, t_begin, t_end, last, scale_log2, alibi_log2, DIL,
                HEAD_DIM: tl.constexpr, BLOCK_N: tl.constexpr, MASKED: tl.constexpr,
@@ -120,22 +199,18 @@ def _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, r
                     other=0.0)  # [BN, D]
         s = _scores(q, k, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL,
                     MASKED, HAS_ALIBI, PRECISION)
-        m_new = tl.maximum(m_i, tl.max(s, 1))
-        alpha = tl.exp2(m_i - m_new)
-        p = tl.exp2(s - m_new[:, None])
-        l_i = l_i * alpha + tl.sum(p, 1)
-        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)
-        m_i = m_new
+        acc, m_i, l_i = _online_softmax(acc, m_i, l_i, s, v, PRECISION)
     return acc, m_i, l_i
 
 
 @triton.jit(do_not_specialize=NO_SPECIALIZE)
-def band_fwd_kernel(Q, K, V, O, LSE, SLOPES,
+def band_fwd_kernel(Q, K, V, O, LSE, SLOPES, GPOS,
                     stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
                     stride_vb, stride_vh, stride_vl, stride_ob, stride_oh, stride_ol,
-                    H, L, DIL, LEFT, RIGHT, KS, scale_log2,
+                    H, L, DIL, LEFT, RIGHT, KS, NG, scale_log2,
                     HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-                    NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
+                    NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
+                    HAS_GLOBAL: tl.constexpr, CAUSAL: tl.constexpr, GLOBAL_BLOCK: tl.constexpr):
     """Grid (query tiles of the longest class, B * H * DIL). LSE: [B, H, L] float32, base 2."""
     pid_m = tl.program_id(0)
     g, bh, b, h, Lg = _program_class(H, L, DIL)
@@ -155,6 +230,11 @@ def band_fwd_kernel(Q, K, V, O, LSE, SLOPES,
         acc = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
         m_i = tl.full([BLOCK_M], -1.0e30, dtype=tl.float32)
         l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
+        if HAS_GLOBAL:
+            acc, m_i, l_i = _fwd_globals(acc, m_i, l_i, q, K + b * stride_kb + h * stride_kh,
+                                         V + b * stride_vb + h * stride_vh, stride_kl, stride_vl, rows, GPOS, NG,
+                                         LEFT, RIGHT, DIL, scale_log2, alibi_log2, HEAD_DIM, GLOBAL_BLOCK, CAUSAL,
+                                         HAS_ALIBI, PRECISION)
         acc, m_i, l_i = _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
                                    first, 0, t_begin, last, scale_log2, alibi_log2, DIL,
                                    HEAD_DIM, BLOCK_N, True, HAS_ALIBI, PRECISION)
@@ -282,14 +362,16 @@ def _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_
 
 
 @triton.jit(do_not_specialize=NO_SPECIALIZE)
-def band_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, SLOPES,
+def band_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG,
                        stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
                        stride_vb, stride_vh, stride_vl, stride_dob, stride_doh, stride_dol,
                        stride_dqb, stride_dqh, stride_dql,
-                       H, L, DIL, LEFT, RIGHT, KS, scale_log2, sm_scale,
+                       H, L, DIL, LEFT, RIGHT, KS, NG, scale_log2, sm_scale,
                        HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-                       NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
-    """Grid (query tiles of the longest class, B * H * DIL)."""
+                       NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
+                       HAS_GLOBAL: tl.constexpr, CAUSAL: tl.constexpr, GLOBAL_BLOCK: tl.constexpr):
+    """Grid (query tiles of the longest class, B * H * DIL). HAS_GLOBAL: DKG, DVG float32 [B * H, NG, D],
+    zeroed by the caller, receive the global columns' dK, dV."""
     pid_m = tl.program_id(0)
     g, bh, b, h, Lg = _program_class(H, L, DIL)
     m0 = pid_m * BLOCK_M
@@ -310,6 +392,11 @@ def band_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, SLOPES,
         k_base = K + b * stride_kb + h * stride_kh + g * stride_kl
         v_base = V + b * stride_vb + h * stride_vh + g * stride_vl
         dq = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
+        if HAS_GLOBAL:
+            dq = _dq_globals(dq, q, do, lse, delta, K + b * stride_kb + h * stride_kh,
+                             V + b * stride_vb + h * stride_vh, stride_kl, stride_vl, rows, GPOS, NG, DKG, DVG, bh,
+                             LEFT, RIGHT, DIL, scale_log2, alibi_log2, sm_scale, HEAD_DIM, GLOBAL_BLOCK, CAUSAL,
+                             HAS_ALIBI, PRECISION)
         dq = _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
                        first, 0, t_begin, last, scale_log2, alibi_log2, DIL, HEAD_DIM, BLOCK_N, True,
                        HAS_ALIBI, PRECISION)
