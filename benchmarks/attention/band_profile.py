@@ -69,7 +69,7 @@ def profile(name: str, length: int) -> dict:
         out.backward(grad)
 
     forward_backward()  # autotune every kernel
-    out, lse = tb.band_forward(q, k, v, band)
+    out, lse, _ = tb.band_forward(q, k, v, band)
     common = tb._common(band, q, None)
     strides = (*q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *grad.stride()[:3])
     delta = torch.empty(1, 8, length, device="cuda", dtype=torch.float32)

@@ -19,7 +19,7 @@ from genoattn.attention.backends.triton_band import (  # noqa: E402
     band_backward,
     band_forward,
 )
-from genoattn.attention.kernels.band import band_of  # noqa: E402
+from genoattn.attention.kernels.band import GlobalTokens, band_of, longformer_band  # noqa: E402
 from genoattn.attention.patterns import DilatedSlidingWindow, Longformer, Neighborhood, SlidingWindow  # noqa: E402
 
 CASES = [  # pattern, L, (fwd BLOCK_M, BLOCK_N), ((dkdv M, N), (dq M, N)), alibi
@@ -53,8 +53,18 @@ def longformer_cases() -> None:
         assert backend.can_run(*leaves32, pattern) is None
         out = backend.attend(*leaves32, pattern, slopes.float() if alibi else None)
         grads = torch.autograd.grad(out, leaves32, grad.float())
+        # the kernels directly, with fixed unequal tiles (16-row forward tiles: every partial-result slot used)
+        tokens = GlobalTokens(pattern.global_positions(length).int(), pattern.causal)
+        q32, k32, v32 = (t.detach() for t in leaves32)
+        slopes32 = slopes.float() if alibi else None
+        fixed_out, lse, row_lse = band_forward(q32, k32, v32, longformer_band(pattern), slopes32, blocks=(16, 32),
+                                               tokens=tokens)
+        fixed_grads = band_backward(grad.float(), q32, k32, v32, fixed_out, lse, longformer_band(pattern), slopes32,
+                                    blocks=((16, 32), (32, 16)), tokens=tokens, row_lse=row_lse)
         errors = {"out": (out.double() - expected).abs().max().item(),
-                  "grads": [(a.double() - b).abs().max().item() for a, b in zip(grads, expected_grads)]}
+                  "grads": [(a.double() - b).abs().max().item() for a, b in zip(grads, expected_grads)],
+                  "fixed_out": (fixed_out.double() - expected).abs().max().item(),
+                  "fixed_grads": [(a.double() - b).abs().max().item() for a, b in zip(fixed_grads, expected_grads)]}
         print(json.dumps({"case": f"{pattern} L={length} alibi={alibi}", **errors}))
 
 
@@ -70,7 +80,7 @@ def main() -> None:
         band = band_of(pattern)
         q32, k32, v32 = (t.float() for t in (q, k, v))
         slopes32 = slopes.float() if alibi else None
-        out, lse = band_forward(q32, k32, v32, band, slopes32, blocks=fwd_blocks)
+        out, lse, _ = band_forward(q32, k32, v32, band, slopes32, blocks=fwd_blocks)
         grads = band_backward(grad.float(), q32, k32, v32, out, lse, band, slopes32, blocks=bwd_blocks)
         atomic = band_backward(grad.float(), q32, k32, v32, out, lse, band, slopes32, blocks=bwd_blocks,
                                atomic_dq=True)

@@ -4,7 +4,7 @@ These patterns see one contiguous run of keys per query (within its residue clas
 exactly that run, read dilated classes with strided loads (no permuted copies) and mask only the tiles at
 the run's ends; see ``genoattn.attention.kernels.band_triton``. Forward and backward (dQ, dK, dV) are
 kernels; tile sizes are autotuned per shape on first use. Longformer (one dilation for every head) runs its
-window on the same kernels and its global tokens in PyTorch (``genoattn.attention.kernels.band_globals``).
+window on the same kernels, which also take its global tokens as extra rows and columns.
 
 Runs on CUDA with triton installed (and on CPU under ``TRITON_INTERPRET=1``, Triton's interpreter, which the
 tests use; too slow for real work, so ``auto`` never picks it there). float16 / bfloat16 / float32; head_dim
@@ -20,8 +20,7 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
-from genoattn.attention.kernels.band import Band, GlobalColumns, band_of
-from genoattn.attention.kernels.band_globals import BandGlobalAttention, global_parts
+from genoattn.attention.kernels.band import Band, GlobalTokens, band_of, longformer_band
 from genoattn.attention.patterns import Longformer
 
 SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
@@ -79,8 +78,13 @@ def _autotuned():
     key = ["L", "DIL", "LEFT", "RIGHT", "KS", "HEAD_DIM", "HAS_GLOBAL"]
 
     def configs(shapes):
-        shapes = shapes[-1:] if INTERPRET else shapes if TUNE else shapes[:1]
-        return [triton.Config({"BLOCK_M": m, "BLOCK_N": n}, num_warps=w, num_stages=s) for m, n, w, s in shapes]
+        """Tile options: the shapes with the three-loop walk, and the first three also as one loop (ONE_LOOP);
+        without tuning the first shape, under the interpreter the last as one loop (the fixed-tile tests cover
+        the three-loop walk)."""
+        options = [(*shape, False) for shape in shapes] + [(*shape, True) for shape in shapes[:3]]
+        options = [(*shapes[-1], True)] if INTERPRET else options if TUNE else options[:1]
+        return [triton.Config({"BLOCK_M": m, "BLOCK_N": n, "ONE_LOOP": one}, num_warps=w, num_stages=s)
+                for m, n, w, s, one in options]
 
     # (BLOCK_M, BLOCK_N, warps, stages): first the default without tuning, last the interpreter's (small).
     # The first entries won every shape of the H200 profile (benchmarks/attention/h200-band).
@@ -91,7 +95,7 @@ def _autotuned():
     dq = [(64, 64, 4, 3), (64, 32, 4, 2), (64, 64, 4, 4), (32, 64, 4, 3), (64, 32, 4, 3), (128, 64, 8, 3),
           (128, 32, 4, 3), (32, 32, 4, 2)]
     _kernels["fwd"] = triton.autotune(configs(forward), key=key)(kt.band_fwd_kernel)
-    _kernels["dkdv"] = triton.autotune(configs(dkdv), key=[*key[:-1], "ATOMIC_DQ"])(kt.band_bwd_dkdv_kernel)
+    _kernels["dkdv"] = triton.autotune(configs(dkdv), key=[*key, "ATOMIC_DQ"])(kt.band_bwd_dkdv_kernel)
     _kernels["dq"] = triton.autotune(configs(dq), key=key)(kt.band_bwd_dq_kernel)
     return _kernels
 
@@ -105,11 +109,11 @@ def _common(band: Band, q: Tensor, alibi_slopes: Tensor | None) -> dict:
     }
 
 
-def _global_kwargs(columns: GlobalColumns | None) -> dict:
-    """The global-column arguments of the forward and dQ kernels (none: HAS_GLOBAL off)."""
-    count = 0 if columns is None else columns.positions.numel()
-    return {"NG": count, "HAS_GLOBAL": count > 0, "CAUSAL": columns is not None and columns.causal,
-            "GLOBAL_BLOCK": 16}
+def _token_kwargs(tokens: GlobalTokens | None) -> dict:
+    """The global-token arguments of the kernels (none: HAS_GLOBAL off)."""
+    count = 0 if tokens is None else tokens.positions.numel()
+    return {"NG": count, "HAS_GLOBAL": count > 0, "CAUSAL": tokens is not None and tokens.causal,
+            "GLOBAL_BLOCK": 16, "ATOMIC_SLOTS": ATOMIC_SLOTS}
 
 
 def _launch(name: str, tile: str, q: Tensor, band: Band, blocks: tuple[int, int] | None, *args, **kwargs) -> bool:
@@ -135,7 +139,7 @@ def _launch(name: str, tile: str, q: Tensor, band: Band, blocks: tuple[int, int]
         kwargs.update(best.all_kwargs())
     else:
         kernel = _autotuned()[name].fn  # the kernel under the autotuner
-        kwargs.update(BLOCK_M=blocks[0], BLOCK_N=blocks[1])
+        kwargs.update(BLOCK_M=blocks[0], BLOCK_N=blocks[1], ONE_LOOP=False)
     run_kernel(kernel, grid, args, kwargs)
     return False
 
@@ -182,32 +186,56 @@ def run_kernel(kernel, grid, args: tuple, kwargs: dict) -> None:
                  compiled.function, compiled.packed_metadata, None, None, None, *values)
 
 
+ATOMIC_SLOTS = 8  # copies the global tokens' gradients are spread over (fewer programs adding into one address)
+
+
 def band_forward(q: Tensor, k: Tensor, v: Tensor, band: Band, alibi_slopes: Tensor | None = None,
                  blocks: tuple[int, int] | None = None,
-                 columns: GlobalColumns | None = None) -> tuple[Tensor, Tensor]:
-    """(out [B, H, L, D], lse [B, H, L] float32 in base 2); ``blocks`` fixes (BLOCK_M, BLOCK_N); ``columns``:
-    global keys every query sees besides its band."""
+                 tokens: GlobalTokens | None = None) -> tuple[Tensor, Tensor, Tensor | None]:
+    """(out [B, H, L, D], lse [B, H, L] float32 in base 2, row_lse); ``blocks`` fixes (BLOCK_M, BLOCK_N).
+    ``tokens``: global tokens (Longformer), rows that see every key and keys every row sees; their rows' log-sum-exp
+    is ``row_lse`` [B * H, G] (else None), and ``lse`` is +inf there (what ``band_backward`` expects)."""
     batch, heads, length, head_dim = q.shape
     out = torch.empty_like(q)
     lse = torch.empty(batch, heads, length, device=q.device, dtype=torch.float32)
     slopes = alibi_slopes.float().contiguous() if alibi_slopes is not None else lse  # unused without ALiBi
-    scale_log2 = LOG2E / math.sqrt(head_dim)
-    _launch(
-        "fwd", "BLOCK_M", q, band, blocks,
-        q, k, v, out, lse, slopes, lse if columns is None else columns.positions,
-        *q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *out.stride()[:3],
-        scale_log2=scale_log2, **_common(band, q, alibi_slopes), **_global_kwargs(columns),
-    )
-    return out, lse
+    token_kwargs = _token_kwargs(tokens)
+    count, global_block = token_kwargs["NG"], token_kwargs["GLOBAL_BLOCK"]
+    longest = -(-length // band.dilation)  # the longest residue class
+    slots = band.dilation * -(-longest // global_block) if count else 0  # one per 16 rows: any BLOCK_M fits
+    # the global rows' partial softmax per forward program: max (-inf: empty slot), sum, output
+    part_max = torch.full((batch * heads, count, slots), float("-inf"), device=q.device)
+    part_sum = torch.empty(batch * heads, count, slots, device=q.device)
+    part_out = torch.empty(batch * heads, count, slots, head_dim, device=q.device)
+    positions = lse if tokens is None else tokens.positions
+    args = (q, k, v, out, lse, slopes, positions, part_max, part_sum, part_out,
+            *q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *out.stride()[:3])
+    kwargs = dict(SLOTS=slots, scale_log2=LOG2E / math.sqrt(head_dim), **_common(band, q, alibi_slopes),
+                  **token_kwargs)
+    if _launch("fwd", "BLOCK_M", q, band, blocks, *args, **kwargs) and count:
+        part_max.fill_(float("-inf"))  # autotuning ran several tile sizes, each filling other slots
+        _launch("fwd", "BLOCK_M", q, band, blocks, *args, **kwargs)
+    if not count:
+        return out, lse, None
+    from genoattn.attention.kernels.band_triton import band_global_rows_merge_kernel
+
+    row_lse = torch.empty(batch * heads, count, device=q.device)
+    run_kernel(band_global_rows_merge_kernel, (batch * heads * count,),
+               (out, lse, row_lse, positions, part_max, part_sum, part_out, *out.stride()[:3], heads, length, count,
+                slots), {"HEAD_DIM": head_dim, "BLOCK": 64})
+    return out, lse, row_lse
 
 
 def band_backward(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, band: Band,
                   alibi_slopes: Tensor | None = None, blocks: tuple[tuple[int, int], tuple[int, int]] | None = None,
-                  atomic_dq: bool | None = None, columns: GlobalColumns | None = None) -> tuple[Tensor, Tensor, Tensor]:
+                  atomic_dq: bool | None = None, tokens: GlobalTokens | None = None,
+                  row_lse: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """(dq, dk, dv) of ``band_forward``; ``blocks`` fixes (BLOCK_M, BLOCK_N) of the dK/dV and the dQ kernel;
     ``atomic_dq`` adds dQ from the dK/dV kernel instead of running the dQ kernel (None: ``_atomic_dq_choice``;
-    never with ``columns``, whose gradients come from the dQ kernel)."""
-    if columns is not None and columns.positions.numel():
+    never with global ``tokens``, whose gradients need the dQ kernel); ``row_lse``: from ``band_forward``."""
+    token_kwargs = _token_kwargs(tokens)
+    count = token_kwargs["NG"]
+    if count:
         atomic_dq = False
     if atomic_dq is None:
         atomic_dq = _atomic_dq_choice(grad_out, q, k, v, out, lse, band, alibi_slopes)
@@ -225,30 +253,33 @@ def band_backward(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor
     dq = torch.zeros(q.shape, device=q.device, dtype=torch.float32) if atomic_dq else torch.empty_like(q)
     slopes = alibi_slopes.float().contiguous() if alibi_slopes is not None else lse
     scale = 1.0 / math.sqrt(head_dim)
-    common = _common(band, q, alibi_slopes)
+    common = dict(scale_log2=scale * LOG2E, sm_scale=scale, **_common(band, q, alibi_slopes), **token_kwargs)
     strides = (*q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *grad_out.stride()[:3])
     dkdv_blocks, dq_blocks = blocks if blocks is not None else (None, None)
-    dkdv_args = (q, k, v, grad_out, lse, delta, dk, dv, dq, slopes, *strides, *dk.stride()[:3], *dv.stride()[:3],
-                 *dq.stride()[:3])
-    dkdv_kwargs = dict(scale_log2=scale * LOG2E, sm_scale=scale, ATOMIC_DQ=atomic_dq, **common)
-    if _launch("dkdv", "BLOCK_N", q, band, dkdv_blocks, *dkdv_args, **dkdv_kwargs) and atomic_dq:
-        dq.zero_()  # autotuning ran the kernel once per config, each adding into dq
-        _launch("dkdv", "BLOCK_N", q, band, dkdv_blocks, *dkdv_args, **dkdv_kwargs)
+    positions = lse if tokens is None else tokens.positions
+    # the global tokens' gradients, ATOMIC_SLOTS partial sums each: dK, dV (as columns), dQ (as rows)
+    token_grads = torch.zeros(3, batch * heads, ATOMIC_SLOTS, count, head_dim, device=q.device)
+    dkdv_args = (q, k, v, grad_out, lse, delta, dk, dv, dq, slopes, positions,
+                 lse if row_lse is None else row_lse, token_grads[2], *strides, *dk.stride()[:3],
+                 *dv.stride()[:3], *dq.stride()[:3])
+    if _launch("dkdv", "BLOCK_N", q, band, dkdv_blocks, *dkdv_args, ATOMIC_DQ=atomic_dq, **common) and (
+            atomic_dq or count):
+        dq.zero_()  # autotuning ran the kernel once per config, each adding into dq / token_grads
+        token_grads[2].zero_()
+        _launch("dkdv", "BLOCK_N", q, band, dkdv_blocks, *dkdv_args, ATOMIC_DQ=atomic_dq, **common)
     if atomic_dq:
         return dq.to(q.dtype), dk, dv
-    global_kwargs = _global_kwargs(columns)
-    count = global_kwargs["NG"]
-    key_grads = torch.zeros(2, batch * heads, count, head_dim, device=q.device, dtype=torch.float32)  # dK, dV
-    dq_args = (q, k, v, grad_out, lse, delta, dq, slopes, lse if columns is None else columns.positions,
-               key_grads[0], key_grads[1], *strides, *dq.stride()[:3])
-    dq_kwargs = dict(scale_log2=scale * LOG2E, sm_scale=scale, **common, **global_kwargs)
-    if _launch("dq", "BLOCK_M", q, band, dq_blocks, *dq_args, **dq_kwargs) and count:
-        key_grads.zero_()  # autotuning ran the kernel once per config, each adding into key_grads
-        _launch("dq", "BLOCK_M", q, band, dq_blocks, *dq_args, **dq_kwargs)
-    if count:  # the global columns' dK, dV, summed over every query tile
-        positions = columns.positions.long()
-        for grad, part in ((dk, key_grads[0]), (dv, key_grads[1])):
-            grad.index_add_(2, positions, part.view(batch, heads, count, head_dim).to(grad.dtype))
+    dq_args = (q, k, v, grad_out, lse, delta, dq, slopes, positions, token_grads[0], token_grads[1], *strides,
+               *dq.stride()[:3])
+    if _launch("dq", "BLOCK_M", q, band, dq_blocks, *dq_args, **common) and count:
+        token_grads[:2].zero_()
+        _launch("dq", "BLOCK_M", q, band, dq_blocks, *dq_args, **common)
+    if count:  # the dQ kernel gave the global rows nothing (lse = +inf there): their dQ is token_grads[2]
+        sums = token_grads.sum(2).view(3, batch, heads, count, head_dim)
+        index = tokens.positions.long()
+        dk.index_add_(2, index, sums[0].to(dk.dtype))
+        dv.index_add_(2, index, sums[1].to(dv.dtype))
+        dq.index_copy_(2, index, sums[2].to(dq.dtype))
     return dq, dk, dv
 
 
@@ -279,25 +310,29 @@ def _atomic_dq_choice(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Te
 
 
 class BandAttention(torch.autograd.Function):
+    """Band attention with optional global tokens; forward(q, k, v, band, alibi_slopes, tokens)."""
+
     @staticmethod
-    def forward(ctx, q: Tensor, k: Tensor, v: Tensor, band: Band, alibi_slopes: Tensor | None) -> Tensor:
-        out, lse = band_forward(q, k, v, band, alibi_slopes)
-        ctx.save_for_backward(q, k, v, out, lse)
-        ctx.band, ctx.alibi_slopes = band, alibi_slopes
+    def forward(ctx, q: Tensor, k: Tensor, v: Tensor, band: Band, alibi_slopes: Tensor | None,
+                tokens: GlobalTokens | None = None) -> Tensor:
+        out, lse, row_lse = band_forward(q, k, v, band, alibi_slopes, tokens=tokens)
+        ctx.save_for_backward(q, k, v, out, lse, row_lse)
+        ctx.band, ctx.alibi_slopes, ctx.tokens = band, alibi_slopes, tokens
         return out
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
-        q, k, v, out, lse = ctx.saved_tensors
-        dq, dk, dv = band_backward(grad_out, q, k, v, out, lse, ctx.band, ctx.alibi_slopes)
-        return dq, dk, dv, None, None
+        q, k, v, out, lse, row_lse = ctx.saved_tensors
+        dq, dk, dv = band_backward(grad_out, q, k, v, out, lse, ctx.band, ctx.alibi_slopes, tokens=ctx.tokens,
+                                   row_lse=row_lse)
+        return dq, dk, dv, None, None, None
 
 
 @lru_cache(maxsize=64)
-def _global_positions(pattern: Longformer, length: int, device: torch.device) -> Tensor:
+def _global_tokens(pattern: Longformer, length: int, device: torch.device) -> GlobalTokens:
     """The pattern's global tokens on ``device``, made once per (pattern, length, device): no host-to-device
     copy on every call."""
-    return pattern.global_positions(length).to(device)
+    return GlobalTokens(pattern.global_positions(length).to(device=device, dtype=torch.int32), pattern.causal)
 
 
 class TritonBandBackend:
@@ -308,11 +343,15 @@ class TritonBandBackend:
     ) -> str | None:
         band = band_of(pattern)
         if band is None and type(pattern) is Longformer:
-            if global_parts(pattern) is None:
+            if longformer_band(pattern) is None:
                 return "Longformer with a different dilation per head (the band kernels take one per call)"
-            rows = q.shape[0] * q.shape[1] * len(pattern.global_tokens) * q.shape[2]
-            if rows * 4 > 2**31:
-                return f"{len(pattern.global_tokens)} global tokens: their score rows would take {rows * 4:,} bytes"
+            if pattern.global_tokens and torch.are_deterministic_algorithms_enabled():
+                return ("torch.use_deterministic_algorithms(True): the global tokens' gradients are summed by "
+                        "atomic adds")
+            parts = q.shape[0] * q.shape[1] * len(pattern.global_tokens) * (q.shape[2] // 16 + 2) * (q.shape[3] + 2) * 4
+            if parts > 2**32:
+                return (f"{len(pattern.global_tokens)} global tokens: their rows' partial results would take "
+                        f"{parts / 2**30:.1f} GiB")
         elif band is None:
             return (f"{type(pattern).__name__} is not a band pattern (SlidingWindow, DilatedSlidingWindow, "
                     "Neighborhood, Longformer)")
@@ -343,14 +382,13 @@ class TritonBandBackend:
         self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
     ) -> Tensor:
         band = band_of(pattern)
-        if band is None:  # Longformer: the window on the kernels, global tokens in PyTorch
-            band, causal = global_parts(pattern)
-            positions = _global_positions(pattern, q.shape[2], q.device)
-            return BandGlobalAttention.apply(q, k, v, band, causal, positions, alibi_slopes, band_forward,
-                                             band_backward)
+        tokens = None
+        if band is None:  # Longformer: its window, and its global tokens as extra rows and columns
+            band = longformer_band(pattern)
+            tokens = _global_tokens(pattern, q.shape[2], q.device)
         if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
-            return BandAttention.apply(q, k, v, band, alibi_slopes)
-        return band_forward(q, k, v, band, alibi_slopes)[0]  # no autograd bookkeeping on the inference path
+            return BandAttention.apply(q, k, v, band, alibi_slopes, tokens)
+        return band_forward(q, k, v, band, alibi_slopes, tokens=tokens)[0]  # no autograd bookkeeping
 
 
 backend = TritonBandBackend()

@@ -7,6 +7,7 @@ indices (c = i // dilation, class length Lg), query c sees ``lo(c) .. hi(c)`` wi
 - neighborhood: lo = clamp(c - kernel_size // 2, 0, Lg - kernel_size), hi = lo + kernel_size - 1 (Neighborhood).
 
 ``band_mask`` rebuilds the dense mask from this description; tests check it equals the pattern's own mask.
+Longformer is its window's band (``longformer_band``) plus ``GlobalTokens``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from genoattn.attention.patterns import DilatedSlidingWindow, Neighborhood, SlidingWindow
+from genoattn.attention.patterns import DilatedSlidingWindow, Longformer, Neighborhood, SlidingWindow
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,18 @@ def band_mask(band: Band, length: int) -> Tensor:
 
 
 @dataclass(frozen=True)
-class GlobalColumns:
-    """Keys every query sees besides its band (Longformer's global tokens as columns): sequence positions, int32
-    on the device; ``causal``: only by queries at or after them."""
+class GlobalTokens:
+    """Longformer's global tokens in the kernels' terms: sequence positions (int32, on the device) whose rows see
+    every key and whose keys every row sees (``causal``: only keys at or before the row)."""
 
     positions: Tensor
     causal: bool = False
+
+
+def longformer_band(pattern: Longformer) -> Band | None:
+    """The band of a Longformer's window when its heads share one dilation, else None (the kernels take one
+    dilation per call)."""
+    dilations = {pattern.dilation} if isinstance(pattern.dilation, int) else set(pattern.dilation)
+    if len(dilations) != 1:
+        return None
+    return Band(dilations.pop(), pattern.window, 0 if pattern.causal else pattern.window)

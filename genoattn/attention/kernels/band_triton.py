@@ -17,10 +17,13 @@ Forward: FlashAttention-2 style online softmax in float32 (base 2), storing O an
 Backward: one kernel for dK, dV (a program per key tile walks the queries that see it) and one for dQ.
 Optional ALiBi: scores get ``- slope[h] * |i - j|`` with |i - j| = DIL * |c - c'|.
 
-Optional global columns (HAS_GLOBAL, Longformer): NG keys at absolute positions GPOS that every query also sees
-where the pair is not already in its band (and j <= i when CAUSAL). The forward and dQ kernels take them as
-extra key tiles of GLOBAL_BLOCK positions; the dQ kernel also adds each query tile's share of their dK, dV into
-float32 buffers DKG, DVG [B * H, NG, D] by atomic adds. (Global *rows* are the caller's: it overwrites them.)
+Optional global tokens (HAS_GLOBAL, Longformer): NG positions GPOS. As columns, every query also sees them where
+the pair is not already in its band (and j <= i when CAUSAL): extra key tiles of GLOBAL_BLOCK positions in the
+forward and dQ kernels. As rows, they see every key (j <= i when CAUSAL): each forward program also folds its own
+query rows, taken as keys, into the global rows' softmax and stores that partial result (flash-decoding style)
+in slots of PM, PL [B*H, NG, SLOTS], PACC [B*H, NG, SLOTS, D] that ``band_global_rows_merge_kernel`` combines;
+the dK/dV kernel adds the global rows as an extra query tile. Gradients of the few global tokens that many
+programs share (the columns' dK, dV, the rows' dQ) are float32 atomic adds spread over ATOMIC_SLOTS copies.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import triton.language as tl
 LOG2E = 1.4426950408889634
 # Integer arguments Triton would otherwise specialise on (== 1, divisible by 16): one compiled kernel per tile
 # configuration then serves every length and band (strides stay specialised: they keep loads vectorised).
-NO_SPECIALIZE = ["H", "L", "DIL", "LEFT", "RIGHT", "KS", "NG"]
+NO_SPECIALIZE = ["H", "L", "DIL", "LEFT", "RIGHT", "KS", "NG", "SLOTS"]
 
 
 @triton.jit
@@ -66,6 +69,16 @@ def _tile_split(first, last, full_first, full_last, BLOCK: tl.constexpr):
     begin = tl.minimum(tl.maximum((full_first - first + BLOCK - 1) // BLOCK, 0), num_tiles)
     end = tl.maximum(tl.minimum((full_last - first + 1) // BLOCK, num_tiles), begin)
     return begin, end, num_tiles
+
+
+@triton.jit
+def _one_loop(t_begin, t_end, num_tiles, ONE_LOOP: tl.constexpr):
+    """ONE_LOOP (a tile option the autotuner weighs): every tile in the first, masked loop, so that short runs
+    make one software pipeline instead of three."""
+    if ONE_LOOP:
+        t_begin = num_tiles
+        t_end = num_tiles
+    return t_begin, t_end
 
 
 @triton.jit
@@ -162,10 +175,12 @@ def _fwd_globals(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, rows, G
 
 
 @triton.jit
-def _dq_globals(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, rows, GPOS, NG, DKG, DVG, bh,
+def _dq_globals(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, rows, GPOS, NG, DKG, DVG, bh, slot,
                 LEFT, RIGHT, DIL, scale_log2, alibi_log2, sm_scale, HEAD_DIM: tl.constexpr,
-                GLOBAL_BLOCK: tl.constexpr, CAUSAL: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
-    """dQ of the global columns, and this query tile's share of their dK, dV (float32 atomic adds)."""
+                GLOBAL_BLOCK: tl.constexpr, ATOMIC_SLOTS: tl.constexpr, CAUSAL: tl.constexpr,
+                HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
+    """dQ of the global columns, and this query tile's share of their dK, dV (float32 atomic adds into DKG, DVG
+    [B*H, ATOMIC_SLOTS, NG, D])."""
     offs_d = tl.arange(0, HEAD_DIM)
     for t in range(0, tl.cdiv(NG, GLOBAL_BLOCK)):
         idx, ok, pos = _global_keys(GPOS, t, NG, GLOBAL_BLOCK)
@@ -178,10 +193,104 @@ def _dq_globals(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, row
         dq += tl.dot(ds.to(k_t.dtype), tl.trans(k_t), input_precision=PRECISION)
         dkg = tl.dot(tl.trans(ds.to(q.dtype)), q, input_precision=PRECISION) * sm_scale  # [GB, D]
         dvg = tl.dot(tl.trans(p.to(do.dtype)), do, input_precision=PRECISION)  # [GB, D]
-        at = (bh * NG + idx)[:, None] * HEAD_DIM + offs_d[None, :]
+        at = ((bh * ATOMIC_SLOTS + slot) * NG + idx)[:, None] * HEAD_DIM + offs_d[None, :]
         tl.atomic_add(DKG + at, dkg, mask=ok[:, None], sem="relaxed")
         tl.atomic_add(DVG + at, dvg, mask=ok[:, None], sem="relaxed")
     return dq
+
+
+@triton.jit
+def _fwd_global_rows(q_bh, k_bh, v_bh, stride_ql, stride_kl, stride_vl, rows, row_ok, GPOS, NG, PM, PL, PACC, bh,
+                     slot, SLOTS, scale_log2, alibi_log2, HEAD_DIM: tl.constexpr, GLOBAL_BLOCK: tl.constexpr,
+                     CAUSAL: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
+    """The global rows' softmax over this program's keys (its query rows, taken as keys): max, sum and
+    unnormalised output into slot ``slot`` of PM, PL [B*H, NG, SLOTS] and PACC [B*H, NG, SLOTS, D]."""
+    offs_d = tl.arange(0, HEAD_DIM)
+    k_t = tl.load(k_bh + rows[None, :] * stride_kl + offs_d[:, None], mask=row_ok[None, :], other=0.0)  # [D, BM]
+    v = tl.load(v_bh + rows[:, None] * stride_vl + offs_d[None, :], mask=row_ok[:, None], other=0.0)  # [BM, D]
+    for t in range(0, tl.cdiv(NG, GLOBAL_BLOCK)):
+        idx, ok, pos = _global_keys(GPOS, t, NG, GLOBAL_BLOCK)
+        q_g = tl.load(q_bh + pos[:, None] * stride_ql + offs_d[None, :], mask=ok[:, None], other=0.0)  # [GB, D]
+        s = tl.dot(q_g, k_t, input_precision=PRECISION) * scale_log2  # [GB, BM]
+        diff = pos[:, None] - rows[None, :]
+        if HAS_ALIBI:
+            s -= alibi_log2 * tl.abs(diff).to(tl.float32)
+        visible = ok[:, None] & row_ok[None, :]
+        if CAUSAL:
+            visible = visible & (diff >= 0)
+        s = tl.where(visible, s, float("-inf"))
+        m = tl.max(s, 1)
+        p = tl.exp2(s - tl.where(m == float("-inf"), 0.0, m)[:, None])
+        at = (bh * NG + idx) * SLOTS + slot
+        tl.store(PM + at, m, mask=ok)
+        tl.store(PL + at, tl.sum(p, 1), mask=ok)
+        tl.store(PACC + at[:, None] * HEAD_DIM + offs_d[None, :],
+                 tl.dot(p.to(v.dtype), v, input_precision=PRECISION), mask=ok[:, None])
+
+
+@triton.jit(do_not_specialize=["H", "L", "NG", "SLOTS"])
+def band_global_rows_merge_kernel(O, LSE, GLSE, GPOS, PM, PL, PACC, stride_ob, stride_oh, stride_ol, H, L, NG, SLOTS,
+                                  HEAD_DIM: tl.constexpr, BLOCK: tl.constexpr):
+    """Grid (B * H * NG): merge global row gi's partial softmaxes (slots with PM = -inf are empty) into its output
+    row and its log-sum-exp (base 2) GLSE [B*H, NG]; LSE at that row becomes +inf, so that the band kernels'
+    backward gives it no gradient (the dK/dV kernel's global-row tile does)."""
+    row = tl.program_id(0)  # bh * NG + gi
+    bh = row // NG
+    pos = tl.load(GPOS + row % NG)
+    offs_d = tl.arange(0, HEAD_DIM)
+    m_run = tl.sum(tl.zeros([1], dtype=tl.float32), 0) - 1.0e30
+    l_run = tl.sum(tl.zeros([1], dtype=tl.float32), 0)
+    acc = tl.zeros([HEAD_DIM], dtype=tl.float32)
+    for s0 in range(0, SLOTS, BLOCK):
+        offs = s0 + tl.arange(0, BLOCK)
+        m = tl.load(PM + row * SLOTS + offs, mask=offs < SLOTS, other=float("-inf"))
+        used = m > float("-inf")
+        m_new = tl.maximum(m_run, tl.max(m, 0))
+        alpha = tl.exp2(m_run - m_new)
+        w = tl.where(used, tl.exp2(m - m_new), 0.0)
+        part_l = tl.load(PL + row * SLOTS + offs, mask=used, other=0.0)
+        part_acc = tl.load(PACC + (row * SLOTS + offs)[:, None] * HEAD_DIM + offs_d[None, :], mask=used[:, None],
+                           other=0.0)  # [BLOCK, D]
+        l_run = l_run * alpha + tl.sum(w * part_l, 0)
+        acc = acc * alpha + tl.sum(w[:, None] * part_acc, 0)
+        m_run = m_new
+    l_safe = tl.where(l_run > 0, l_run, 1.0)
+    b = bh // H
+    h = bh % H
+    tl.store(O + b * stride_ob + h * stride_oh + pos * stride_ol + offs_d, (acc / l_safe).to(O.dtype.element_ty))
+    tl.store(GLSE + row, m_run + tl.log2(l_safe))
+    tl.store(LSE + bh * L + pos, float("inf"))
+
+
+@triton.jit
+def _dkdv_global_rows(dk, dv, k, v, q_bh, do_bh, stride_ql, stride_dol, cols, col_ok, GPOS, NG, GLSE, DELTA, DQG,
+                      bh, L, slot, scale_log2, alibi_log2, sm_scale, HEAD_DIM: tl.constexpr,
+                      GLOBAL_BLOCK: tl.constexpr, ATOMIC_SLOTS: tl.constexpr, CAUSAL: tl.constexpr,
+                      HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
+    """dK, dV of this key tile from the global rows (which see every key), and the tile's share of their dQ
+    (float32 atomic adds into DQG [B*H, ATOMIC_SLOTS, NG, D])."""
+    offs_d = tl.arange(0, HEAD_DIM)
+    for t in range(0, tl.cdiv(NG, GLOBAL_BLOCK)):
+        idx, ok, pos = _global_keys(GPOS, t, NG, GLOBAL_BLOCK)
+        q_g = tl.load(q_bh + pos[:, None] * stride_ql + offs_d[None, :], mask=ok[:, None], other=0.0)  # [GB, D]
+        do_g = tl.load(do_bh + pos[:, None] * stride_dol + offs_d[None, :], mask=ok[:, None], other=0.0)
+        lse = tl.load(GLSE + bh * NG + idx, mask=ok, other=float("inf"))
+        delta = tl.load(DELTA + bh * L + pos, mask=ok, other=0.0)
+        s_t = tl.dot(k, tl.trans(q_g), input_precision=PRECISION) * scale_log2  # [BN, GB]
+        diff = pos[None, :] - cols[:, None]
+        if HAS_ALIBI:
+            s_t -= alibi_log2 * tl.abs(diff).to(tl.float32)
+        visible = col_ok[:, None] & ok[None, :]
+        if CAUSAL:
+            visible = visible & (diff >= 0)
+        p_t = tl.where(visible, tl.exp2(s_t - lse[None, :]), 0.0)
+        dv += tl.dot(p_t.to(do_g.dtype), do_g, input_precision=PRECISION)
+        ds_t = p_t * (tl.dot(v, tl.trans(do_g), input_precision=PRECISION) - delta[None, :])  # [BN, GB]
+        dk += tl.dot(ds_t.to(q_g.dtype), q_g, input_precision=PRECISION)
+        dq_g = tl.dot(tl.trans(ds_t.to(k.dtype)), k, input_precision=PRECISION) * sm_scale  # [GB, D]
+        at = ((bh * ATOMIC_SLOTS + slot) * NG + idx)[:, None] * HEAD_DIM + offs_d[None, :]
+        tl.atomic_add(DQG + at, dq_g, mask=ok[:, None], sem="relaxed")
+    return dk, dv
 
 
 @triton.jit
@@ -204,14 +313,16 @@ def _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, r
 
 
 @triton.jit(do_not_specialize=NO_SPECIALIZE)
-def band_fwd_kernel(Q, K, V, O, LSE, SLOPES, GPOS,
+def band_fwd_kernel(Q, K, V, O, LSE, SLOPES, GPOS, PM, PL, PACC,
                     stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
                     stride_vb, stride_vh, stride_vl, stride_ob, stride_oh, stride_ol,
-                    H, L, DIL, LEFT, RIGHT, KS, NG, scale_log2,
+                    H, L, DIL, LEFT, RIGHT, KS, NG, SLOTS, scale_log2,
                     HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                     NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
+                    ONE_LOOP: tl.constexpr,
                     HAS_GLOBAL: tl.constexpr, CAUSAL: tl.constexpr, GLOBAL_BLOCK: tl.constexpr):
-    """Grid (query tiles of the longest class, B * H * DIL). LSE: [B, H, L] float32, base 2."""
+    """Grid (query tiles of the longest class, B * H * DIL). LSE: [B, H, L] float32, base 2. HAS_GLOBAL: the
+    program's partial for the global rows goes to slot g * SLOTS // DIL + m0 // GLOBAL_BLOCK."""
     pid_m = tl.program_id(0)
     g, bh, b, h, Lg = _program_class(H, L, DIL)
     m0 = pid_m * BLOCK_M
@@ -225,12 +336,17 @@ def band_fwd_kernel(Q, K, V, O, LSE, SLOPES, GPOS,
         alibi_log2 = _alibi_log2(SLOPES, h, HAS_ALIBI)
         row_lo, row_hi = _key_bounds(offs_m, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
         first, last, t_begin, t_end, num_tiles = _key_run(m0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD, BLOCK_M, BLOCK_N)
+        t_begin, t_end = _one_loop(t_begin, t_end, num_tiles, ONE_LOOP)
         k_base = K + b * stride_kb + h * stride_kh + g * stride_kl
         v_base = V + b * stride_vb + h * stride_vh + g * stride_vl
         acc = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
         m_i = tl.full([BLOCK_M], -1.0e30, dtype=tl.float32)
         l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
         if HAS_GLOBAL:
+            _fwd_global_rows(Q + b * stride_qb + h * stride_qh, K + b * stride_kb + h * stride_kh,
+                             V + b * stride_vb + h * stride_vh, stride_ql, stride_kl, stride_vl, rows, row_ok, GPOS,
+                             NG, PM, PL, PACC, bh, g * (SLOTS // DIL) + m0 // GLOBAL_BLOCK, SLOTS, scale_log2,
+                             alibi_log2, HEAD_DIM, GLOBAL_BLOCK, CAUSAL, HAS_ALIBI, PRECISION)
             acc, m_i, l_i = _fwd_globals(acc, m_i, l_i, q, K + b * stride_kb + h * stride_kh,
                                          V + b * stride_vb + h * stride_vh, stride_kl, stride_vl, rows, GPOS, NG,
                                          LEFT, RIGHT, DIL, scale_log2, alibi_log2, HEAD_DIM, GLOBAL_BLOCK, CAUSAL,
@@ -288,17 +404,20 @@ def _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, st
 
 
 @triton.jit(do_not_specialize=NO_SPECIALIZE)
-def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES,
+def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES, GPOS, GLSE, DQG,
                          stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
                          stride_vb, stride_vh, stride_vl, stride_dob, stride_doh, stride_dol,
                          stride_dkb, stride_dkh, stride_dkl, stride_dvb, stride_dvh, stride_dvl,
                          stride_dqb, stride_dqh, stride_dql,
-                         H, L, DIL, LEFT, RIGHT, KS, scale_log2, sm_scale,
+                         H, L, DIL, LEFT, RIGHT, KS, NG, scale_log2, sm_scale,
                          HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                          NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
-                         ATOMIC_DQ: tl.constexpr):
+                    ONE_LOOP: tl.constexpr,
+                         ATOMIC_DQ: tl.constexpr, HAS_GLOBAL: tl.constexpr, CAUSAL: tl.constexpr,
+                         GLOBAL_BLOCK: tl.constexpr, ATOMIC_SLOTS: tl.constexpr):
     """Grid (key tiles of the longest class, B * H * DIL). DELTA = rowsum(dO * O), float32 [B, H, L].
-    ATOMIC_DQ: also accumulate dQ into DQ (float32, zeroed by the caller); otherwise DQ is unused."""
+    ATOMIC_DQ: also accumulate dQ into DQ (float32, zeroed by the caller); otherwise DQ is unused.
+    HAS_GLOBAL: the global rows (log-sum-exp GLSE [B*H, NG]) as an extra query tile; their dQ into DQG."""
     pid_n = tl.program_id(0)
     g, bh, b, h, Lg = _program_class(H, L, DIL)
     n0 = pid_n * BLOCK_N
@@ -317,6 +436,7 @@ def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES,
         first, full_last = _query_bounds(n0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
         full_first, last = _query_bounds(n_last, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
         t_begin, t_end, num_tiles = _tile_split(first, last, full_first, full_last, BLOCK_M)
+        t_begin, t_end = _one_loop(t_begin, t_end, num_tiles, ONE_LOOP)
         q_base = Q + b * stride_qb + h * stride_qh + g * stride_ql
         do_base = DO + b * stride_dob + h * stride_doh + g * stride_dol
         lse_base = LSE + bh * L + g
@@ -333,6 +453,12 @@ def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES,
         dk, dv = _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, stride_ql, stride_dol,
                              stride_dql, offs_n, col_lo, col_hi, first, t_end, num_tiles, last, scale_log2, alibi_log2,
                              sm_scale, DIL, HEAD_DIM, BLOCK_M, True, HAS_ALIBI, PRECISION, ATOMIC_DQ)
+        if HAS_GLOBAL:
+            dk, dv = _dkdv_global_rows(dk, dv, k, v, Q + b * stride_qb + h * stride_qh,
+                                       DO + b * stride_dob + h * stride_doh, stride_ql, stride_dol, cols, col_ok,
+                                       GPOS, NG, GLSE, DELTA, DQG, bh, L,
+                                       pid_n % ATOMIC_SLOTS, scale_log2, alibi_log2, sm_scale, HEAD_DIM, GLOBAL_BLOCK,
+                                       ATOMIC_SLOTS, CAUSAL, HAS_ALIBI, PRECISION)
         tl.store(DK + b * stride_dkb + h * stride_dkh + cols[:, None] * stride_dkl + offs_d[None, :],
                  (dk * sm_scale).to(DK.dtype.element_ty), mask=col_ok[:, None])
         tl.store(DV + b * stride_dvb + h * stride_dvh + cols[:, None] * stride_dvl + offs_d[None, :],
@@ -369,9 +495,11 @@ def band_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG,
                        H, L, DIL, LEFT, RIGHT, KS, NG, scale_log2, sm_scale,
                        HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                        NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
-                       HAS_GLOBAL: tl.constexpr, CAUSAL: tl.constexpr, GLOBAL_BLOCK: tl.constexpr):
-    """Grid (query tiles of the longest class, B * H * DIL). HAS_GLOBAL: DKG, DVG float32 [B * H, NG, D],
-    zeroed by the caller, receive the global columns' dK, dV."""
+                    ONE_LOOP: tl.constexpr,
+                       HAS_GLOBAL: tl.constexpr, CAUSAL: tl.constexpr, GLOBAL_BLOCK: tl.constexpr,
+                       ATOMIC_SLOTS: tl.constexpr):
+    """Grid (query tiles of the longest class, B * H * DIL). HAS_GLOBAL: DKG, DVG float32
+    [B * H, ATOMIC_SLOTS, NG, D], zeroed by the caller, receive the global columns' dK, dV."""
     pid_m = tl.program_id(0)
     g, bh, b, h, Lg = _program_class(H, L, DIL)
     m0 = pid_m * BLOCK_M
@@ -389,14 +517,15 @@ def band_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG,
         alibi_log2 = _alibi_log2(SLOPES, h, HAS_ALIBI)
         row_lo, row_hi = _key_bounds(offs_m, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
         first, last, t_begin, t_end, num_tiles = _key_run(m0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD, BLOCK_M, BLOCK_N)
+        t_begin, t_end = _one_loop(t_begin, t_end, num_tiles, ONE_LOOP)
         k_base = K + b * stride_kb + h * stride_kh + g * stride_kl
         v_base = V + b * stride_vb + h * stride_vh + g * stride_vl
         dq = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
         if HAS_GLOBAL:
             dq = _dq_globals(dq, q, do, lse, delta, K + b * stride_kb + h * stride_kh,
                              V + b * stride_vb + h * stride_vh, stride_kl, stride_vl, rows, GPOS, NG, DKG, DVG, bh,
-                             LEFT, RIGHT, DIL, scale_log2, alibi_log2, sm_scale, HEAD_DIM, GLOBAL_BLOCK, CAUSAL,
-                             HAS_ALIBI, PRECISION)
+                             pid_m % ATOMIC_SLOTS, LEFT, RIGHT, DIL, scale_log2, alibi_log2, sm_scale, HEAD_DIM,
+                             GLOBAL_BLOCK, ATOMIC_SLOTS, CAUSAL, HAS_ALIBI, PRECISION)
         dq = _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
                        first, 0, t_begin, last, scale_log2, alibi_log2, DIL, HEAD_DIM, BLOCK_N, True,
                        HAS_ALIBI, PRECISION)

@@ -1,0 +1,56 @@
+"""Per-kernel GPU time of one attention call (torch.profiler), for finding where a pattern's time goes.
+
+    python3 benchmarks/attention/kernel_table.py --patterns longformer dilated --length 65536 [--backend triton_band]
+
+Prints, per pattern and mode (fwd, fwdbwd), the GPU kernels of 10 calls sorted by total time (per call).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from genoattn.attention.dispatch import get_backend
+from genoattn.bench.attention import PATTERNS
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--patterns", nargs="+", default=["longformer"])
+    p.add_argument("--length", type=int, default=65536)
+    p.add_argument("--backend", default="triton_band")
+    p.add_argument("--rows", type=int, default=12)
+    args = p.parse_args()
+    backend = get_backend(args.backend)
+    for name in args.patterns:
+        table(name, PATTERNS[name](), backend, args.length, args.rows)
+
+
+def table(name: str, pattern: object, backend, length: int, rows: int) -> None:
+    q, k, v, grad = (torch.randn(1, 8, length, 64, device="cuda", dtype=torch.bfloat16) for _ in range(4))
+    leaves = [t.clone().requires_grad_() for t in (q, k, v)]
+    calls = {"fwd": lambda: backend.attend(q, k, v, pattern),
+             "fwdbwd": lambda: backend.attend(*leaves, pattern).backward(grad)}
+    for mode, call in calls.items():
+        for _ in range(3):
+            call()
+        torch.cuda.synchronize()
+        with profile(activities=[ProfilerActivity.CUDA, ProfilerActivity.CPU]) as prof:
+            for _ in range(10):
+                call()
+            torch.cuda.synchronize()
+        events = [e for e in prof.key_averages() if e.device_time_total > 0]
+        events.sort(key=lambda e: -e.self_device_time_total)
+        total = sum(e.self_device_time_total for e in events) / 10 / 1e3
+        print(f"== {name} {mode} L={length}: {total:.3f} ms of kernels per call")
+        for e in events[:rows]:
+            print(f"  {e.self_device_time_total / 10 / 1e3:8.3f} ms  x{e.count // 10:<3d} {e.key[:110]}")
+        host = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+        print(f"  host: {sum(e.self_cpu_time_total for e in host) / 10 / 1e3:.3f} ms per call (profiled), top ops:")
+        for e in host[:rows]:
+            print(f"  {e.self_cpu_time_total / 10 / 1e3:8.3f} ms  x{e.count // 10:<3d} {e.key[:110]}")
+
+if __name__ == "__main__":
+    main()
