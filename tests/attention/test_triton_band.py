@@ -1,12 +1,14 @@
 """The Triton band backend: band descriptions against the patterns' masks, kernels against the reference.
 
-- ``band_mask`` (the kernels' view: per-class key runs) equals each pattern's ``dense_mask`` (CPU, always).
+- ``band_mask`` (the kernels' view: per-class key runs) equals each pattern's ``dense_mask`` (CPU, always);
+  Strided's two bands are disjoint and together its mask.
 - The kernels under Triton's CPU interpreter (float32, fixed small tiles including unequal ones, ALiBi,
-  causal, dilation, neighborhood edges; lengths not multiples of any tile) against the float64 reference:
-  outputs and gradients (dQ from its own kernel and by atomic adds) within 1e-4 absolute. Needs triton (a dev
-  dependency); run in a subprocess because the interpreter must be chosen before triton is imported.
-- Longformer (window and global columns on the kernels, global rows in PyTorch) in the interpreter and on the
-  GPU likewise.
+  causal, dilation, neighborhood edges, Strided's chained bands; lengths not multiples of any tile) against the
+  float64 reference: outputs and gradients (dQ from its own kernel and by atomic adds) within 1e-4 absolute.
+  Needs triton (a dev dependency); run in a subprocess because the interpreter must be chosen before triton is
+  imported.
+- Longformer (window and global tokens in the kernels) in the interpreter and on the GPU likewise.
+- Every kernel variant compiles for sm_90 (Triton's compiler and ptxas, no GPU needed).
 - On a GPU: bfloat16 and float32 against the float64 reference with the autotuned tiles (``gpu`` mark).
 """
 
@@ -23,8 +25,16 @@ import pytest
 import torch
 
 from genoattn.attention.backends.triton_band import backend
-from genoattn.attention.kernels.band import Band, band_mask, band_of
-from genoattn.attention.patterns import BigBird, DilatedSlidingWindow, Full, Longformer, Neighborhood, SlidingWindow
+from genoattn.attention.kernels.band import Band, band_mask, band_of, band_passes
+from genoattn.attention.patterns import (
+    BigBird,
+    DilatedSlidingWindow,
+    Full,
+    Longformer,
+    Neighborhood,
+    SlidingWindow,
+    Strided,
+)
 
 HAS_TRITON = importlib.util.find_spec("triton") is not None
 BAND_PATTERNS = [
@@ -38,6 +48,22 @@ BAND_PATTERNS = [
 @pytest.mark.parametrize("length", [21, 32, 47])
 def test_band_mask_equals_pattern_mask(pattern, length):
     assert torch.equal(band_mask(band_of(pattern), length), pattern.dense_mask(length)[0])
+
+
+@pytest.mark.parametrize("pattern", [Strided(4), Strided(3, causal=True), Strided(1), Strided(7)], ids=str)
+@pytest.mark.parametrize("length", [5, 21, 40])
+def test_band_passes_split_strided_into_disjoint_bands(pattern, length):
+    window, residue = (band_mask(band, length) for band in band_passes(pattern, length))
+    assert not (window & residue).any()
+    assert torch.equal(window | residue, pattern.dense_mask(length)[0])
+
+
+@pytest.mark.skipif(not HAS_TRITON, reason="triton is not installed (pip install -e '.[dev]')")
+def test_kernels_compile_for_hopper():
+    """The compiled path (Triton's compiler and ptxas for sm_90), which the interpreter never takes."""
+    from genoattn.attention.kernels.compile_check import compile_all, variants
+
+    assert compile_all(90) == len(variants())
 
 
 def test_band_of_other_patterns_is_none():
@@ -75,7 +101,7 @@ def test_kernels_match_reference_in_interpreter():
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     cases = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert len(cases) == 7 + 5  # band patterns, then Longformer (window on the kernels + global tokens)
+    assert len(cases) == 9 + 5  # band patterns (Strided: two chained bands), then Longformer
     for case in cases:
         errors = [case["out"], *case["grads"]]
         if "atomic_grads" in case:
@@ -91,9 +117,10 @@ GPU_CASES = [
     (SlidingWindow(256), 3000, None), (SlidingWindow(100, causal=True), 1000, None),
     (DilatedSlidingWindow(128, 2), 3001, None), (DilatedSlidingWindow(20, 3, causal=True), 999, None),
     (Neighborhood(255, 2), 3000, None), (Neighborhood(31), 1000, None), (SlidingWindow(64), 2000, "alibi"),
+    (Strided(64), 3000, None), (Strided(50, causal=True), 1999, "alibi"),
 ]
 FLOAT32_CASES = {"Longformer(window=256, global_tokens=(0, 1500, -1))", "SlidingWindow(window=256)",
-                 "Neighborhood(kernel_size=255, dilation=2)", "SlidingWindow(window=64)"}
+                 "Strided(stride=64)", "Neighborhood(kernel_size=255, dilation=2)", "SlidingWindow(window=64)"}
 GPU_PARAMS = [(*case, torch.bfloat16) for case in GPU_CASES] + [
     (*case, torch.float32) for case in GPU_CASES if str(case[0]) in FLOAT32_CASES  # each dtype compiles anew
 ]

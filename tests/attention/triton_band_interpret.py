@@ -12,6 +12,7 @@ os.environ["TRITON_INTERPRET"] = "1"
 
 import torch  # noqa: E402
 
+from genoattn.attention.backends import triton_band  # noqa: E402
 from genoattn.attention.backends.reference import backend as reference  # noqa: E402
 from genoattn.attention.backends.triton_band import (  # noqa: E402
     BandAttention,
@@ -19,8 +20,14 @@ from genoattn.attention.backends.triton_band import (  # noqa: E402
     band_backward,
     band_forward,
 )
-from genoattn.attention.kernels.band import GlobalTokens, band_of, longformer_band  # noqa: E402
-from genoattn.attention.patterns import DilatedSlidingWindow, Longformer, Neighborhood, SlidingWindow  # noqa: E402
+from genoattn.attention.kernels.band import GlobalTokens, band_passes, longformer_band  # noqa: E402
+from genoattn.attention.patterns import (  # noqa: E402
+    DilatedSlidingWindow,
+    Longformer,
+    Neighborhood,
+    SlidingWindow,
+    Strided,
+)
 
 CASES = [  # pattern, L, (fwd BLOCK_M, BLOCK_N), ((dkdv M, N), (dq M, N)), alibi
     (SlidingWindow(5), 70, (16, 16), ((16, 32), (32, 16)), False),
@@ -30,6 +37,8 @@ CASES = [  # pattern, L, (fwd BLOCK_M, BLOCK_N), ((dkdv M, N), (dq M, N)), alibi
     (DilatedSlidingWindow(6, 2, causal=True), 61, (32, 16), ((16, 32), (16, 16)), False),
     (Neighborhood(7, 2), 90, (16, 32), ((32, 16), (32, 16)), False),
     (Neighborhood(33), 100, (32, 16), ((16, 16), (16, 32)), True),
+    (Strided(6), 80, (16, 32), ((32, 16), (16, 32)), True),  # two chained bands: window, residue class with a hole
+    (Strided(5, causal=True), 77, (32, 16), ((16, 16), (32, 16)), False),
 ]
 
 
@@ -43,6 +52,7 @@ LONGFORMER_CASES = [  # pattern, L, alibi: window and global columns on the kern
 
 
 def longformer_cases() -> None:
+    triton_band.MERGE_SLOTS = 2  # several merge programs per global row even at these lengths
     for pattern, length, alibi in LONGFORMER_CASES:
         q, k, v, grad = (torch.randn(2, 2, length, 16, dtype=torch.float64) for _ in range(4))
         slopes = torch.tensor([0.3, 0.05], dtype=torch.float64) if alibi else None
@@ -77,7 +87,7 @@ def main() -> None:
         leaves = [t.clone().requires_grad_() for t in (q, k, v)]
         expected = reference.attend(*leaves, pattern, slopes)
         expected_grads = torch.autograd.grad(expected, leaves, grad)
-        band = band_of(pattern)
+        band = band_passes(pattern, length)
         q32, k32, v32 = (t.float() for t in (q, k, v))
         slopes32 = slopes.float() if alibi else None
         out, lse, _ = band_forward(q32, k32, v32, band, slopes32, blocks=fwd_blocks)

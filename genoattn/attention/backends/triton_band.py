@@ -1,10 +1,12 @@
-"""Triton band backend: SlidingWindow, DilatedSlidingWindow, Neighborhood (and Longformer) on hand-written kernels.
+"""Triton band backend: SlidingWindow, DilatedSlidingWindow, Neighborhood, Longformer, Strided on hand-written kernels.
 
-These patterns see one contiguous run of keys per query (within its residue class), so a kernel can walk
-exactly that run, read dilated classes with strided loads (no permuted copies) and mask only the tiles at
-the run's ends; see ``genoattn.attention.kernels.band_triton``. Forward and backward (dQ, dK, dV) are
-kernels; tile sizes are autotuned per shape on first use. Longformer (one dilation for every head) runs its
-window on the same kernels, which also take its global tokens as extra rows and columns.
+These patterns see one contiguous run of keys per query (within its residue class), or a few such runs over
+disjoint keys, so a kernel can walk exactly that run, read dilated classes with strided loads (no permuted copies)
+and mask only the tiles at the run's ends; see ``genoattn.attention.kernels.band_triton``. Forward and backward
+(dQ, dK, dV) are kernels; tile sizes are autotuned per shape on first use. Longformer (one dilation for every
+head) is its window's band plus its global tokens as extra rows and columns inside the same kernels; Strided is
+two bands (``band_passes``: its window, then its residue class mod the stride), chained through the output and
+log-sum-exp.
 
 Runs on CUDA with triton installed (and on CPU under ``TRITON_INTERPRET=1``, Triton's interpreter, which the
 tests use; too slow for real work, so ``auto`` never picks it there). float16 / bfloat16 / float32; head_dim
@@ -20,7 +22,7 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
-from genoattn.attention.kernels.band import Band, GlobalTokens, band_of, longformer_band
+from genoattn.attention.kernels.band import Band, GlobalTokens, band_of, band_passes, longformer_band
 from genoattn.attention.patterns import Longformer
 
 SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
@@ -75,28 +77,27 @@ def _autotuned():
     if INTERPRET:
         _patch_interpreter_index()
 
-    key = ["L", "DIL", "LEFT", "RIGHT", "KS", "HEAD_DIM", "HAS_GLOBAL"]
+    key = ["L", "DIL", "LEFT", "RIGHT", "KS", "HOLE", "HEAD_DIM", "HAS_GLOBAL"]
 
     def configs(shapes):
-        """Tile options: the shapes with the three-loop walk, and the first three also as one loop (ONE_LOOP);
+        """Tile options: the shapes with the three-loop walk, and the first two also as one loop (ONE_LOOP);
         without tuning the first shape, under the interpreter the last as one loop (the fixed-tile tests cover
         the three-loop walk)."""
-        options = [(*shape, False) for shape in shapes] + [(*shape, True) for shape in shapes[:3]]
+        options = [(*shape, False) for shape in shapes] + [(*shape, True) for shape in shapes[:2]]
         options = [(*shapes[-1], True)] if INTERPRET else options if TUNE else options[:1]
         return [triton.Config({"BLOCK_M": m, "BLOCK_N": n, "ONE_LOOP": one}, num_warps=w, num_stages=s)
                 for m, n, w, s, one in options]
 
     # (BLOCK_M, BLOCK_N, warps, stages): first the default without tuning, last the interpreter's (small).
-    # The first entries won every shape of the H200 profile (benchmarks/attention/h200-band).
-    forward = [(64, 64, 4, 3), (64, 64, 4, 4), (64, 32, 4, 3), (32, 64, 4, 3), (128, 64, 4, 3), (128, 64, 8, 3),
-               (64, 128, 4, 3), (32, 32, 4, 2)]
-    dkdv = [(32, 64, 4, 3), (32, 64, 4, 4), (16, 64, 4, 3), (32, 64, 2, 3), (64, 32, 4, 3), (64, 64, 4, 3),
-            (32, 128, 4, 3), (64, 128, 8, 3), (32, 128, 8, 3), (32, 32, 4, 2)]
-    dq = [(64, 64, 4, 3), (64, 32, 4, 2), (64, 64, 4, 4), (32, 64, 4, 3), (64, 32, 4, 3), (128, 64, 8, 3),
-          (128, 32, 4, 3), (32, 32, 4, 2)]
-    _kernels["fwd"] = triton.autotune(configs(forward), key=key)(kt.band_fwd_kernel)
-    _kernels["dkdv"] = triton.autotune(configs(dkdv), key=[*key, "ATOMIC_DQ"])(kt.band_bwd_dkdv_kernel)
-    _kernels["dq"] = triton.autotune(configs(dq), key=key)(kt.band_bwd_dq_kernel)
+    # The first entries won every shape of the H200 profile (benchmarks/attention/h200-band); each list keeps the
+    # first four of that profile's longer lists (fewer compilations), and for dK/dV two wider tiles.
+    forward = [(64, 64, 4, 3), (64, 64, 4, 4), (64, 32, 4, 3), (32, 64, 4, 3), (32, 32, 4, 2)]
+    dkdv = [(32, 64, 4, 3), (32, 64, 4, 4), (16, 64, 4, 3), (32, 64, 2, 3), (64, 128, 8, 3), (32, 128, 8, 3),
+            (32, 32, 4, 2)]
+    dq = [(64, 64, 4, 3), (64, 32, 4, 2), (64, 64, 4, 4), (32, 64, 4, 3), (32, 32, 4, 2)]
+    _kernels["fwd"] = triton.autotune(configs(forward), key=[*key, "INIT"])(kt.band_fwd_kernel)
+    _kernels["dkdv"] = triton.autotune(configs(dkdv), key=[*key, "ATOMIC_DQ", "ACCUMULATE"])(kt.band_bwd_dkdv_kernel)
+    _kernels["dq"] = triton.autotune(configs(dq), key=[*key, "ACCUMULATE"])(kt.band_bwd_dq_kernel)
     return _kernels
 
 
@@ -104,7 +105,7 @@ def _common(band: Band, q: Tensor, alibi_slopes: Tensor | None) -> dict:
     head_dim = q.shape[-1]
     return {
         "H": q.shape[1], "L": q.shape[2], "DIL": band.dilation, "LEFT": band.left, "RIGHT": band.right,
-        "KS": band.kernel_size, "HEAD_DIM": head_dim, "NEIGHBORHOOD": band.neighborhood,
+        "KS": band.kernel_size, "HOLE": band.hole, "HEAD_DIM": head_dim, "NEIGHBORHOOD": band.neighborhood,
         "HAS_ALIBI": alibi_slopes is not None, "PRECISION": "ieee" if q.dtype == torch.float32 else "tf32",
     }
 
@@ -126,22 +127,36 @@ def _launch(name: str, tile: str, q: Tensor, band: Band, blocks: tuple[int, int]
     def grid(meta: dict) -> tuple[int, int]:
         return (-(-longest // meta[tile]), batch * heads * band.dilation)
 
+    kernel = _autotuned()[name].fn
     if blocks is None:
         tuned = _autotuned()[name]
-        key = (name, tuple(q.shape), q.dtype, band, kwargs["HAS_ALIBI"], kwargs.get("ATOMIC_DQ", False),
-               kwargs.get("HAS_GLOBAL", False))
+        key = (name, tuple(q.shape), q.dtype, band,
+               *(kwargs.get(flag, False) for flag in ("HAS_ALIBI", "ATOMIC_DQ", "HAS_GLOBAL", "INIT", "ACCUMULATE")))
         best = best_configs.get(key)
         if best is None:  # first call for this shape: autotune, remember the winner
+            _check_arguments(kernel, args, {**kwargs, **tuned.configs[0].all_kwargs()})
             tuned[grid](*args, **kwargs)
             best_configs[key] = tuned.best_config if TUNE and not INTERPRET else tuned.configs[0]
             return True
-        kernel = tuned.fn  # later calls skip the autotuner's per-call work (host time counts at 64k)
-        kwargs.update(best.all_kwargs())
+        kwargs.update(best.all_kwargs())  # later calls skip the autotuner's per-call work (host time counts)
     else:
-        kernel = _autotuned()[name].fn  # the kernel under the autotuner
         kwargs.update(BLOCK_M=blocks[0], BLOCK_N=blocks[1], ONE_LOOP=False)
+        _check_arguments(kernel, args, kwargs)
     run_kernel(kernel, grid, args, kwargs)
     return False
+
+
+def _check_arguments(kernel, args: tuple, kwargs: dict) -> None:
+    """Every parameter of ``kernel`` given exactly once (Triton's interpreter ignores unknown keywords; the GPU
+    launcher refuses them)."""
+    names = kernel.arg_names
+    given = list(names[:len(args)]) + list(kwargs)
+    config_names = {"num_warps", "num_stages", "num_ctas", "maxnreg", "num_buffers_warp_spec",
+                    "num_consumer_groups", "reg_dec_producer", "reg_inc_consumer"}
+    unknown = set(kwargs) - set(names) - config_names
+    missing = set(names) - set(given)
+    if unknown or missing or len(args) > len(names):
+        raise TypeError(f"{kernel.fn.__name__}: unknown arguments {sorted(unknown)}, missing {sorted(missing)}")
 
 
 # GENOATTN_TRITON_BAND_FAST_LAUNCH=0 sends every launch through triton's JIT dispatcher.
@@ -186,23 +201,30 @@ def run_kernel(kernel, grid, args: tuple, kwargs: dict) -> None:
                  compiled.function, compiled.packed_metadata, None, None, None, *values)
 
 
+MERGE_SLOTS = 1024  # partial results of the global rows one merge program combines
 ATOMIC_SLOTS = 8  # copies the global tokens' gradients are spread over (fewer programs adding into one address)
 
 
-def band_forward(q: Tensor, k: Tensor, v: Tensor, band: Band, alibi_slopes: Tensor | None = None,
+def band_forward(q: Tensor, k: Tensor, v: Tensor, bands: Band | tuple[Band, ...], alibi_slopes: Tensor | None = None,
                  blocks: tuple[int, int] | None = None,
                  tokens: GlobalTokens | None = None) -> tuple[Tensor, Tensor, Tensor | None]:
-    """(out [B, H, L, D], lse [B, H, L] float32 in base 2, row_lse); ``blocks`` fixes (BLOCK_M, BLOCK_N).
-    ``tokens``: global tokens (Longformer), rows that see every key and keys every row sees; their rows' log-sum-exp
-    is ``row_lse`` [B * H, G] (else None), and ``lse`` is +inf there (what ``band_backward`` expects)."""
+    """(out [B, H, L, D], lse [B, H, L] float32 in base 2, row_lse) of attention over ``bands`` (one, or several
+    over disjoint keys, run one after another); ``blocks`` fixes (BLOCK_M, BLOCK_N).
+    ``tokens`` (one band only): global tokens (Longformer), rows that see every key and keys every row sees; their
+    rows' log-sum-exp is ``row_lse`` [B * H, G] (else None), and ``lse`` is +inf there (what ``band_backward``
+    expects)."""
+    bands = (bands,) if isinstance(bands, Band) else tuple(bands)
+    if tokens is not None and len(bands) > 1:
+        raise ValueError("global tokens go with a single band")
     batch, heads, length, head_dim = q.shape
     out = torch.empty_like(q)
     lse = torch.empty(batch, heads, length, device=q.device, dtype=torch.float32)
     slopes = alibi_slopes.float().contiguous() if alibi_slopes is not None else lse  # unused without ALiBi
     token_kwargs = _token_kwargs(tokens)
+    del token_kwargs["ATOMIC_SLOTS"]  # the forward kernel adds nothing atomically
     count, global_block = token_kwargs["NG"], token_kwargs["GLOBAL_BLOCK"]
-    longest = -(-length // band.dilation)  # the longest residue class
-    slots = band.dilation * -(-longest // global_block) if count else 0  # one per 16 rows: any BLOCK_M fits
+    longest = -(-length // bands[0].dilation)  # the longest residue class
+    slots = bands[0].dilation * -(-longest // global_block) if count else 0  # one per 16 rows: any BLOCK_M fits
     # the global rows' partial softmax per forward program: max (-inf: empty slot), sum, output
     part_max = torch.full((batch * heads, count, slots), float("-inf"), device=q.device)
     part_sum = torch.empty(batch * heads, count, slots, device=q.device)
@@ -210,35 +232,48 @@ def band_forward(q: Tensor, k: Tensor, v: Tensor, band: Band, alibi_slopes: Tens
     positions = lse if tokens is None else tokens.positions
     args = (q, k, v, out, lse, slopes, positions, part_max, part_sum, part_out,
             *q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *out.stride()[:3])
-    kwargs = dict(SLOTS=slots, scale_log2=LOG2E / math.sqrt(head_dim), **_common(band, q, alibi_slopes),
-                  **token_kwargs)
-    if _launch("fwd", "BLOCK_M", q, band, blocks, *args, **kwargs) and count:
-        part_max.fill_(float("-inf"))  # autotuning ran several tile sizes, each filling other slots
-        _launch("fwd", "BLOCK_M", q, band, blocks, *args, **kwargs)
+
+    def run_passes() -> bool:
+        tuned = False
+        for i, band in enumerate(bands):  # later passes continue from the output and lse of the earlier ones
+            tuned |= _launch("fwd", "BLOCK_M", q, band, blocks, *args, SLOTS=slots, INIT=i > 0,
+                             scale_log2=LOG2E / math.sqrt(head_dim), **_common(band, q, alibi_slopes), **token_kwargs)
+        return tuned
+
+    if run_passes() and (count or len(bands) > 1):
+        part_max.fill_(float("-inf"))  # autotuning ran kernels several times, in place: run them once more
+        run_passes()
     if not count:
         return out, lse, None
-    from genoattn.attention.kernels.band_triton import band_global_rows_merge_kernel
+    from genoattn.attention.kernels.band_triton import band_global_rows_merge_kernel as merge
 
+    # two levels: MERGE_SLOTS slots per program into `parts` slots per row, then those into the row
+    rows, parts = batch * heads * count, -(-slots // MERGE_SLOTS)
+    second = [torch.empty(rows * parts * n, device=q.device) for n in (1, 1, head_dim)]  # max, sum, output
     row_lse = torch.empty(batch * heads, count, device=q.device)
-    run_kernel(band_global_rows_merge_kernel, (batch * heads * count,),
-               (out, lse, row_lse, positions, part_max, part_sum, part_out, *out.stride()[:3], heads, length, count,
-                slots), {"HEAD_DIM": head_dim, "BLOCK": 64})
+    tail = (out, lse, row_lse, positions, *out.stride()[:3], heads, length, count)
+    run_kernel(merge, (rows, parts), (part_max, part_sum, part_out, *second, *tail, slots, MERGE_SLOTS),
+               {"HEAD_DIM": head_dim, "BLOCK": 64, "FINAL": False})
+    run_kernel(merge, (rows, 1), (*second, *second, *tail, parts, parts), {"HEAD_DIM": head_dim, "BLOCK": 64,
+                                                                         "FINAL": True})
     return out, lse, row_lse
 
 
-def band_backward(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, band: Band,
-                  alibi_slopes: Tensor | None = None, blocks: tuple[tuple[int, int], tuple[int, int]] | None = None,
-                  atomic_dq: bool | None = None, tokens: GlobalTokens | None = None,
-                  row_lse: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+def band_backward(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor,
+                  bands: Band | tuple[Band, ...], alibi_slopes: Tensor | None = None,
+                  blocks: tuple[tuple[int, int], tuple[int, int]] | None = None, atomic_dq: bool | None = None,
+                  tokens: GlobalTokens | None = None, row_lse: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """(dq, dk, dv) of ``band_forward``; ``blocks`` fixes (BLOCK_M, BLOCK_N) of the dK/dV and the dQ kernel;
     ``atomic_dq`` adds dQ from the dK/dV kernel instead of running the dQ kernel (None: ``_atomic_dq_choice``;
-    never with global ``tokens``, whose gradients need the dQ kernel); ``row_lse``: from ``band_forward``."""
+    one band only, and never with global ``tokens``, whose gradients need the dQ kernel); ``row_lse``: from
+    ``band_forward``."""
+    bands = (bands,) if isinstance(bands, Band) else tuple(bands)
     token_kwargs = _token_kwargs(tokens)
     count = token_kwargs["NG"]
-    if count:
+    if count or len(bands) > 1:
         atomic_dq = False
     if atomic_dq is None:
-        atomic_dq = _atomic_dq_choice(grad_out, q, k, v, out, lse, band, alibi_slopes)
+        atomic_dq = _atomic_dq_choice(grad_out, q, k, v, out, lse, bands[0], alibi_slopes)
     head_dim = q.shape[-1]
     grad_out = grad_out.contiguous()
     batch, heads, length = q.shape[:3]
@@ -253,7 +288,6 @@ def band_backward(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor
     dq = torch.zeros(q.shape, device=q.device, dtype=torch.float32) if atomic_dq else torch.empty_like(q)
     slopes = alibi_slopes.float().contiguous() if alibi_slopes is not None else lse
     scale = 1.0 / math.sqrt(head_dim)
-    common = dict(scale_log2=scale * LOG2E, sm_scale=scale, **_common(band, q, alibi_slopes), **token_kwargs)
     strides = (*q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *grad_out.stride()[:3])
     dkdv_blocks, dq_blocks = blocks if blocks is not None else (None, None)
     positions = lse if tokens is None else tokens.positions
@@ -262,18 +296,28 @@ def band_backward(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor
     dkdv_args = (q, k, v, grad_out, lse, delta, dk, dv, dq, slopes, positions,
                  lse if row_lse is None else row_lse, token_grads[2], *strides, *dk.stride()[:3],
                  *dv.stride()[:3], *dq.stride()[:3])
-    if _launch("dkdv", "BLOCK_N", q, band, dkdv_blocks, *dkdv_args, ATOMIC_DQ=atomic_dq, **common) and (
-            atomic_dq or count):
-        dq.zero_()  # autotuning ran the kernel once per config, each adding into dq / token_grads
-        token_grads[2].zero_()
-        _launch("dkdv", "BLOCK_N", q, band, dkdv_blocks, *dkdv_args, ATOMIC_DQ=atomic_dq, **common)
-    if atomic_dq:
-        return dq.to(q.dtype), dk, dv
     dq_args = (q, k, v, grad_out, lse, delta, dq, slopes, positions, token_grads[0], token_grads[1], *strides,
                *dq.stride()[:3])
-    if _launch("dq", "BLOCK_M", q, band, dq_blocks, *dq_args, **common) and count:
+
+    def run_passes(name: str, tile: str, kernel_blocks, kernel_args: tuple, **extra) -> bool:
+        tuned = False
+        for i, band in enumerate(bands):  # later passes add to the gradients of the earlier ones
+            tuned |= _launch(name, tile, q, band, kernel_blocks, *kernel_args, ACCUMULATE=i > 0,
+                             scale_log2=scale * LOG2E, sm_scale=scale, **_common(band, q, alibi_slopes),
+                             **token_kwargs, **extra)
+        return tuned
+
+    # autotuning runs a kernel several times; where that adds into outputs, zero them and run once more
+    if run_passes("dkdv", "BLOCK_N", dkdv_blocks, dkdv_args, ATOMIC_DQ=atomic_dq) and (
+            atomic_dq or count or len(bands) > 1):
+        dq.zero_()
+        token_grads[2].zero_()
+        run_passes("dkdv", "BLOCK_N", dkdv_blocks, dkdv_args, ATOMIC_DQ=atomic_dq)
+    if atomic_dq:
+        return dq.to(q.dtype), dk, dv
+    if run_passes("dq", "BLOCK_M", dq_blocks, dq_args) and (count or len(bands) > 1):
         token_grads[:2].zero_()
-        _launch("dq", "BLOCK_M", q, band, dq_blocks, *dq_args, **common)
+        run_passes("dq", "BLOCK_M", dq_blocks, dq_args)
     if count:  # the dQ kernel gave the global rows nothing (lse = +inf there): their dQ is token_grads[2]
         sums = token_grads.sum(2).view(3, batch, heads, count, head_dim)
         index = tokens.positions.long()
@@ -310,20 +354,21 @@ def _atomic_dq_choice(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Te
 
 
 class BandAttention(torch.autograd.Function):
-    """Band attention with optional global tokens; forward(q, k, v, band, alibi_slopes, tokens)."""
+    """Attention over one band or several (disjoint), with optional global tokens;
+    forward(q, k, v, bands, alibi_slopes, tokens)."""
 
     @staticmethod
-    def forward(ctx, q: Tensor, k: Tensor, v: Tensor, band: Band, alibi_slopes: Tensor | None,
+    def forward(ctx, q: Tensor, k: Tensor, v: Tensor, bands: Band | tuple[Band, ...], alibi_slopes: Tensor | None,
                 tokens: GlobalTokens | None = None) -> Tensor:
-        out, lse, row_lse = band_forward(q, k, v, band, alibi_slopes, tokens=tokens)
+        out, lse, row_lse = band_forward(q, k, v, bands, alibi_slopes, tokens=tokens)
         ctx.save_for_backward(q, k, v, out, lse, row_lse)
-        ctx.band, ctx.alibi_slopes, ctx.tokens = band, alibi_slopes, tokens
+        ctx.bands, ctx.alibi_slopes, ctx.tokens = bands, alibi_slopes, tokens
         return out
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
         q, k, v, out, lse, row_lse = ctx.saved_tensors
-        dq, dk, dv = band_backward(grad_out, q, k, v, out, lse, ctx.band, ctx.alibi_slopes, tokens=ctx.tokens,
+        dq, dk, dv = band_backward(grad_out, q, k, v, out, lse, ctx.bands, ctx.alibi_slopes, tokens=ctx.tokens,
                                    row_lse=row_lse)
         return dq, dk, dv, None, None, None
 
@@ -348,13 +393,13 @@ class TritonBandBackend:
             if pattern.global_tokens and torch.are_deterministic_algorithms_enabled():
                 return ("torch.use_deterministic_algorithms(True): the global tokens' gradients are summed by "
                         "atomic adds")
-            parts = q.shape[0] * q.shape[1] * len(pattern.global_tokens) * (q.shape[2] // 16 + 2) * (q.shape[3] + 2) * 4
-            if parts > 2**32:
+            parts = q.shape[0] * q.shape[1] * len(pattern.global_tokens) * (q.shape[2] // 16 + 2) * (q.shape[3] + 2)
+            if parts * 4 > 2**32:
                 return (f"{len(pattern.global_tokens)} global tokens: their rows' partial results would take "
-                        f"{parts / 2**30:.1f} GiB")
-        elif band is None:
+                        f"{parts * 4 / 2**30:.1f} GiB")
+        elif band_passes(pattern, q.shape[2]) is None:
             return (f"{type(pattern).__name__} is not a band pattern (SlidingWindow, DilatedSlidingWindow, "
-                    "Neighborhood, Longformer)")
+                    "Neighborhood, Longformer, Strided)")
         missing = _triton_missing()
         if missing:
             return missing
@@ -381,14 +426,11 @@ class TritonBandBackend:
     def attend(
         self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
     ) -> Tensor:
-        band = band_of(pattern)
-        tokens = None
-        if band is None:  # Longformer: its window, and its global tokens as extra rows and columns
-            band = longformer_band(pattern)
-            tokens = _global_tokens(pattern, q.shape[2], q.device)
+        bands = band_passes(pattern, q.shape[2])
+        tokens = _global_tokens(pattern, q.shape[2], q.device) if type(pattern) is Longformer else None
         if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
-            return BandAttention.apply(q, k, v, band, alibi_slopes, tokens)
-        return band_forward(q, k, v, band, alibi_slopes, tokens=tokens)[0]  # no autograd bookkeeping
+            return BandAttention.apply(q, k, v, bands, alibi_slopes, tokens)
+        return band_forward(q, k, v, bands, alibi_slopes, tokens=tokens)[0]  # no autograd bookkeeping
 
 
 backend = TritonBandBackend()

@@ -7,7 +7,7 @@ indices (c = i // dilation, class length Lg), query c sees ``lo(c) .. hi(c)`` wi
 - neighborhood: lo = clamp(c - kernel_size // 2, 0, Lg - kernel_size), hi = lo + kernel_size - 1 (Neighborhood).
 
 ``band_mask`` rebuilds the dense mask from this description; tests check it equals the pattern's own mask.
-Longformer is its window's band (``longformer_band``) plus ``GlobalTokens``.
+Longformer is its window's band (``longformer_band``) plus ``GlobalTokens``; Strided two bands (``band_passes``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from genoattn.attention.patterns import DilatedSlidingWindow, Longformer, Neighborhood, SlidingWindow
+from genoattn.attention.patterns import DilatedSlidingWindow, Longformer, Neighborhood, SlidingWindow, Strided
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class Band:
     left: int = 0
     right: int = 0
     kernel_size: int = 0
+    hole: int = -1  # keys with |c - c'| <= hole left out (-1: none)
 
     @property
     def neighborhood(self) -> bool:
@@ -52,6 +53,23 @@ def band_of(pattern: object) -> Band | None:
     return None
 
 
+def band_passes(pattern: object, length: int) -> tuple[Band, ...] | None:
+    """Bands over disjoint keys whose union is ``pattern`` at ``length`` (the kernels chain them), else None.
+
+    Strided(l) = the window |i - j| <= l, plus its residue class mod l (dilation l, every class index) with a hole
+    of 1 (c' = c, c +- 1 are positions i, i +- l, which the window holds)."""
+    band = band_of(pattern)
+    if band is not None:
+        return (band,)
+    if type(pattern) is Longformer:
+        band = longformer_band(pattern)
+        return None if band is None else (band,)
+    if type(pattern) is Strided:
+        s, right = pattern.stride, 0 if pattern.causal else 1
+        return Band(1, s, s * right), Band(s, length, length * right, hole=1)
+    return None
+
+
 def band_mask(band: Band, length: int) -> Tensor:
     """Dense [L, L] mask of a band (query rows, key columns), built from the band description."""
     i = torch.arange(length)
@@ -62,7 +80,8 @@ def band_mask(band: Band, length: int) -> Tensor:
         in_class = g == r
         row_lo[in_class], row_hi[in_class] = band.key_bounds(c[in_class], int(in_class.sum()))
     same_class = g[:, None] == g[None, :]
-    return same_class & (c[None, :] >= row_lo[:, None]) & (c[None, :] <= row_hi[:, None])
+    outside_hole = (c[None, :] - c[:, None]).abs() > band.hole
+    return same_class & (c[None, :] >= row_lo[:, None]) & (c[None, :] <= row_hi[:, None]) & outside_hole
 
 
 @dataclass(frozen=True)

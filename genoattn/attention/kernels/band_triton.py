@@ -17,6 +17,10 @@ Forward: FlashAttention-2 style online softmax in float32 (base 2), storing O an
 Backward: one kernel for dK, dV (a program per key tile walks the queries that see it) and one for dQ.
 Optional ALiBi: scores get ``- slope[h] * |i - j|`` with |i - j| = DIL * |c - c'|.
 
+A band may have a hole, HOLE >= 0: keys with |c - c'| <= HOLE are left out (Strided's residue classes, whose
+nearest keys its window holds). Several bands over disjoint keys chain: with INIT the forward starts from the
+output and log-sum-exp an earlier pass stored, and with ACCUMULATE the backward kernels add to its gradients.
+
 Optional global tokens (HAS_GLOBAL, Longformer): NG positions GPOS. As columns, every query also sees them where
 the pair is not already in its band (and j <= i when CAUSAL): extra key tiles of GLOBAL_BLOCK positions in the
 forward and dQ kernels. As rows, they see every key (j <= i when CAUSAL): each forward program also folds its own
@@ -34,7 +38,7 @@ import triton.language as tl
 LOG2E = 1.4426950408889634
 # Integer arguments Triton would otherwise specialise on (== 1, divisible by 16): one compiled kernel per tile
 # configuration then serves every length and band (strides stay specialised: they keep loads vectorised).
-NO_SPECIALIZE = ["H", "L", "DIL", "LEFT", "RIGHT", "KS", "NG", "SLOTS"]
+NO_SPECIALIZE = ["H", "L", "DIL", "LEFT", "RIGHT", "KS", "HOLE", "NG", "SLOTS"]
 
 
 @triton.jit
@@ -72,12 +76,14 @@ def _tile_split(first, last, full_first, full_last, BLOCK: tl.constexpr):
 
 
 @triton.jit
-def _one_loop(t_begin, t_end, num_tiles, ONE_LOOP: tl.constexpr):
-    """ONE_LOOP (a tile option the autotuner weighs): every tile in the first, masked loop, so that short runs
-    make one software pipeline instead of three."""
+def _one_loop(t_begin, t_end, num_tiles, HOLE, ONE_LOOP: tl.constexpr):
+    """Every tile in the first, masked loop: with ONE_LOOP (a tile option the autotuner weighs; short runs then
+    make one software pipeline instead of three), or when the band has a hole (HOLE >= 0: any tile may cut it)."""
     if ONE_LOOP:
         t_begin = num_tiles
         t_end = num_tiles
+    t_begin = tl.where(HOLE >= 0, num_tiles, t_begin)
+    t_end = tl.where(HOLE >= 0, num_tiles, t_end)
     return t_begin, t_end
 
 
@@ -111,14 +117,16 @@ def _key_run(m0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD: tl.constexpr, BLOCK_M: tl.co
 
 
 @triton.jit
-def _scores(q, k, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL,
+def _scores(q, k, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL, HOLE,
             MASKED: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
-    """Scores in base-2 units [BM, BN]; masked pairs -inf when MASKED."""
+    """Scores in base-2 units [BM, BN]; when MASKED, -inf outside each row's run lo..hi and inside its hole
+    (|c - c'| <= HOLE; HOLE = -1: none)."""
     s = tl.dot(q, k, input_precision=PRECISION) * scale_log2
     if HAS_ALIBI:
         s -= alibi_log2 * (DIL * tl.abs(offs_m[:, None] - offs_n[None, :])).to(tl.float32)
     if MASKED:
         visible = (offs_n[None, :] >= row_lo[:, None]) & (offs_n[None, :] <= row_hi[:, None])
+        visible = visible & (tl.abs(offs_n[None, :] - offs_m[:, None]) > HOLE)
         s = tl.where(visible, s, float("-inf"))
     return s
 
@@ -228,22 +236,25 @@ def _fwd_global_rows(q_bh, k_bh, v_bh, stride_ql, stride_kl, stride_vl, rows, ro
                  tl.dot(p.to(v.dtype), v, input_precision=PRECISION), mask=ok[:, None])
 
 
-@triton.jit(do_not_specialize=["H", "L", "NG", "SLOTS"])
-def band_global_rows_merge_kernel(O, LSE, GLSE, GPOS, PM, PL, PACC, stride_ob, stride_oh, stride_ol, H, L, NG, SLOTS,
-                                  HEAD_DIM: tl.constexpr, BLOCK: tl.constexpr):
-    """Grid (B * H * NG): merge global row gi's partial softmaxes (slots with PM = -inf are empty) into its output
-    row and its log-sum-exp (base 2) GLSE [B*H, NG]; LSE at that row becomes +inf, so that the band kernels'
-    backward gives it no gradient (the dK/dV kernel's global-row tile does)."""
+@triton.jit(do_not_specialize=["H", "L", "NG", "SLOTS", "PER_PROGRAM"])
+def band_global_rows_merge_kernel(PM, PL, PACC, QM, QL, QACC, O, LSE, GLSE, GPOS, stride_ob, stride_oh, stride_ol,
+                                  H, L, NG, SLOTS, PER_PROGRAM, HEAD_DIM: tl.constexpr, BLOCK: tl.constexpr,
+                                  FINAL: tl.constexpr):
+    """Grid (B * H * NG, cdiv(SLOTS, PER_PROGRAM)): program (row, part) merges global row ``row``'s partial softmaxes
+    in slots part * PER_PROGRAM .. of PM, PL [rows, SLOTS], PACC [rows, SLOTS, D] (PM = -inf: an empty slot).
+    Not FINAL: into slot ``part`` of QM, QL, QACC (the next level's inputs). FINAL (one part): into the row's output,
+    its log-sum-exp (base 2) GLSE [rows], and LSE = +inf at the row, so that the band kernels' backward gives it no
+    gradient (the dK/dV kernel's global-row tile does)."""
     row = tl.program_id(0)  # bh * NG + gi
-    bh = row // NG
-    pos = tl.load(GPOS + row % NG)
+    part = tl.program_id(1)
     offs_d = tl.arange(0, HEAD_DIM)
     m_run = tl.sum(tl.zeros([1], dtype=tl.float32), 0) - 1.0e30
     l_run = tl.sum(tl.zeros([1], dtype=tl.float32), 0)
     acc = tl.zeros([HEAD_DIM], dtype=tl.float32)
-    for s0 in range(0, SLOTS, BLOCK):
+    end = tl.minimum(part * PER_PROGRAM + PER_PROGRAM, SLOTS)
+    for s0 in range(part * PER_PROGRAM, end, BLOCK):
         offs = s0 + tl.arange(0, BLOCK)
-        m = tl.load(PM + row * SLOTS + offs, mask=offs < SLOTS, other=float("-inf"))
+        m = tl.load(PM + row * SLOTS + offs, mask=offs < end, other=float("-inf"))
         used = m > float("-inf")
         m_new = tl.maximum(m_run, tl.max(m, 0))
         alpha = tl.exp2(m_run - m_new)
@@ -254,12 +265,19 @@ def band_global_rows_merge_kernel(O, LSE, GLSE, GPOS, PM, PL, PACC, stride_ob, s
         l_run = l_run * alpha + tl.sum(w * part_l, 0)
         acc = acc * alpha + tl.sum(w[:, None] * part_acc, 0)
         m_run = m_new
-    l_safe = tl.where(l_run > 0, l_run, 1.0)
-    b = bh // H
-    h = bh % H
-    tl.store(O + b * stride_ob + h * stride_oh + pos * stride_ol + offs_d, (acc / l_safe).to(O.dtype.element_ty))
-    tl.store(GLSE + row, m_run + tl.log2(l_safe))
-    tl.store(LSE + bh * L + pos, float("inf"))
+    if FINAL:
+        l_safe = tl.where(l_run > 0, l_run, 1.0)
+        bh = row // NG
+        pos = tl.load(GPOS + row % NG)
+        tl.store(O + (bh // H) * stride_ob + (bh % H) * stride_oh + pos * stride_ol + offs_d,
+                 (acc / l_safe).to(O.dtype.element_ty))
+        tl.store(GLSE + row, m_run + tl.log2(l_safe))
+        tl.store(LSE + bh * L + pos, float("inf"))
+    else:
+        parts = tl.num_programs(1)
+        tl.store(QM + row * parts + part, m_run)
+        tl.store(QL + row * parts + part, l_run)
+        tl.store(QACC + (row * parts + part) * HEAD_DIM + offs_d, acc)
 
 
 @triton.jit
@@ -295,7 +313,7 @@ def _dkdv_global_rows(dk, dv, k, v, q_bh, do_bh, stride_ql, stride_dol, cols, co
 
 @triton.jit
 def _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
-               first, t_begin, t_end, last, scale_log2, alibi_log2, DIL,
+               first, t_begin, t_end, last, scale_log2, alibi_log2, DIL, HOLE,
                HEAD_DIM: tl.constexpr, BLOCK_N: tl.constexpr, MASKED: tl.constexpr,
                HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
     offs_d = tl.arange(0, HEAD_DIM)
@@ -306,7 +324,7 @@ def _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, r
                     other=0.0)  # [D, BN]
         v = tl.load(v_base + (offs_n * DIL)[:, None] * stride_vl + offs_d[None, :], mask=in_range[:, None],
                     other=0.0)  # [BN, D]
-        s = _scores(q, k, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL,
+        s = _scores(q, k, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL, HOLE,
                     MASKED, HAS_ALIBI, PRECISION)
         acc, m_i, l_i = _online_softmax(acc, m_i, l_i, s, v, PRECISION)
     return acc, m_i, l_i
@@ -316,10 +334,10 @@ def _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, r
 def band_fwd_kernel(Q, K, V, O, LSE, SLOPES, GPOS, PM, PL, PACC,
                     stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
                     stride_vb, stride_vh, stride_vl, stride_ob, stride_oh, stride_ol,
-                    H, L, DIL, LEFT, RIGHT, KS, NG, SLOTS, scale_log2,
+                    H, L, DIL, LEFT, RIGHT, KS, HOLE, NG, SLOTS, scale_log2,
                     HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                     NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
-                    ONE_LOOP: tl.constexpr,
+                    ONE_LOOP: tl.constexpr, INIT: tl.constexpr,
                     HAS_GLOBAL: tl.constexpr, CAUSAL: tl.constexpr, GLOBAL_BLOCK: tl.constexpr):
     """Grid (query tiles of the longest class, B * H * DIL). LSE: [B, H, L] float32, base 2. HAS_GLOBAL: the
     program's partial for the global rows goes to slot g * SLOTS // DIL + m0 // GLOBAL_BLOCK."""
@@ -336,12 +354,19 @@ def band_fwd_kernel(Q, K, V, O, LSE, SLOPES, GPOS, PM, PL, PACC,
         alibi_log2 = _alibi_log2(SLOPES, h, HAS_ALIBI)
         row_lo, row_hi = _key_bounds(offs_m, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
         first, last, t_begin, t_end, num_tiles = _key_run(m0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD, BLOCK_M, BLOCK_N)
-        t_begin, t_end = _one_loop(t_begin, t_end, num_tiles, ONE_LOOP)
+        t_begin, t_end = _one_loop(t_begin, t_end, num_tiles, HOLE, ONE_LOOP)
         k_base = K + b * stride_kb + h * stride_kh + g * stride_kl
         v_base = V + b * stride_vb + h * stride_vh + g * stride_vl
         acc = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
         m_i = tl.full([BLOCK_M], -1.0e30, dtype=tl.float32)
         l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
+        if INIT:  # continue from an earlier pass over other keys: its normalised output and log-sum-exp
+            prev = tl.load(LSE + bh * L + rows, mask=row_ok, other=float("-inf"))
+            seen = prev > float("-inf")
+            m_i = tl.where(seen, prev, m_i)
+            l_i = tl.where(seen, 1.0, 0.0)
+            acc = tl.load(O + b * stride_ob + h * stride_oh + rows[:, None] * stride_ol + offs_d[None, :],
+                          mask=row_ok[:, None] & seen[:, None], other=0.0).to(tl.float32)
         if HAS_GLOBAL:
             _fwd_global_rows(Q + b * stride_qb + h * stride_qh, K + b * stride_kb + h * stride_kh,
                              V + b * stride_vb + h * stride_vh, stride_ql, stride_kl, stride_vl, rows, row_ok, GPOS,
@@ -352,13 +377,13 @@ def band_fwd_kernel(Q, K, V, O, LSE, SLOPES, GPOS, PM, PL, PACC,
                                          LEFT, RIGHT, DIL, scale_log2, alibi_log2, HEAD_DIM, GLOBAL_BLOCK, CAUSAL,
                                          HAS_ALIBI, PRECISION)
         acc, m_i, l_i = _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
-                                   first, 0, t_begin, last, scale_log2, alibi_log2, DIL,
+                                   first, 0, t_begin, last, scale_log2, alibi_log2, DIL, HOLE,
                                    HEAD_DIM, BLOCK_N, True, HAS_ALIBI, PRECISION)
         acc, m_i, l_i = _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
-                                   first, t_begin, t_end, last, scale_log2, alibi_log2, DIL,
+                                   first, t_begin, t_end, last, scale_log2, alibi_log2, DIL, HOLE,
                                    HEAD_DIM, BLOCK_N, False, HAS_ALIBI, PRECISION)
         acc, m_i, l_i = _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
-                                   first, t_end, num_tiles, last, scale_log2, alibi_log2, DIL,
+                                   first, t_end, num_tiles, last, scale_log2, alibi_log2, DIL, HOLE,
                                    HEAD_DIM, BLOCK_N, True, HAS_ALIBI, PRECISION)
         l_safe = tl.where(row_ok, l_i, 1.0)
         out = acc / l_safe[:, None]
@@ -369,7 +394,7 @@ def band_fwd_kernel(Q, K, V, O, LSE, SLOPES, GPOS, PM, PL, PACC,
 
 @triton.jit
 def _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, stride_ql, stride_dol, stride_dql,
-                offs_n, col_lo, col_hi, first, t_begin, t_end, last, scale_log2, alibi_log2, sm_scale, DIL,
+                offs_n, col_lo, col_hi, first, t_begin, t_end, last, scale_log2, alibi_log2, sm_scale, DIL, HOLE,
                 HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, MASKED: tl.constexpr,
                 HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr, ATOMIC_DQ: tl.constexpr):
     """Accumulate dK, dV [BN, D] of one key tile over query tiles t_begin..t_end; col_lo/hi: the first/last
@@ -391,6 +416,7 @@ def _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, st
         p_t = tl.exp2(s_t - lse[None, :])
         if MASKED:
             visible = (offs_m[None, :] >= col_lo[:, None]) & (offs_m[None, :] <= col_hi[:, None])
+            visible = visible & (tl.abs(offs_m[None, :] - offs_n[:, None]) > HOLE)
             p_t = tl.where(visible, p_t, 0.0)
         dv += tl.dot(p_t.to(do.dtype), do, input_precision=PRECISION)
         dp_t = tl.dot(v, tl.trans(do), input_precision=PRECISION)  # [BN, BM]
@@ -409,10 +435,10 @@ def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES, GPOS, GLSE
                          stride_vb, stride_vh, stride_vl, stride_dob, stride_doh, stride_dol,
                          stride_dkb, stride_dkh, stride_dkl, stride_dvb, stride_dvh, stride_dvl,
                          stride_dqb, stride_dqh, stride_dql,
-                         H, L, DIL, LEFT, RIGHT, KS, NG, scale_log2, sm_scale,
+                         H, L, DIL, LEFT, RIGHT, KS, HOLE, NG, scale_log2, sm_scale,
                          HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                          NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
-                    ONE_LOOP: tl.constexpr,
+                    ONE_LOOP: tl.constexpr, ACCUMULATE: tl.constexpr,
                          ATOMIC_DQ: tl.constexpr, HAS_GLOBAL: tl.constexpr, CAUSAL: tl.constexpr,
                          GLOBAL_BLOCK: tl.constexpr, ATOMIC_SLOTS: tl.constexpr):
     """Grid (key tiles of the longest class, B * H * DIL). DELTA = rowsum(dO * O), float32 [B, H, L].
@@ -436,7 +462,7 @@ def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES, GPOS, GLSE
         first, full_last = _query_bounds(n0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
         full_first, last = _query_bounds(n_last, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
         t_begin, t_end, num_tiles = _tile_split(first, last, full_first, full_last, BLOCK_M)
-        t_begin, t_end = _one_loop(t_begin, t_end, num_tiles, ONE_LOOP)
+        t_begin, t_end = _one_loop(t_begin, t_end, num_tiles, HOLE, ONE_LOOP)
         q_base = Q + b * stride_qb + h * stride_qh + g * stride_ql
         do_base = DO + b * stride_dob + h * stride_doh + g * stride_dol
         lse_base = LSE + bh * L + g
@@ -446,28 +472,32 @@ def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES, GPOS, GLSE
         dv = tl.zeros([BLOCK_N, HEAD_DIM], dtype=tl.float32)
         dk, dv = _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, stride_ql, stride_dol,
                              stride_dql, offs_n, col_lo, col_hi, first, 0, t_begin, last, scale_log2, alibi_log2,
-                             sm_scale, DIL, HEAD_DIM, BLOCK_M, True, HAS_ALIBI, PRECISION, ATOMIC_DQ)
+                             sm_scale, DIL, HOLE, HEAD_DIM, BLOCK_M, True, HAS_ALIBI, PRECISION, ATOMIC_DQ)
         dk, dv = _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, stride_ql, stride_dol,
                              stride_dql, offs_n, col_lo, col_hi, first, t_begin, t_end, last, scale_log2, alibi_log2,
-                             sm_scale, DIL, HEAD_DIM, BLOCK_M, False, HAS_ALIBI, PRECISION, ATOMIC_DQ)
+                             sm_scale, DIL, HOLE, HEAD_DIM, BLOCK_M, False, HAS_ALIBI, PRECISION, ATOMIC_DQ)
         dk, dv = _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, stride_ql, stride_dol,
                              stride_dql, offs_n, col_lo, col_hi, first, t_end, num_tiles, last, scale_log2, alibi_log2,
-                             sm_scale, DIL, HEAD_DIM, BLOCK_M, True, HAS_ALIBI, PRECISION, ATOMIC_DQ)
+                             sm_scale, DIL, HOLE, HEAD_DIM, BLOCK_M, True, HAS_ALIBI, PRECISION, ATOMIC_DQ)
         if HAS_GLOBAL:
             dk, dv = _dkdv_global_rows(dk, dv, k, v, Q + b * stride_qb + h * stride_qh,
                                        DO + b * stride_dob + h * stride_doh, stride_ql, stride_dol, cols, col_ok,
                                        GPOS, NG, GLSE, DELTA, DQG, bh, L,
                                        pid_n % ATOMIC_SLOTS, scale_log2, alibi_log2, sm_scale, HEAD_DIM, GLOBAL_BLOCK,
                                        ATOMIC_SLOTS, CAUSAL, HAS_ALIBI, PRECISION)
-        tl.store(DK + b * stride_dkb + h * stride_dkh + cols[:, None] * stride_dkl + offs_d[None, :],
-                 (dk * sm_scale).to(DK.dtype.element_ty), mask=col_ok[:, None])
-        tl.store(DV + b * stride_dvb + h * stride_dvh + cols[:, None] * stride_dvl + offs_d[None, :],
-                 dv.to(DV.dtype.element_ty), mask=col_ok[:, None])
+        dk_at = DK + b * stride_dkb + h * stride_dkh + cols[:, None] * stride_dkl + offs_d[None, :]
+        dv_at = DV + b * stride_dvb + h * stride_dvh + cols[:, None] * stride_dvl + offs_d[None, :]
+        dk *= sm_scale
+        if ACCUMULATE:  # add to an earlier pass's gradients
+            dk += tl.load(dk_at, mask=col_ok[:, None], other=0.0).to(tl.float32)
+            dv += tl.load(dv_at, mask=col_ok[:, None], other=0.0).to(tl.float32)
+        tl.store(dk_at, dk.to(DK.dtype.element_ty), mask=col_ok[:, None])
+        tl.store(dv_at, dv.to(DV.dtype.element_ty), mask=col_ok[:, None])
 
 
 @triton.jit
 def _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
-              first, t_begin, t_end, last, scale_log2, alibi_log2, DIL,
+              first, t_begin, t_end, last, scale_log2, alibi_log2, DIL, HOLE,
               HEAD_DIM: tl.constexpr, BLOCK_N: tl.constexpr, MASKED: tl.constexpr,
               HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
     offs_d = tl.arange(0, HEAD_DIM)
@@ -478,7 +508,7 @@ def _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_
                       other=0.0)  # [D, BN]
         v_t = tl.load(v_base + (offs_n * DIL)[None, :] * stride_vl + offs_d[:, None], mask=in_range[None, :],
                       other=0.0)  # [D, BN]
-        s = _scores(q, k_t, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL,
+        s = _scores(q, k_t, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL, HOLE,
                     MASKED, HAS_ALIBI, PRECISION)
         p = tl.exp2(s - lse[:, None])
         dp = tl.dot(do, v_t, input_precision=PRECISION)  # [BM, BN]
@@ -492,10 +522,10 @@ def band_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG,
                        stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
                        stride_vb, stride_vh, stride_vl, stride_dob, stride_doh, stride_dol,
                        stride_dqb, stride_dqh, stride_dql,
-                       H, L, DIL, LEFT, RIGHT, KS, NG, scale_log2, sm_scale,
+                       H, L, DIL, LEFT, RIGHT, KS, HOLE, NG, scale_log2, sm_scale,
                        HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                        NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
-                    ONE_LOOP: tl.constexpr,
+                    ONE_LOOP: tl.constexpr, ACCUMULATE: tl.constexpr,
                        HAS_GLOBAL: tl.constexpr, CAUSAL: tl.constexpr, GLOBAL_BLOCK: tl.constexpr,
                        ATOMIC_SLOTS: tl.constexpr):
     """Grid (query tiles of the longest class, B * H * DIL). HAS_GLOBAL: DKG, DVG float32
@@ -517,7 +547,7 @@ def band_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG,
         alibi_log2 = _alibi_log2(SLOPES, h, HAS_ALIBI)
         row_lo, row_hi = _key_bounds(offs_m, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
         first, last, t_begin, t_end, num_tiles = _key_run(m0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD, BLOCK_M, BLOCK_N)
-        t_begin, t_end = _one_loop(t_begin, t_end, num_tiles, ONE_LOOP)
+        t_begin, t_end = _one_loop(t_begin, t_end, num_tiles, HOLE, ONE_LOOP)
         k_base = K + b * stride_kb + h * stride_kh + g * stride_kl
         v_base = V + b * stride_vb + h * stride_vh + g * stride_vl
         dq = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
@@ -527,16 +557,19 @@ def band_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG,
                              pid_m % ATOMIC_SLOTS, LEFT, RIGHT, DIL, scale_log2, alibi_log2, sm_scale, HEAD_DIM,
                              GLOBAL_BLOCK, ATOMIC_SLOTS, CAUSAL, HAS_ALIBI, PRECISION)
         dq = _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
-                       first, 0, t_begin, last, scale_log2, alibi_log2, DIL, HEAD_DIM, BLOCK_N, True,
+                       first, 0, t_begin, last, scale_log2, alibi_log2, DIL, HOLE, HEAD_DIM, BLOCK_N, True,
                        HAS_ALIBI, PRECISION)
         dq = _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
-                       first, t_begin, t_end, last, scale_log2, alibi_log2, DIL, HEAD_DIM, BLOCK_N, False,
+                       first, t_begin, t_end, last, scale_log2, alibi_log2, DIL, HOLE, HEAD_DIM, BLOCK_N, False,
                        HAS_ALIBI, PRECISION)
         dq = _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
-                       first, t_end, num_tiles, last, scale_log2, alibi_log2, DIL, HEAD_DIM, BLOCK_N, True,
+                       first, t_end, num_tiles, last, scale_log2, alibi_log2, DIL, HOLE, HEAD_DIM, BLOCK_N, True,
                        HAS_ALIBI, PRECISION)
-        tl.store(DQ + b * stride_dqb + h * stride_dqh + rows[:, None] * stride_dql + offs_d[None, :],
-                 (dq * sm_scale).to(DQ.dtype.element_ty), mask=row_ok[:, None])
+        dq_at = DQ + b * stride_dqb + h * stride_dqh + rows[:, None] * stride_dql + offs_d[None, :]
+        dq *= sm_scale
+        if ACCUMULATE:  # add to an earlier pass's gradient
+            dq += tl.load(dq_at, mask=row_ok[:, None], other=0.0).to(tl.float32)
+        tl.store(dq_at, dq.to(DQ.dtype.element_ty), mask=row_ok[:, None])
 
 
 @triton.jit
