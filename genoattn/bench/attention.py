@@ -212,7 +212,11 @@ def run_cell(row: Row, pattern: object, args, device: torch.device, dtype: torch
         row.pairs = visible_pairs(pattern, length, h) * b
         fwd_flops = 4 * d * row.pairs
     row.useful_tflop = fwd_flops * (2.5 if grad else 1.0) / 1e12
-    reason = None if module is not None else refusal(row.backend, pattern, q, k, v, length, args)
+    try:
+        reason = None if module is not None else refusal(row.backend, pattern, q, k, v, length, args)
+    except Exception as exc:  # noqa: BLE001 - a backend's can_run failing is a result too, never a crash
+        row.status, row.detail = "error", f"can_run: {type(exc).__name__}: {str(exc).strip()[:300]}"
+        return row
     if reason is not None:
         row.status, row.detail = "refused", reason
         return row

@@ -15,7 +15,6 @@ import torch  # noqa: E402
 from genoattn.attention.backends import triton_band  # noqa: E402
 from genoattn.attention.backends.reference import backend as reference  # noqa: E402
 from genoattn.attention.backends.triton_band import (  # noqa: E402
-    BandAttention,
     backend,
     band_backward,
     band_forward,
@@ -94,9 +93,10 @@ def main() -> None:
         grads = band_backward(grad.float(), q32, k32, v32, out, lse, band, slopes32, blocks=bwd_blocks)
         atomic = band_backward(grad.float(), q32, k32, v32, out, lse, band, slopes32, blocks=bwd_blocks,
                                atomic_dq=True)
-        # the autograd path with autotuned (here: the single interpreter) tiles
+        # the backend's own path (can_run, attend with autograd) with autotuned (here: the interpreter's) tiles
         leaves32 = [t.clone().requires_grad_() for t in (q32, k32, v32)]
-        auto_out = BandAttention.apply(*leaves32, band, slopes32)
+        assert backend.can_run(*leaves32, pattern) is None
+        auto_out = backend.attend(*leaves32, pattern, slopes32)
         auto_grads = torch.autograd.grad(auto_out, leaves32, grad.float())
         errors = {
             "out": (out.double() - expected).abs().max().item(),

@@ -416,7 +416,7 @@ class TritonBandBackend:
             return "q, k, v need contiguous head dimensions (stride 1 in the last dim)"
         if band is not None and band.neighborhood:
             pattern.check_length(q.shape[2])
-        if band is None:
+        if type(pattern) is Longformer:
             pattern.global_positions(q.shape[2])  # raises InputError for a global token outside the sequence
         return None
 
