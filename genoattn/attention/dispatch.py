@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 _announced: set = set()  # (pattern, device type, dtype, backend) already logged at INFO
 
 # Fastest first: ``auto`` takes the first that can run. Modules are imported lazily.
-BACKEND_ORDER: tuple[str, ...] = ("triton_band", "flex", "xformers", "blocked", "reference")
+# sdpa_parts (FixedFactorized on SDPA's flash kernel) stays behind flex and blocked until measured on a GPU.
+BACKEND_ORDER: tuple[str, ...] = ("triton_band", "flex", "xformers", "blocked", "sdpa_parts", "reference")
 
 
 def get_backend(name: str):

@@ -68,7 +68,7 @@ SMALL_PATTERNS: dict[str, Callable[[], object]] = {  # --small: parameters that 
     "performer": lambda: "performer",
 }
 TARGETS_1M = ("sliding_window", "longformer", "bigbird", "neighborhood", "performer")
-BACKENDS = ("triton_band", "flex", "xformers", "reference", "blocked", "sdpa")
+BACKENDS = ("triton_band", "flex", "xformers", "sdpa_parts", "reference", "blocked", "sdpa")
 
 
 @dataclass
@@ -274,7 +274,7 @@ def cell_order(names: list[str], backends: list[str], lengths: list[int], modes:
         name, backend, length, mode = cell
         first = 0 if length == 65536 else 1 if (length == 1 << 20 and mode == "fwdbwd" and name in TARGETS_1M
                                                   and backend in ("triton_band", "flex", "sdpa", "module")) else 2
-        return (first, backend not in ("sdpa", "triton_band", "flex", "module"), length, mode)
+        return (first, backend not in ("sdpa", "triton_band", "flex", "sdpa_parts", "module"), length, mode)
 
     return sorted(cells, key=priority)
 
@@ -345,8 +345,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--lengths", type=int, nargs="+", default=[4096, 16384, 65536, 262144, 1 << 20])
     p.add_argument("--modes", nargs="+", default=["fwd", "fwdbwd"], choices=["fwd", "fwdbwd"])
     p.add_argument("--patterns", nargs="+", default=list(PATTERNS), choices=list(PATTERNS))
-    p.add_argument("--backends", nargs="+", default=["triton_band", "flex", "xformers", "reference", "blocked", "sdpa"],
-                   choices=BACKENDS)
+    p.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
     p.add_argument("--heads", type=int, default=8)
     p.add_argument("--head-dim", type=int, default=64)
     p.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"])
