@@ -1,15 +1,25 @@
-"""SDPA-parts backend: a pattern split into a few *dense* attention calls over views of q, k, v, each on SDPA's
-flash kernel, merged exactly by log-sum-exp.
+"""SDPA-parts backend: a pattern split into a few *dense* attention calls over views or gathers of q, k, v, each
+on SDPA's flash kernel, combined exactly.
 
-FixedFactorized(block=l, summary=c), not causal, L a multiple of l, is two dense parts over disjoint keys:
+FixedFactorized(block=l, summary=c), not causal, L a multiple of l, is two dense parts over disjoint keys,
+merged by log-sum-exp:
 
 - own block minus its summary columns: the blocks as a batch, [l queries] x [l - c keys] each;
 - every summary column (j % l >= l - c), gathered: [L queries] x [L * c / l keys], one dense call.
 
-The backward needs no merge either: with the merged output O and log-sum-exp lse, each part's gradients are the
-flash backward of that part given (O, lse) in place of its own (P_ij = exp(s_ij - lse_i), delta_i = rowsum(dO_i
-O_i)), which the flash backward kernels take as inputs. The parts' key sets are disjoint, so dK and dV are
-assembled, not summed; dQ is the sum of the two.
+BigBird(block=b, r random), L a multiple of b, at least 5 blocks, splits by *rows* (no merge):
+
+- rows 2 .. nb-3: each block of queries against its 5 + r key blocks (window, the two global blocks, its random
+  blocks) gathered per head, the blocks as a batch (the call covers every block row so that q needs no copy;
+  the four other rows are dropped);
+- rows 1 and nb-2, whose window holds a global block: the same with 4 + r key blocks;
+- the global rows 0 and nb-1 against every key, the keys split into chunks as batch entries (so that many
+  programs share the long rows) and the chunks merged by log-sum-exp.
+
+Backward: with the final output O and log-sum-exp lse, each part's gradients are the flash backward of that
+part given (O, lse) in place of its own (P_ij = exp(s_ij - lse_i), delta_i = rowsum(dO_i O_i)), which the flash
+backward kernels take as inputs; rows a part does not own get lse = +inf there (P = 0: no gradient). Gathered
+key gradients are scattered back with float32 index adds.
 
 CUDA: ``torch.ops.aten._scaled_dot_product_flash_attention`` (float16 / bfloat16); CPU: its ``_for_cpu`` variant
 (any float dtype), which the tests compare with the reference. Not in ``auto``'s first choices until measured
@@ -23,7 +33,7 @@ import math
 import torch
 from torch import Tensor
 
-from genoattn.attention.patterns import FixedFactorized
+from genoattn.attention.patterns import BigBird, FixedFactorized
 
 
 def flash_forward(q: Tensor, k: Tensor, v: Tensor, scale: float) -> tuple[Tensor, Tensor, tuple]:
@@ -97,20 +107,145 @@ class FixedFactorizedAttention(torch.autograd.Function):
         return dq_own.reshape(q.shape) + dq_col, dk, dv, None, None
 
 
+def _gather_blocks(x: Tensor, table: Tensor, block: int) -> Tensor:
+    """x [B, H, L, D], table int64 [H, R, W] of block numbers -> [B, H * R, W * block, D]: for head h and row i,
+    the blocks table[h, i] of x, side by side."""
+    blocks = x.unflatten(2, (x.shape[2] // block, block))  # [B, H, nb, b, D]
+    heads = torch.arange(x.shape[1], device=x.device).view(-1, 1, 1)
+    return blocks[:, heads, table].flatten(3, 4).flatten(1, 2)  # [B, H, R, W, b, D] -> [B, H*R, W*b, D]
+
+
+def _scatter_blocks(target: Tensor, part: Tensor, table: Tensor, block: int) -> None:
+    """Add ``part`` [B, H * R, W * block, D] into the blocks ``table`` [H, R, W] names of ``target`` [B, H, L, D]
+    (contiguous, float32 or wider): the transpose of ``_gather_blocks``."""
+    batch, heads, length, dim = target.shape
+    nb = length // block
+    index = (torch.arange(heads, device=table.device).view(-1, 1, 1) * nb + table).reshape(-1)  # [H*R*W]
+    source = part.reshape(batch, -1, block, dim).to(target.dtype)  # [B, H*R*W, b, D]
+    target.view(batch, heads * nb, block, dim).index_add_(1, index, source)
+
+
+def _bigbird_tables(pattern: BigBird, length: int, heads: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """Key blocks per head and row: every row [H, nb, 5 + r] (window, globals, random; right for rows 2..nb-3,
+    filler elsewhere) and the rows 1 and nb-2 [H, 2, 4 + r] (their window holds one global block)."""
+    nb = length // pattern.block_size
+    rand = pattern.random_layout(length, heads)  # [H, nb, r], -1 on the global rows
+    rows = torch.arange(nb).view(nb, 1)
+    fixed = torch.cat([rows - 1, rows, rows + 1, torch.zeros_like(rows), torch.full_like(rows, nb - 1)], 1)
+    every = torch.cat([fixed.clamp(0, nb - 1).expand(heads, nb, 5), rand.clamp(min=0)], -1)  # [H, nb, 5 + r]
+    edge_fixed = torch.tensor([[0, 1, 2, nb - 1], [0, nb - 3, nb - 2, nb - 1]]).expand(heads, 2, 4)
+    edge = torch.cat([edge_fixed, rand[:, [1, nb - 2]]], -1)  # [H, 2, 4 + r]
+    return every.to(device), edge.to(device)
+
+
+def _chunks(length: int, block: int) -> int:
+    """Key chunks for the global rows: up to 64, dividing the blocks evenly."""
+    nb = length // block
+    return max(c for c in (64, 32, 16, 8, 4, 2, 1) if nb % c == 0)
+
+
+class BigBirdAttention(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, q: Tensor, k: Tensor, v: Tensor, pattern: BigBird) -> Tensor:
+        batch, heads, length, dim = q.shape
+        b = pattern.block_size
+        nb, scale = length // b, 1.0 / math.sqrt(dim)
+        every, edge = _bigbird_tables(pattern, length, heads, q.device)
+        # rows 2 .. nb-3 (computed for every row)
+        out, lse, state_every = flash_forward(_blocks(q, b), _gather_blocks(k, every, b), _gather_blocks(v, every, b),
+                                              scale)
+        out, lse = out.reshape(q.shape).clone(), lse.reshape(q.shape[:3]).clone()
+        # rows 1 and nb-2
+        edge_rows = [slice(b, 2 * b), slice((nb - 2) * b, (nb - 1) * b)]
+        q_edge = torch.stack([q[:, :, r] for r in edge_rows], 2).flatten(1, 2)  # [B, H*2, b, D]
+        out_edge, lse_edge, state_edge = flash_forward(q_edge, _gather_blocks(k, edge, b),
+                                                       _gather_blocks(v, edge, b), scale)
+        out_edge, lse_edge = out_edge.reshape(batch, heads, 2, b, dim), lse_edge.reshape(batch, heads, 2, b)
+        # global rows 0 and nb-1 against every key, in chunks
+        chunks = _chunks(length, b)
+        glob_rows = [slice(0, b), slice(length - b, length)]
+        q_glob = torch.cat([q[:, :, r] for r in glob_rows], 2)  # [B, H, 2b, D]
+        q_rep = q_glob.unsqueeze(2).expand(batch, heads, chunks, 2 * b, dim).reshape(batch, heads * chunks, 2 * b, dim)
+        k_chunks, v_chunks = (x.reshape(batch, heads * chunks, length // chunks, dim) for x in (k, v))
+        out_c, lse_c, state_glob = flash_forward(q_rep, k_chunks, v_chunks, scale)
+        lse_c = lse_c.reshape(batch, heads, chunks, 2 * b)
+        lse_glob = torch.logsumexp(lse_c, dim=2)  # [B, H, 2b]
+        weights = torch.exp(lse_c - lse_glob.unsqueeze(2)).unsqueeze(-1)  # [B, H, S, 2b, 1]
+        work = torch.promote_types(q.dtype, torch.float32)
+        out_glob = (weights.to(work) * out_c.reshape(batch, heads, chunks, 2 * b, dim).to(work)).sum(2)
+        for i, r in enumerate(edge_rows):
+            out[:, :, r], lse[:, :, r] = out_edge[:, :, i], lse_edge[:, :, i]
+        for i, r in enumerate(glob_rows):
+            out[:, :, r] = out_glob[:, :, i * b:(i + 1) * b].to(out.dtype)
+            lse[:, :, r] = lse_glob[:, :, i * b:(i + 1) * b]
+        ctx.save_for_backward(q, k, v, out, lse)
+        ctx.pattern, ctx.states = pattern, (state_every, state_edge, state_glob)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        q, k, v, out, lse = ctx.saved_tensors
+        state_every, state_edge, state_glob = ctx.states
+        batch, heads, length, dim = q.shape
+        b = ctx.pattern.block_size
+        nb, scale = length // b, 1.0 / math.sqrt(dim)
+        grad = grad.contiguous()
+        every, edge = _bigbird_tables(ctx.pattern, length, heads, q.device)
+        dk = torch.zeros(q.shape, device=q.device, dtype=torch.promote_types(q.dtype, torch.float32))
+        dv = torch.zeros_like(dk)
+        edge_rows = [slice(b, 2 * b), slice((nb - 2) * b, (nb - 1) * b)]
+        glob_rows = [slice(0, b), slice(length - b, length)]
+        # rows 2 .. nb-3: the other rows get lse = +inf (no gradient from this part)
+        lse_every = lse.clone()
+        for r in edge_rows + glob_rows:
+            lse_every[:, :, r] = float("inf")
+        dq, dk_part, dv_part = flash_backward(
+            _blocks(grad, b), _blocks(q, b), _gather_blocks(k, every, b), _gather_blocks(v, every, b), _blocks(out, b),
+            lse_every.unflatten(2, (nb, b)).flatten(1, 2), state_every, scale)
+        dq = dq.reshape(q.shape).clone()
+        _scatter_blocks(dk, dk_part, every, b)
+        _scatter_blocks(dv, dv_part, every, b)
+        # rows 1 and nb-2
+
+        def rows_of(x: Tensor) -> Tensor:
+            return torch.stack([x[:, :, r] for r in edge_rows], 2).flatten(1, 2)  # [B, H*2, b, (D)]
+
+        dq_edge, dk_part, dv_part = flash_backward(
+            rows_of(grad), rows_of(q), _gather_blocks(k, edge, b), _gather_blocks(v, edge, b), rows_of(out),
+            rows_of(lse), state_edge, scale)
+        _scatter_blocks(dk, dk_part, edge, b)
+        _scatter_blocks(dv, dv_part, edge, b)
+        dq_edge = dq_edge.reshape(batch, heads, 2, b, dim)
+        # global rows, chunk by chunk
+        chunks = _chunks(length, b)
+
+        def repeat(x: Tensor) -> Tensor:  # global rows [B, H, 2b, ...] -> one copy per key chunk
+            rows = torch.cat([x[:, :, r] for r in glob_rows], 2)
+            return rows.unsqueeze(2).expand(batch, heads, chunks, *rows.shape[2:]).reshape(
+                batch, heads * chunks, *rows.shape[2:])
+
+        k_chunks, v_chunks = (x.reshape(batch, heads * chunks, length // chunks, dim) for x in (k, v))
+        dq_rep, dk_chunks, dv_chunks = flash_backward(repeat(grad), repeat(q), k_chunks, v_chunks, repeat(out),
+                                                      repeat(lse), state_glob, scale)
+        dk += dk_chunks.reshape(q.shape)
+        dv += dv_chunks.reshape(q.shape)
+        dq_glob = dq_rep.reshape(batch, heads, chunks, 2 * b, dim).sum(2)
+        for i, r in enumerate(edge_rows):
+            dq[:, :, r] = dq_edge[:, :, i]
+        for i, r in enumerate(glob_rows):
+            dq[:, :, r] = dq_glob[:, :, i * b:(i + 1) * b]
+        return dq, dk.to(k.dtype), dv.to(v.dtype), None
+
+
 class SdpaPartsBackend:
     name = "sdpa_parts"
 
     def can_run(
         self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
     ) -> str | None:
-        if type(pattern) is not FixedFactorized:
-            return f"{type(pattern).__name__} has no dense-parts plan here (FixedFactorized only)"
-        if pattern.causal:
-            return "causal FixedFactorized: the summary columns would need a per-row limit (not a dense call)"
-        if pattern.summary == 0 or pattern.summary >= pattern.block:
-            return "needs 0 < summary < block (two non-empty parts)"
-        if q.shape[2] % pattern.block:
-            return f"L={q.shape[2]} is not a multiple of the block ({pattern.block})"
+        reason = _pattern_reason(pattern, q.shape[2])
+        if reason is not None:
+            return reason
         if alibi_slopes is not None:
             return "no ALiBi (the flash kernels take no bias)"
         if q.is_cuda and q.dtype not in (torch.float16, torch.bfloat16):
@@ -122,7 +257,28 @@ class SdpaPartsBackend:
     def attend(
         self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
     ) -> Tensor:
+        if type(pattern) is BigBird:
+            return BigBirdAttention.apply(q, k, v, pattern)
         return FixedFactorizedAttention.apply(q, k, v, pattern.block, pattern.summary)
+
+
+def _pattern_reason(pattern: object, length: int) -> str | None:
+    """Why this backend has no plan for ``pattern`` at ``length`` (None: it has one)."""
+    if type(pattern) is FixedFactorized:
+        if pattern.causal:
+            return "causal FixedFactorized: the summary columns would need a per-row limit (not a dense call)"
+        if pattern.summary == 0 or pattern.summary >= pattern.block:
+            return "needs 0 < summary < block (two non-empty parts)"
+        if length % pattern.block:
+            return f"L={length} is not a multiple of the block ({pattern.block})"
+        return None
+    if type(pattern) is BigBird:
+        if length % pattern.block_size:
+            return f"L={length} is not a multiple of the block ({pattern.block_size})"
+        if length // pattern.block_size < 5:
+            return f"needs at least 5 blocks of {pattern.block_size}, got {length // pattern.block_size}"
+        return None
+    return f"{type(pattern).__name__} has no dense-parts plan here (FixedFactorized, BigBird)"
 
 
 backend = SdpaPartsBackend()
