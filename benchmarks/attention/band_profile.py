@@ -6,7 +6,7 @@ For SlidingWindow(256), DilatedSlidingWindow(128, 2) and Neighborhood(255, 2) at
 - ``fwd_sync_ms``: one forward per timed call, synchronised (the benchmark's convention; host time counts);
 - ``fwd_gpu_ms``: 50 forwards back to back, one sync (GPU time per call when the host keeps ahead);
 - ``fwdbwd_sync_ms`` / ``fwdbwd_gpu_ms``: the same for forward + backward;
-- ``delta_ms``, ``dkdv_ms``, ``dq_ms``: each backward kernel back to back;
+- ``backward_kernels_ms``: GPU time per backward of each kernel it launches (delta, dK/dV, dQ; torch.profiler);
 - ``bwd_split_gpu_ms`` / ``bwd_atomic_gpu_ms``: the backward with dQ from its own kernel / by atomic adds;
 - the tiles autotuning chose for each kernel.
 """
@@ -55,6 +55,21 @@ def sync_ms(fn, repeats: int = 30) -> float:
     return statistics.median(times)
 
 
+def kernel_ms(fn, repeats: int = 10) -> dict[str, float]:
+    """GPU milliseconds per call of each kernel ``fn`` launches (torch.profiler)."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    fn()
+    torch.cuda.synchronize()
+    with torch_profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(repeats):
+            fn()
+        torch.cuda.synchronize()
+    events = [e for e in prof.key_averages() if e.self_device_time_total > 0]
+    return {e.key: e.self_device_time_total / repeats / 1e3 for e in events}
+
+
 def profile(name: str, length: int) -> dict:
     pattern = PATTERNS[name]
     band = band_of(pattern)
@@ -70,33 +85,14 @@ def profile(name: str, length: int) -> dict:
 
     forward_backward()  # autotune every kernel
     out, lse, _ = tb.band_forward(q, k, v, band)
-    common = tb._common(band, q, None)
-    strides = (*q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *grad.stride()[:3])
-    delta = torch.empty(1, 8, length, device="cuda", dtype=torch.float32)
-    dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
-    scale = 64 ** -0.5
-    from genoattn.attention.kernels.band_triton import band_bwd_delta_kernel
-
-    def run_delta():
-        band_bwd_delta_kernel[(-(-length // 64), 8)](out, grad, delta, *out.stride()[:3], *grad.stride()[:3], 8,
-                                                      length, HEAD_DIM=64, BLOCK=64)
-
-    def run_dkdv():
-        tb._launch("dkdv", "BLOCK_N", q, band, None, q, k, v, grad, lse, delta, dk, dv, dq, lse, *strides,
-                   *dk.stride()[:3], *dv.stride()[:3], *dq.stride()[:3], scale_log2=scale * tb.LOG2E, sm_scale=scale,
-                   ATOMIC_DQ=False, **common)
 
     def run_backward(atomic: bool):
         return lambda: tb.band_backward(grad, q, k, v, out, lse, band, atomic_dq=atomic)
 
-    def run_dq():
-        tb._launch("dq", "BLOCK_M", q, band, None, q, k, v, grad, lse, delta, dq, lse, *strides, *dq.stride()[:3],
-                   scale_log2=scale * tb.LOG2E, sm_scale=scale, **common)
-
     row = {"pattern": str(pattern), "length": length,
            "fwd_sync_ms": sync_ms(forward), "fwd_gpu_ms": gpu_ms(forward),
            "fwdbwd_sync_ms": sync_ms(forward_backward), "fwdbwd_gpu_ms": gpu_ms(forward_backward, 20),
-           "delta_ms": gpu_ms(run_delta), "dkdv_ms": gpu_ms(run_dkdv), "dq_ms": gpu_ms(run_dq),
+           "backward_kernels_ms": kernel_ms(run_backward(False)),
            "bwd_split_gpu_ms": gpu_ms(run_backward(False), 20), "bwd_atomic_gpu_ms": gpu_ms(run_backward(True), 20)}
     row["tiles"] = {f"{key[0]}{'_atomic' if key[5] else ''}": str(config) for key, config in tb.best_configs.items()
                     if key[1] == tuple(q.shape) and key[3] == band}

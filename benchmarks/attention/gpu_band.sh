@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # One device call for the Triton band backend: its GPU tests (untuned tiles), a profile of its kernels
 # (band_profile.py), then the benchmark next to flex and dense SDPA.
+# TESTS, PATTERNS, BACKENDS, LENGTHS choose what runs; e.g. the sdpa_parts backend's first GPU run:
+#   TESTS="tests/attention/test_sdpa_parts.py" PROFILE=0 PATTERNS="fixed bigbird" BACKENDS="sdpa_parts flex sdpa" \
+#     LENGTHS="65536 1048576" bash benchmarks/attention/gpu_band.sh
 # Run from the repo root with .whl/ carried (see ../shared/tools/gpu-wheels):
 #   bash benchmarks/attention/gpu_band.sh   (writes into $OUT, default ./gpu_out)
 set -u -o pipefail
 source "$(dirname "$0")/../gpu_setup.sh"
 python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)" | tee -a "$OUT/gpus.txt"
-GENOATTN_TRITON_BAND_TUNE=0 timeout "${TEST_TIMEOUT:-240}" python3 -m pytest -q -m gpu -p no:cacheprovider tests/attention/test_triton_band.py \
-  ${TEST_ARGS:-} > "$OUT/test_gpu.log" 2>&1
+GENOATTN_TRITON_BAND_TUNE=0 timeout "${TEST_TIMEOUT:-240}" python3 -m pytest -q -m gpu -p no:cacheprovider \
+  ${TESTS:-tests/attention/test_triton_band.py} ${TEST_ARGS:-} > "$OUT/test_gpu.log" 2>&1
 echo "tests: exit $?"; tail -5 "$OUT/test_gpu.log"
 if [ "${PROFILE:-1}" = 1 ]; then
   timeout "${PROFILE_TIMEOUT:-200}" python3 benchmarks/attention/band_profile.py --out "$OUT/band_profile.json" \

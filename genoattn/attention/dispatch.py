@@ -1,6 +1,7 @@
 """``attend(q, k, v, pattern, backend="auto")``: one entry point over every backend.
 
-``auto`` tries the backends in ``BACKEND_ORDER`` (triton_band and flex on CUDA, xformers, blocked, reference)
+``auto`` tries the backends in ``BACKEND_ORDER`` (triton_band and flex on CUDA, xformers, blocked, sdpa_parts,
+reference)
 and takes the first whose ``can_run`` answers None; a backend may also decline auto use with
 ``auto_skip_reason`` (flex on CPU, where every new shape compiles for ~25 s; triton_band under the interpreter).
 Why each faster backend was skipped is logged at DEBUG, and
