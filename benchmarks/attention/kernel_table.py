@@ -2,7 +2,8 @@
 
     python3 benchmarks/attention/kernel_table.py --patterns longformer dilated --length 65536 [--backend triton_band]
 
-Prints, per pattern and mode (fwd, fwdbwd), the GPU kernels of 10 calls sorted by total time (per call).
+Prints, per pattern and mode (fwd, fwdbwd), the GPU kernels of 10 calls sorted by total time (per call), the
+host time per call, and (triton_band) the tiles the autotuner chose.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ def main() -> None:
     backend = get_backend(args.backend)
     for name in args.patterns:
         table(name, PATTERNS[name](), backend, args.length, args.rows)
+    if args.backend == "triton_band":  # the tiles the autotuner chose, per kernel and band
+        from genoattn.attention.backends.triton_band import best_configs
+
+        for key, config in best_configs.items():
+            print(f"tiles {key[0]} {key[3]} flags={key[4:]}: {config}")
 
 
 def table(name: str, pattern: object, backend, length: int, rows: int) -> None:
