@@ -154,7 +154,7 @@ class BigBirdAttention(torch.autograd.Function):
         # rows 2 .. nb-3 (computed for every row)
         out, lse, state_every = flash_forward(_blocks(q, b), _gather_blocks(k, every, b), _gather_blocks(v, every, b),
                                               scale)
-        out, lse = out.reshape(q.shape).clone(), lse.reshape(q.shape[:3]).clone()
+        out, lse = out.reshape(q.shape), lse.reshape(q.shape[:3])  # fresh tensors: the other rows are written in
         # rows 1 and nb-2
         edge_rows = [slice(b, 2 * b), slice((nb - 2) * b, (nb - 1) * b)]
         q_edge = torch.stack([q[:, :, r] for r in edge_rows], 2).flatten(1, 2)  # [B, H*2, b, D]
@@ -202,7 +202,7 @@ class BigBirdAttention(torch.autograd.Function):
         dq, dk_part, dv_part = flash_backward(
             _blocks(grad, b), _blocks(q, b), _gather_blocks(k, every, b), _gather_blocks(v, every, b), _blocks(out, b),
             lse_every.unflatten(2, (nb, b)).flatten(1, 2), state_every, scale)
-        dq = dq.reshape(q.shape).clone()
+        dq = dq.reshape(q.shape)  # a fresh tensor: the other rows are written in below
         _scatter_blocks(dk, dk_part, every, b)
         _scatter_blocks(dv, dv_part, every, b)
         # rows 1 and nb-2
