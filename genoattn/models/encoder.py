@@ -16,11 +16,17 @@ from genoattn.models.stem import PatchStem
 
 
 def check_input_ids(input_ids: Tensor, vocab_size: int) -> None:
-    """Raise InputError unless ``input_ids`` is an integer [B, L] tensor of ids in [0, vocab_size)."""
+    """Raise InputError unless ``input_ids`` is an integer [B, L] tensor of ids in [0, vocab_size).
+
+    The id range is read only from host (CPU) tensors: on an accelerator reading it would make the host wait for
+    the device on every call. Ids reach the GPU from the host, where they are checked first
+    (``GenomeLitModule.on_before_batch_transfer``; the prediction engine's ids come from the tokenizer)."""
     if input_ids.dim() != 2 or input_ids.dtype not in (torch.int64, torch.int32):
         raise InputError(
             f"input_ids must be an integer tensor [batch, length], got {input_ids.dtype} {tuple(input_ids.shape)}"
         )
+    if input_ids.device.type != "cpu":
+        return
     if input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= vocab_size):
         raise InputError(
             f"input_ids must lie in [0, {vocab_size}), got range [{int(input_ids.min())}, {int(input_ids.max())}]"
