@@ -9,6 +9,7 @@ on the test split; the metrics are written as JSON next to the checkpoints and p
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -123,6 +124,9 @@ def run(args: list[str] | None = None) -> dict[str, float]:
 
 
 def main() -> None:
+    # Lightning 2.6's CLI calls jsonargparse APIs deprecated in jsonargparse 4.49: warnings users cannot act on
+    # (JSONARGPARSE_DEPRECATION_WARNINGS set by the user wins).
+    os.environ.setdefault("JSONARGPARSE_DEPRECATION_WARNINGS", "off")
     try:
         run()
     except (GenoattnError, MisconfigurationException, NonFiniteLossError) as exc:

@@ -13,7 +13,6 @@ from torch import Tensor, nn
 from genoattn.data.vocab import IGNORE_INDEX
 from genoattn.errors import ConfigError
 from genoattn.lit.metrics import build_metrics, metric_inputs
-from genoattn.models.encoder import GenomeEncoder, check_input_ids
 
 TASKS = ("token_classification", "sequence_classification", "regression", "mlm")
 
@@ -79,15 +78,6 @@ class GenomeLitModule(pl.LightningModule):
     # ----- forward and loss -----
     def forward(self, input_ids: Tensor) -> Tensor:
         return self.net(input_ids)
-
-    def on_before_batch_transfer(self, batch, dataloader_idx: int):
-        """Check the token ids while they are still on the host (on a GPU the encoder does not read their range,
-        which would stall the device every step)."""
-        if isinstance(batch, dict) and isinstance(batch.get("input_ids"), Tensor):
-            vocab_size = next((m.vocab_size for m in self.net.modules() if isinstance(m, GenomeEncoder)), None)
-            if vocab_size is not None:
-                check_input_ids(batch["input_ids"], vocab_size)
-        return batch
 
     def predict_logits(self, input_ids: Tensor) -> Tensor:
         """Logits for evaluation, averaged with the reverse-complement pass when configured."""

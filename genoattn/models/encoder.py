@@ -19,8 +19,9 @@ def check_input_ids(input_ids: Tensor, vocab_size: int) -> None:
     """Raise InputError unless ``input_ids`` is an integer [B, L] tensor of ids in [0, vocab_size).
 
     The id range is read only from host (CPU) tensors: on an accelerator reading it would make the host wait for
-    the device on every call. Ids reach the GPU from the host, where they are checked first
-    (``GenomeLitModule.on_before_batch_transfer``; the prediction engine's ids come from the tokenizer)."""
+    the device on every call (the training loop and the asynchronous prediction runner would stall). genoattn's
+    own ids come from its tokenizer, in range by construction; an out-of-range id on a GPU trips the embedding's
+    device-side index check instead."""
     if input_ids.dim() != 2 or input_ids.dtype not in (torch.int64, torch.int32):
         raise InputError(
             f"input_ids must be an integer tensor [batch, length], got {input_ids.dtype} {tuple(input_ids.shape)}"
