@@ -102,8 +102,8 @@ class FixedFactorizedAttention(torch.autograd.Function):
         keep = block - summary
         for full, part_own, part_col in ((dk, dk_own, dk_col), (dv, dv_own, dv_col)):
             blocks = full.unflatten(2, (n, block))  # [B, H, n, l, D] view of the gradient being filled
-            blocks[:, :, :, :keep] = part_own.view(*blocks.shape[:3], keep, -1)
-            blocks[:, :, :, keep:] = part_col.view(*blocks.shape[:3], summary, -1)
+            blocks[:, :, :, :keep] = part_own.reshape(*blocks.shape[:3], keep, -1)
+            blocks[:, :, :, keep:] = part_col.reshape(*blocks.shape[:3], summary, -1)
         return dq_own.reshape(q.shape) + dq_col, dk, dv, None, None
 
 
