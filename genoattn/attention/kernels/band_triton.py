@@ -88,6 +88,21 @@ def _one_loop(t_begin, t_end, num_tiles, HOLE, ONE_LOOP: tl.constexpr):
 
 
 @triton.jit
+def _phase_tiles(PHASE: tl.constexpr, t_begin, t_end, num_tiles):
+    """Tile range of a walk's phase: 0 the masked tiles before t_begin, 1 the tiles every row sees, 2 the masked
+    tiles from t_end (each kernel unrolls the three with ``tl.static_range``)."""
+    start = t_end
+    stop = num_tiles
+    if PHASE == 0:
+        start = 0 * t_begin
+        stop = t_begin
+    if PHASE == 1:
+        start = t_begin
+        stop = t_end
+    return start, stop
+
+
+@triton.jit
 def _program_class(H, L, DIL):
     """(g, b * H + h, b, h, Lg) of this program: residue class, batch-head row, batch, head, class length."""
     pid = tl.program_id(1)
@@ -376,15 +391,11 @@ def band_fwd_kernel(Q, K, V, O, LSE, SLOPES, GPOS, PM, PL, PACC,
                                          V + b * stride_vb + h * stride_vh, stride_kl, stride_vl, rows, GPOS, NG,
                                          LEFT, RIGHT, DIL, scale_log2, alibi_log2, HEAD_DIM, GLOBAL_BLOCK, CAUSAL,
                                          HAS_ALIBI, PRECISION)
-        acc, m_i, l_i = _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
-                                   first, 0, t_begin, last, scale_log2, alibi_log2, DIL, HOLE,
-                                   HEAD_DIM, BLOCK_N, True, HAS_ALIBI, PRECISION)
-        acc, m_i, l_i = _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
-                                   first, t_begin, t_end, last, scale_log2, alibi_log2, DIL, HOLE,
-                                   HEAD_DIM, BLOCK_N, False, HAS_ALIBI, PRECISION)
-        acc, m_i, l_i = _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
-                                   first, t_end, num_tiles, last, scale_log2, alibi_log2, DIL, HOLE,
-                                   HEAD_DIM, BLOCK_N, True, HAS_ALIBI, PRECISION)
+        for phase in tl.static_range(3):
+            start, stop = _phase_tiles(phase, t_begin, t_end, num_tiles)
+            acc, m_i, l_i = _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo,
+                                       row_hi, first, start, stop, last, scale_log2, alibi_log2, DIL, HOLE,
+                                       HEAD_DIM, BLOCK_N, phase != 1, HAS_ALIBI, PRECISION)
         l_safe = tl.where(row_ok, l_i, 1.0)
         out = acc / l_safe[:, None]
         tl.store(O + b * stride_ob + h * stride_oh + rows[:, None] * stride_ol + offs_d[None, :],
@@ -438,7 +449,7 @@ def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES, GPOS, GLSE
                          H, L, DIL, LEFT, RIGHT, KS, HOLE, NG, scale_log2, sm_scale,
                          HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                          NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
-                    ONE_LOOP: tl.constexpr, ACCUMULATE: tl.constexpr,
+                         ONE_LOOP: tl.constexpr, ACCUMULATE: tl.constexpr,
                          ATOMIC_DQ: tl.constexpr, HAS_GLOBAL: tl.constexpr, CAUSAL: tl.constexpr,
                          GLOBAL_BLOCK: tl.constexpr, ATOMIC_SLOTS: tl.constexpr):
     """Grid (key tiles of the longest class, B * H * DIL). DELTA = rowsum(dO * O), float32 [B, H, L].
@@ -470,15 +481,12 @@ def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES, GPOS, GLSE
         dq_base = DQ + b * stride_dqb + h * stride_dqh + g * stride_dql
         dk = tl.zeros([BLOCK_N, HEAD_DIM], dtype=tl.float32)
         dv = tl.zeros([BLOCK_N, HEAD_DIM], dtype=tl.float32)
-        dk, dv = _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, stride_ql, stride_dol,
-                             stride_dql, offs_n, col_lo, col_hi, first, 0, t_begin, last, scale_log2, alibi_log2,
-                             sm_scale, DIL, HOLE, HEAD_DIM, BLOCK_M, True, HAS_ALIBI, PRECISION, ATOMIC_DQ)
-        dk, dv = _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, stride_ql, stride_dol,
-                             stride_dql, offs_n, col_lo, col_hi, first, t_begin, t_end, last, scale_log2, alibi_log2,
-                             sm_scale, DIL, HOLE, HEAD_DIM, BLOCK_M, False, HAS_ALIBI, PRECISION, ATOMIC_DQ)
-        dk, dv = _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, stride_ql, stride_dol,
-                             stride_dql, offs_n, col_lo, col_hi, first, t_end, num_tiles, last, scale_log2, alibi_log2,
-                             sm_scale, DIL, HOLE, HEAD_DIM, BLOCK_M, True, HAS_ALIBI, PRECISION, ATOMIC_DQ)
+        for phase in tl.static_range(3):
+            start, stop = _phase_tiles(phase, t_begin, t_end, num_tiles)
+            dk, dv = _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, stride_ql, stride_dol,
+                                 stride_dql, offs_n, col_lo, col_hi, first, start, stop, last, scale_log2,
+                                 alibi_log2, sm_scale, DIL, HOLE, HEAD_DIM, BLOCK_M, phase != 1, HAS_ALIBI, PRECISION,
+                                 ATOMIC_DQ)
         if HAS_GLOBAL:
             dk, dv = _dkdv_global_rows(dk, dv, k, v, Q + b * stride_qb + h * stride_qh,
                                        DO + b * stride_dob + h * stride_doh, stride_ql, stride_dol, cols, col_ok,
@@ -525,7 +533,7 @@ def band_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG,
                        H, L, DIL, LEFT, RIGHT, KS, HOLE, NG, scale_log2, sm_scale,
                        HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                        NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
-                    ONE_LOOP: tl.constexpr, ACCUMULATE: tl.constexpr,
+                       ONE_LOOP: tl.constexpr, ACCUMULATE: tl.constexpr,
                        HAS_GLOBAL: tl.constexpr, CAUSAL: tl.constexpr, GLOBAL_BLOCK: tl.constexpr,
                        ATOMIC_SLOTS: tl.constexpr):
     """Grid (query tiles of the longest class, B * H * DIL). HAS_GLOBAL: DKG, DVG float32
@@ -556,15 +564,11 @@ def band_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG,
                              V + b * stride_vb + h * stride_vh, stride_kl, stride_vl, rows, GPOS, NG, DKG, DVG, bh,
                              pid_m % ATOMIC_SLOTS, LEFT, RIGHT, DIL, scale_log2, alibi_log2, sm_scale, HEAD_DIM,
                              GLOBAL_BLOCK, ATOMIC_SLOTS, CAUSAL, HAS_ALIBI, PRECISION)
-        dq = _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
-                       first, 0, t_begin, last, scale_log2, alibi_log2, DIL, HOLE, HEAD_DIM, BLOCK_N, True,
-                       HAS_ALIBI, PRECISION)
-        dq = _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
-                       first, t_begin, t_end, last, scale_log2, alibi_log2, DIL, HOLE, HEAD_DIM, BLOCK_N, False,
-                       HAS_ALIBI, PRECISION)
-        dq = _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
-                       first, t_end, num_tiles, last, scale_log2, alibi_log2, DIL, HOLE, HEAD_DIM, BLOCK_N, True,
-                       HAS_ALIBI, PRECISION)
+        for phase in tl.static_range(3):
+            start, stop = _phase_tiles(phase, t_begin, t_end, num_tiles)
+            dq = _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
+                           first, start, stop, last, scale_log2, alibi_log2, DIL, HOLE, HEAD_DIM, BLOCK_N,
+                           phase != 1, HAS_ALIBI, PRECISION)
         dq_at = DQ + b * stride_dqb + h * stride_dqh + rows[:, None] * stride_dql + offs_d[None, :]
         dq *= sm_scale
         if ACCUMULATE:  # add to an earlier pass's gradient
