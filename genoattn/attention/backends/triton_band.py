@@ -114,7 +114,18 @@ def _token_kwargs(tokens: GlobalTokens | None) -> dict:
     """The global-token arguments of the kernels (none: HAS_GLOBAL off)."""
     count = 0 if tokens is None else tokens.positions.numel()
     return {"NG": count, "HAS_GLOBAL": count > 0, "CAUSAL": tokens is not None and tokens.causal,
-            "GLOBAL_BLOCK": 16, "ATOMIC_SLOTS": ATOMIC_SLOTS}
+            "GLOBAL_BLOCK": 16}
+
+
+def _launch_passes(name: str, tile: str, q: Tensor, bands: tuple[Band, ...], blocks: tuple[int, int] | None,
+                   chain: str, alibi_slopes: Tensor | None, *args, **kwargs) -> bool:
+    """``_launch`` once per band, in order, the later passes with the compile-time flag ``chain`` set (INIT: continue
+    from the earlier passes' output; ACCUMULATE: add to their gradients). True when any launch autotuned."""
+    tuned = False
+    for i, band in enumerate(bands):
+        tuned |= _launch(name, tile, q, band, blocks, *args, **{chain: i > 0}, **_common(band, q, alibi_slopes),
+                         **kwargs)
+    return tuned
 
 
 def _launch(name: str, tile: str, q: Tensor, band: Band, blocks: tuple[int, int] | None, *args, **kwargs) -> bool:
@@ -221,7 +232,6 @@ def band_forward(q: Tensor, k: Tensor, v: Tensor, bands: Band | tuple[Band, ...]
     lse = torch.empty(batch, heads, length, device=q.device, dtype=torch.float32)
     slopes = alibi_slopes.float().contiguous() if alibi_slopes is not None else lse  # unused without ALiBi
     token_kwargs = _token_kwargs(tokens)
-    del token_kwargs["ATOMIC_SLOTS"]  # the forward kernel adds nothing atomically
     count, global_block = token_kwargs["NG"], token_kwargs["GLOBAL_BLOCK"]
     longest = -(-length // bands[0].dilation)  # the longest residue class
     slots = bands[0].dilation * -(-longest // global_block) if count else 0  # one per 16 rows: any BLOCK_M fits
@@ -232,17 +242,11 @@ def band_forward(q: Tensor, k: Tensor, v: Tensor, bands: Band | tuple[Band, ...]
     positions = lse if tokens is None else tokens.positions
     args = (q, k, v, out, lse, slopes, positions, part_max, part_sum, part_out,
             *q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *out.stride()[:3])
-
-    def run_passes() -> bool:
-        tuned = False
-        for i, band in enumerate(bands):  # later passes continue from the output and lse of the earlier ones
-            tuned |= _launch("fwd", "BLOCK_M", q, band, blocks, *args, SLOTS=slots, INIT=i > 0,
-                             scale_log2=LOG2E / math.sqrt(head_dim), **_common(band, q, alibi_slopes), **token_kwargs)
-        return tuned
-
-    if run_passes() and (count or len(bands) > 1):
+    kwargs = dict(SLOTS=slots, scale_log2=LOG2E / math.sqrt(head_dim), **token_kwargs)
+    if _launch_passes("fwd", "BLOCK_M", q, bands, blocks, "INIT", alibi_slopes, *args, **kwargs) and (
+            count or len(bands) > 1):
         part_max.fill_(float("-inf"))  # autotuning ran kernels several times, in place: run them once more
-        run_passes()
+        _launch_passes("fwd", "BLOCK_M", q, bands, blocks, "INIT", alibi_slopes, *args, **kwargs)
     if not count:
         return out, lse, None
     from genoattn.attention.kernels.band_triton import band_global_rows_merge_kernel as merge
@@ -298,26 +302,25 @@ def band_backward(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor
                  *dv.stride()[:3], *dq.stride()[:3])
     dq_args = (q, k, v, grad_out, lse, delta, dq, slopes, positions, token_grads[0], token_grads[1], *strides,
                *dq.stride()[:3])
+    kwargs = dict(scale_log2=scale * LOG2E, sm_scale=scale, ATOMIC_SLOTS=ATOMIC_SLOTS, **token_kwargs)
 
-    def run_passes(name: str, tile: str, kernel_blocks, kernel_args: tuple, **extra) -> bool:
-        tuned = False
-        for i, band in enumerate(bands):  # later passes add to the gradients of the earlier ones
-            tuned |= _launch(name, tile, q, band, kernel_blocks, *kernel_args, ACCUMULATE=i > 0,
-                             scale_log2=scale * LOG2E, sm_scale=scale, **_common(band, q, alibi_slopes),
-                             **token_kwargs, **extra)
-        return tuned
+    def dkdv() -> bool:
+        return _launch_passes("dkdv", "BLOCK_N", q, bands, dkdv_blocks, "ACCUMULATE", alibi_slopes, *dkdv_args,
+                              ATOMIC_DQ=atomic_dq, **kwargs)
+
+    def dq_pass() -> bool:
+        return _launch_passes("dq", "BLOCK_M", q, bands, dq_blocks, "ACCUMULATE", alibi_slopes, *dq_args, **kwargs)
 
     # autotuning runs a kernel several times; where that adds into outputs, zero them and run once more
-    if run_passes("dkdv", "BLOCK_N", dkdv_blocks, dkdv_args, ATOMIC_DQ=atomic_dq) and (
-            atomic_dq or count or len(bands) > 1):
+    if dkdv() and (atomic_dq or count or len(bands) > 1):
         dq.zero_()
         token_grads[2].zero_()
-        run_passes("dkdv", "BLOCK_N", dkdv_blocks, dkdv_args, ATOMIC_DQ=atomic_dq)
+        dkdv()
     if atomic_dq:
         return dq.to(q.dtype), dk, dv
-    if run_passes("dq", "BLOCK_M", dq_blocks, dq_args) and (count or len(bands) > 1):
+    if dq_pass() and (count or len(bands) > 1):
         token_grads[:2].zero_()
-        run_passes("dq", "BLOCK_M", dq_blocks, dq_args)
+        dq_pass()
     if count:  # the dQ kernel gave the global rows nothing (lse = +inf there): their dQ is token_grads[2]
         sums = token_grads.sum(2).view(3, batch, heads, count, head_dim)
         index = tokens.positions.long()
