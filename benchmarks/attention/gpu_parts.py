@@ -14,7 +14,7 @@ import sys
 import torch
 
 from genoattn.attention.backends import flex
-from genoattn.attention.backends.flex_plan import merge_lse
+from genoattn.attention.merge import merge_lse
 from genoattn.attention.patterns import BigBird, Longformer, SlidingWindow
 
 

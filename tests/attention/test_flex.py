@@ -23,8 +23,9 @@ from genoattn.attention.backends.flex_mask import (
     mask_mod_on,
     transpose_blocks,
 )
-from genoattn.attention.backends.flex_plan import PlanOptions, build_plan, coarsen_pairs, merge_lse
+from genoattn.attention.backends.flex_plan import PlanOptions, build_plan, coarsen_pairs
 from genoattn.attention.backends.reference import backend as reference
+from genoattn.attention.merge import merge_lse
 from genoattn.attention.patterns import (
     BigBird,
     DilatedSlidingWindow,

@@ -33,6 +33,7 @@ import math
 import torch
 from torch import Tensor
 
+from genoattn.attention.merge import merge_lse, merge_lse_dim
 from genoattn.attention.patterns import BigBird, FixedFactorized
 
 
@@ -79,11 +80,8 @@ class FixedFactorizedAttention(torch.autograd.Function):
         own, columns = _fixed_parts(q, k, v, block, summary)
         out_own, lse_own, state_own = flash_forward(*own, scale)
         out_col, lse_col, state_col = flash_forward(*columns, scale)
-        out_own, lse_own = out_own.reshape(q.shape), lse_own.reshape(q.shape[:3])  # back to [B, H, L, (D)]
-        lse = torch.logaddexp(lse_own, lse_col)  # [B, H, L]
-        weight = torch.exp(lse_own - lse).unsqueeze(-1)  # the own block's share of each row's softmax
-        work = torch.promote_types(q.dtype, torch.float32)
-        out = torch.lerp(out_col.to(work), out_own.to(work), weight.to(work)).to(q.dtype)
+        own_part = (out_own.reshape(q.shape), lse_own.reshape(q.shape[:3]))  # back to [B, H, L, (D)]
+        out, lse = merge_lse([own_part, (out_col, lse_col)])
         ctx.save_for_backward(q, k, v, out, lse)
         ctx.block, ctx.summary, ctx.scale, ctx.states = block, summary, scale, (state_own, state_col)
         return out
@@ -168,15 +166,12 @@ class BigBirdAttention(torch.autograd.Function):
         q_rep = q_glob.unsqueeze(2).expand(batch, heads, chunks, 2 * b, dim).reshape(batch, heads * chunks, 2 * b, dim)
         k_chunks, v_chunks = (x.reshape(batch, heads * chunks, length // chunks, dim) for x in (k, v))
         out_c, lse_c, state_glob = flash_forward(q_rep, k_chunks, v_chunks, scale)
-        lse_c = lse_c.reshape(batch, heads, chunks, 2 * b)
-        lse_glob = torch.logsumexp(lse_c, dim=2)  # [B, H, 2b]
-        weights = torch.exp(lse_c - lse_glob.unsqueeze(2)).unsqueeze(-1)  # [B, H, S, 2b, 1]
-        work = torch.promote_types(q.dtype, torch.float32)
-        out_glob = (weights.to(work) * out_c.reshape(batch, heads, chunks, 2 * b, dim).to(work)).sum(2)
+        out_glob, lse_glob = merge_lse_dim(out_c.reshape(batch, heads, chunks, 2 * b, dim),
+                                           lse_c.reshape(batch, heads, chunks, 2 * b), dim=2)  # [B, H, 2b, (D)]
         for i, r in enumerate(edge_rows):
             out[:, :, r], lse[:, :, r] = out_edge[:, :, i], lse_edge[:, :, i]
         for i, r in enumerate(glob_rows):
-            out[:, :, r] = out_glob[:, :, i * b:(i + 1) * b].to(out.dtype)
+            out[:, :, r] = out_glob[:, :, i * b:(i + 1) * b]
             lse[:, :, r] = lse_glob[:, :, i * b:(i + 1) * b]
         ctx.save_for_backward(q, k, v, out, lse)
         ctx.pattern, ctx.states = pattern, (state_every, state_edge, state_glob)
