@@ -29,6 +29,8 @@ on a GPU against flex (see benchmarks/attention/README.md); name it to use it.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 from torch import Tensor
@@ -123,9 +125,12 @@ def _scatter_blocks(target: Tensor, part: Tensor, table: Tensor, block: int) -> 
     target.view(batch, heads * nb, block, dim).index_add_(1, index, source)
 
 
+@lru_cache(maxsize=32)
 def _bigbird_tables(pattern: BigBird, length: int, heads: int, device: torch.device) -> tuple[Tensor, Tensor]:
     """Key blocks per head and row: every row [H, nb, 5 + r] (window, globals, random; right for rows 2..nb-3,
-    filler elsewhere) and the rows 1 and nb-2 [H, 2, 4 + r] (their window holds one global block)."""
+    filler elsewhere) and the rows 1 and nb-2 [H, 2, 4 + r] (their window holds one global block). Made once per
+    (pattern, length, heads, device): drawing the random layout and copying it to the device per call would
+    put host work and a transfer on every forward and backward."""
     nb = length // pattern.block_size
     rand = pattern.random_layout(length, heads)  # [H, nb, r], -1 on the global rows
     rows = torch.arange(nb).view(nb, 1)
@@ -136,43 +141,74 @@ def _bigbird_tables(pattern: BigBird, length: int, heads: int, device: torch.dev
     return every.to(device), edge.to(device)
 
 
-def _chunks(length: int, block: int) -> int:
-    """Key chunks for the global rows: up to 64, dividing the blocks evenly."""
-    nb = length // block
-    return max(c for c in (64, 32, 16, 8, 4, 2, 1) if nb % c == 0)
+@dataclass(frozen=True)
+class _RowGroups:
+    """BigBird's rows at one length besides rows 2..nb-3: rows 1 and nb-2 (``edge``), and the global rows 0 and
+    nb-1 (``glob``), which run against the keys split into ``chunks`` chunks (up to 64, dividing the blocks)."""
+
+    length: int
+    block: int
+
+    @property
+    def edge(self) -> list[slice]:
+        b, nb = self.block, self.length // self.block
+        return [slice(b, 2 * b), slice((nb - 2) * b, (nb - 1) * b)]
+
+    @property
+    def glob(self) -> list[slice]:
+        return [slice(0, self.block), slice(self.length - self.block, self.length)]
+
+    @property
+    def chunks(self) -> int:
+        return max(c for c in (64, 32, 16, 8, 4, 2, 1) if (self.length // self.block) % c == 0)
+
+    def edge_rows(self, x: Tensor) -> Tensor:
+        """[B, H, L, ...] -> rows 1 and nb-2 as [B, H * 2, b, ...]."""
+        return torch.stack([x[:, :, r] for r in self.edge], 2).flatten(1, 2)
+
+    def glob_per_chunk(self, x: Tensor) -> Tensor:
+        """[B, H, L, ...] -> the global rows [B, H, 2b, ...], one copy per key chunk: [B, H * chunks, 2b, ...]."""
+        rows = torch.cat([x[:, :, r] for r in self.glob], 2)
+        batch, heads = rows.shape[:2]
+        return rows.unsqueeze(2).expand(batch, heads, self.chunks, *rows.shape[2:]).reshape(
+            batch, heads * self.chunks, *rows.shape[2:])
+
+    def key_chunks(self, x: Tensor) -> Tensor:
+        """[B, H, L, D] -> [B, H * chunks, L / chunks, D]."""
+        return x.reshape(x.shape[0], x.shape[1] * self.chunks, self.length // self.chunks, x.shape[3])
+
+    def write(self, target: Tensor, edge: Tensor, glob: Tensor) -> None:
+        """Write rows 1 and nb-2 (``edge`` [B, H, 2, b, ...]) and the global rows (``glob`` [B, H, 2b, ...]) into
+        ``target`` [B, H, L, ...]."""
+        b = self.block
+        for i, r in enumerate(self.edge):
+            target[:, :, r] = edge[:, :, i]
+        for i, r in enumerate(self.glob):
+            target[:, :, r] = glob[:, :, i * b:(i + 1) * b]
 
 
 class BigBirdAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q: Tensor, k: Tensor, v: Tensor, pattern: BigBird) -> Tensor:
         batch, heads, length, dim = q.shape
-        b = pattern.block_size
-        nb, scale = length // b, 1.0 / math.sqrt(dim)
+        b, scale = pattern.block_size, 1.0 / math.sqrt(dim)
         every, edge = _bigbird_tables(pattern, length, heads, q.device)
+        groups = _RowGroups(length, b)
         # rows 2 .. nb-3 (computed for every row)
         out, lse, state_every = flash_forward(_blocks(q, b), _gather_blocks(k, every, b), _gather_blocks(v, every, b),
                                               scale)
         out, lse = out.reshape(q.shape), lse.reshape(q.shape[:3])  # fresh tensors: the other rows are written in
         # rows 1 and nb-2
-        edge_rows = [slice(b, 2 * b), slice((nb - 2) * b, (nb - 1) * b)]
-        q_edge = torch.stack([q[:, :, r] for r in edge_rows], 2).flatten(1, 2)  # [B, H*2, b, D]
-        out_edge, lse_edge, state_edge = flash_forward(q_edge, _gather_blocks(k, edge, b),
+        out_edge, lse_edge, state_edge = flash_forward(groups.edge_rows(q), _gather_blocks(k, edge, b),
                                                        _gather_blocks(v, edge, b), scale)
-        out_edge, lse_edge = out_edge.reshape(batch, heads, 2, b, dim), lse_edge.reshape(batch, heads, 2, b)
-        # global rows 0 and nb-1 against every key, in chunks
-        chunks = _chunks(length, b)
-        glob_rows = [slice(0, b), slice(length - b, length)]
-        q_glob = torch.cat([q[:, :, r] for r in glob_rows], 2)  # [B, H, 2b, D]
-        q_rep = q_glob.unsqueeze(2).expand(batch, heads, chunks, 2 * b, dim).reshape(batch, heads * chunks, 2 * b, dim)
-        k_chunks, v_chunks = (x.reshape(batch, heads * chunks, length // chunks, dim) for x in (k, v))
-        out_c, lse_c, state_glob = flash_forward(q_rep, k_chunks, v_chunks, scale)
+        # global rows 0 and nb-1 against every key, in chunks merged by log-sum-exp
+        out_c, lse_c, state_glob = flash_forward(groups.glob_per_chunk(q), groups.key_chunks(k), groups.key_chunks(v),
+                                                 scale)
+        chunks = groups.chunks
         out_glob, lse_glob = merge_lse_dim(out_c.reshape(batch, heads, chunks, 2 * b, dim),
                                            lse_c.reshape(batch, heads, chunks, 2 * b), dim=2)  # [B, H, 2b, (D)]
-        for i, r in enumerate(edge_rows):
-            out[:, :, r], lse[:, :, r] = out_edge[:, :, i], lse_edge[:, :, i]
-        for i, r in enumerate(glob_rows):
-            out[:, :, r] = out_glob[:, :, i * b:(i + 1) * b]
-            lse[:, :, r] = lse_glob[:, :, i * b:(i + 1) * b]
+        groups.write(out, out_edge.reshape(batch, heads, 2, b, dim), out_glob)
+        groups.write(lse, lse_edge.reshape(batch, heads, 2, b), lse_glob)
         ctx.save_for_backward(q, k, v, out, lse)
         ctx.pattern, ctx.states = pattern, (state_every, state_edge, state_glob)
         return out
@@ -182,53 +218,36 @@ class BigBirdAttention(torch.autograd.Function):
         q, k, v, out, lse = ctx.saved_tensors
         state_every, state_edge, state_glob = ctx.states
         batch, heads, length, dim = q.shape
-        b = ctx.pattern.block_size
-        nb, scale = length // b, 1.0 / math.sqrt(dim)
+        b, scale = ctx.pattern.block_size, 1.0 / math.sqrt(dim)
         grad = grad.contiguous()
         every, edge = _bigbird_tables(ctx.pattern, length, heads, q.device)
+        groups = _RowGroups(length, b)
         dk = torch.zeros(q.shape, device=q.device, dtype=torch.promote_types(q.dtype, torch.float32))
         dv = torch.zeros_like(dk)
-        edge_rows = [slice(b, 2 * b), slice((nb - 2) * b, (nb - 1) * b)]
-        glob_rows = [slice(0, b), slice(length - b, length)]
         # rows 2 .. nb-3: the other rows get lse = +inf (no gradient from this part)
         lse_every = lse.clone()
-        for r in edge_rows + glob_rows:
+        for r in groups.edge + groups.glob:
             lse_every[:, :, r] = float("inf")
         dq, dk_part, dv_part = flash_backward(
             _blocks(grad, b), _blocks(q, b), _gather_blocks(k, every, b), _gather_blocks(v, every, b), _blocks(out, b),
-            lse_every.unflatten(2, (nb, b)).flatten(1, 2), state_every, scale)
+            lse_every.unflatten(2, (length // b, b)).flatten(1, 2), state_every, scale)
         dq = dq.reshape(q.shape)  # a fresh tensor: the other rows are written in below
         _scatter_blocks(dk, dk_part, every, b)
         _scatter_blocks(dv, dv_part, every, b)
         # rows 1 and nb-2
-
-        def rows_of(x: Tensor) -> Tensor:
-            return torch.stack([x[:, :, r] for r in edge_rows], 2).flatten(1, 2)  # [B, H*2, b, (D)]
-
         dq_edge, dk_part, dv_part = flash_backward(
-            rows_of(grad), rows_of(q), _gather_blocks(k, edge, b), _gather_blocks(v, edge, b), rows_of(out),
-            rows_of(lse), state_edge, scale)
+            groups.edge_rows(grad), groups.edge_rows(q), _gather_blocks(k, edge, b), _gather_blocks(v, edge, b),
+            groups.edge_rows(out), groups.edge_rows(lse), state_edge, scale)
         _scatter_blocks(dk, dk_part, edge, b)
         _scatter_blocks(dv, dv_part, edge, b)
-        dq_edge = dq_edge.reshape(batch, heads, 2, b, dim)
         # global rows, chunk by chunk
-        chunks = _chunks(length, b)
-
-        def repeat(x: Tensor) -> Tensor:  # global rows [B, H, 2b, ...] -> one copy per key chunk
-            rows = torch.cat([x[:, :, r] for r in glob_rows], 2)
-            return rows.unsqueeze(2).expand(batch, heads, chunks, *rows.shape[2:]).reshape(
-                batch, heads * chunks, *rows.shape[2:])
-
-        k_chunks, v_chunks = (x.reshape(batch, heads * chunks, length // chunks, dim) for x in (k, v))
-        dq_rep, dk_chunks, dv_chunks = flash_backward(repeat(grad), repeat(q), k_chunks, v_chunks, repeat(out),
-                                                      repeat(lse), state_glob, scale)
+        dq_rep, dk_chunks, dv_chunks = flash_backward(
+            groups.glob_per_chunk(grad), groups.glob_per_chunk(q), groups.key_chunks(k), groups.key_chunks(v),
+            groups.glob_per_chunk(out), groups.glob_per_chunk(lse), state_glob, scale)
         dk += dk_chunks.reshape(q.shape)
         dv += dv_chunks.reshape(q.shape)
-        dq_glob = dq_rep.reshape(batch, heads, chunks, 2 * b, dim).sum(2)
-        for i, r in enumerate(edge_rows):
-            dq[:, :, r] = dq_edge[:, :, i]
-        for i, r in enumerate(glob_rows):
-            dq[:, :, r] = dq_glob[:, :, i * b:(i + 1) * b]
+        groups.write(dq, dq_edge.reshape(batch, heads, 2, b, dim),
+                     dq_rep.reshape(batch, heads, groups.chunks, 2 * b, dim).sum(2))
         return dq, dk.to(k.dtype), dv.to(v.dtype), None
 
 
