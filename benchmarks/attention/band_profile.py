@@ -19,6 +19,7 @@ import statistics
 from pathlib import Path
 
 import torch
+from kernel_table import kernel_ms  # the script's own folder (benchmarks/attention) is on sys.path
 
 from genoattn.attention.backends import triton_band as tb
 from genoattn.attention.kernels.band import band_of
@@ -53,21 +54,6 @@ def sync_ms(fn, repeats: int = 30) -> float:
         torch.cuda.synchronize()
         times.append(start.elapsed_time(end))
     return statistics.median(times)
-
-
-def kernel_ms(fn, repeats: int = 10) -> dict[str, float]:
-    """GPU milliseconds per call of each kernel ``fn`` launches (torch.profiler)."""
-    from torch.profiler import ProfilerActivity
-    from torch.profiler import profile as torch_profile
-
-    fn()
-    torch.cuda.synchronize()
-    with torch_profile(activities=[ProfilerActivity.CUDA]) as prof:
-        for _ in range(repeats):
-            fn()
-        torch.cuda.synchronize()
-    events = [e for e in prof.key_averages() if e.self_device_time_total > 0]
-    return {e.key: e.self_device_time_total / repeats / 1e3 for e in events}
 
 
 def profile(name: str, length: int) -> dict:

@@ -34,19 +34,32 @@ def main() -> None:
             print(f"tiles {key[0]} {key[3]} flags={key[4:]}: {config}")
 
 
+def profiled(fn, repeats: int = 10, host: bool = False):
+    """torch.profiler over ``repeats`` calls of ``fn``, after three warm-up calls: GPU kernels, and host
+    operations too with ``host``."""
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA, *([ProfilerActivity.CPU] if host else [])]) as prof:
+        for _ in range(repeats):
+            fn()
+        torch.cuda.synchronize()
+    return prof
+
+
+def kernel_ms(fn, repeats: int = 10) -> dict[str, float]:
+    """GPU milliseconds per call of each kernel ``fn`` launches."""
+    events = [e for e in profiled(fn, repeats).key_averages() if e.self_device_time_total > 0]
+    return {e.key: e.self_device_time_total / repeats / 1e3 for e in events}
+
+
 def table(name: str, pattern: object, backend, length: int, rows: int) -> None:
     q, k, v, grad = (torch.randn(1, 8, length, 64, device="cuda", dtype=torch.bfloat16) for _ in range(4))
     leaves = [t.clone().requires_grad_() for t in (q, k, v)]
     calls = {"fwd": lambda: backend.attend(q, k, v, pattern),
              "fwdbwd": lambda: backend.attend(*leaves, pattern).backward(grad)}
     for mode, call in calls.items():
-        for _ in range(3):
-            call()
-        torch.cuda.synchronize()
-        with profile(activities=[ProfilerActivity.CUDA, ProfilerActivity.CPU]) as prof:
-            for _ in range(10):
-                call()
-            torch.cuda.synchronize()
+        prof = profiled(call, host=True)
         events = [e for e in prof.key_averages() if e.device_time_total > 0]
         events.sort(key=lambda e: -e.self_device_time_total)
         total = sum(e.self_device_time_total for e in events) / 10 / 1e3
@@ -57,6 +70,7 @@ def table(name: str, pattern: object, backend, length: int, rows: int) -> None:
         print(f"  host: {sum(e.self_cpu_time_total for e in host) / 10 / 1e3:.3f} ms per call (profiled), top ops:")
         for e in host[:rows]:
             print(f"  {e.self_cpu_time_total / 10 / 1e3:8.3f} ms  x{e.count // 10:<3d} {e.key[:110]}")
+
 
 if __name__ == "__main__":
     main()

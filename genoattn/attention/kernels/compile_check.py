@@ -13,8 +13,9 @@ import itertools
 import time
 
 FLOAT_ARGS = {"scale_log2", "sm_scale"}
+INT_ARGS = {"H", "L", "DIL", "LEFT", "RIGHT", "KS", "HOLE", "NG", "SLOTS", "PER_PROGRAM"}  # besides the strides
 INT_POINTERS = {"GPOS"}
-DATA_POINTERS = {"Q", "K", "V", "O", "DO", "DK", "DV"}
+DATA_POINTERS = {"Q", "K", "V", "O", "DO", "DQ", "DK", "DV"}
 
 
 def signature(kernel, constexprs: dict, dtype: str) -> dict:
@@ -23,15 +24,14 @@ def signature(kernel, constexprs: dict, dtype: str) -> dict:
     for name in kernel.arg_names:
         if name in constexprs:
             types[name] = "constexpr"
-        elif name.startswith("stride_") or name.isupper() and name in {"H", "L", "DIL", "LEFT", "RIGHT", "KS", "NG",
-                                                                        "HOLE", "SLOTS", "PER_PROGRAM"}:
+        elif name.startswith("stride_") or name in INT_ARGS:
             types[name] = "i32"
         elif name in FLOAT_ARGS:
             types[name] = "fp32"
         elif name in INT_POINTERS:
             types[name] = "*i32"
         else:
-            types[name] = f"*{dtype}" if name in DATA_POINTERS or name == "DQ" else "*fp32"
+            types[name] = f"*{dtype}" if name in DATA_POINTERS else "*fp32"
     return types
 
 
