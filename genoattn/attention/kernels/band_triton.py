@@ -132,6 +132,21 @@ def _key_run(m0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD: tl.constexpr, BLOCK_M: tl.co
 
 
 @triton.jit
+def _query_tile(q_bh, stride_ql, m0, g, Lg, DIL, LEFT, RIGHT, KS, HOLE, HEAD_DIM: tl.constexpr,
+                BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, NEIGHBORHOOD: tl.constexpr, ONE_LOOP: tl.constexpr):
+    """A query-tile program's prologue (forward, dQ): class indices, valid rows, sequence positions, the queries
+    [BM, D] from this batch-head's q_bh, each row's key run, and the tile's key walk (``_key_run``, ``_one_loop``)."""
+    offs_m = m0 + tl.arange(0, BLOCK_M)
+    row_ok = offs_m < Lg
+    rows = g + offs_m * DIL  # positions in the sequence
+    q = tl.load(q_bh + rows[:, None] * stride_ql + tl.arange(0, HEAD_DIM)[None, :], mask=row_ok[:, None], other=0.0)
+    row_lo, row_hi = _key_bounds(offs_m, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
+    first, last, t_begin, t_end, num_tiles = _key_run(m0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD, BLOCK_M, BLOCK_N)
+    t_begin, t_end = _one_loop(t_begin, t_end, num_tiles, HOLE, ONE_LOOP)
+    return offs_m, row_ok, rows, q, row_lo, row_hi, first, last, t_begin, t_end, num_tiles
+
+
+@triton.jit
 def _scores(q, k, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL, HOLE,
             MASKED: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
     """Scores in base-2 units [BM, BN]; when MASKED, -inf outside each row's run lo..hi and inside its hole
@@ -360,16 +375,11 @@ def band_fwd_kernel(Q, K, V, O, LSE, SLOPES, GPOS, PM, PL, PACC,
     g, bh, b, h, Lg = _program_class(H, L, DIL)
     m0 = pid_m * BLOCK_M
     if m0 < Lg:
-        offs_m = m0 + tl.arange(0, BLOCK_M)
         offs_d = tl.arange(0, HEAD_DIM)
-        row_ok = offs_m < Lg
-        rows = g + offs_m * DIL  # positions in the sequence
-        q = tl.load(Q + b * stride_qb + h * stride_qh + rows[:, None] * stride_ql + offs_d[None, :],
-                    mask=row_ok[:, None], other=0.0)
+        offs_m, row_ok, rows, q, row_lo, row_hi, first, last, t_begin, t_end, num_tiles = _query_tile(
+            Q + b * stride_qb + h * stride_qh, stride_ql, m0, g, Lg, DIL, LEFT, RIGHT, KS, HOLE, HEAD_DIM, BLOCK_M,
+            BLOCK_N, NEIGHBORHOOD, ONE_LOOP)
         alibi_log2 = _alibi_log2(SLOPES, h, HAS_ALIBI)
-        row_lo, row_hi = _key_bounds(offs_m, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
-        first, last, t_begin, t_end, num_tiles = _key_run(m0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD, BLOCK_M, BLOCK_N)
-        t_begin, t_end = _one_loop(t_begin, t_end, num_tiles, HOLE, ONE_LOOP)
         k_base = K + b * stride_kb + h * stride_kh + g * stride_kl
         v_base = V + b * stride_vb + h * stride_vh + g * stride_vl
         acc = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
@@ -542,20 +552,15 @@ def band_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG,
     g, bh, b, h, Lg = _program_class(H, L, DIL)
     m0 = pid_m * BLOCK_M
     if m0 < Lg:
-        offs_m = m0 + tl.arange(0, BLOCK_M)
         offs_d = tl.arange(0, HEAD_DIM)
-        row_ok = offs_m < Lg
-        rows = g + offs_m * DIL
-        q = tl.load(Q + b * stride_qb + h * stride_qh + rows[:, None] * stride_ql + offs_d[None, :],
-                    mask=row_ok[:, None], other=0.0)
+        offs_m, row_ok, rows, q, row_lo, row_hi, first, last, t_begin, t_end, num_tiles = _query_tile(
+            Q + b * stride_qb + h * stride_qh, stride_ql, m0, g, Lg, DIL, LEFT, RIGHT, KS, HOLE, HEAD_DIM, BLOCK_M,
+            BLOCK_N, NEIGHBORHOOD, ONE_LOOP)
         do = tl.load(DO + b * stride_dob + h * stride_doh + rows[:, None] * stride_dol + offs_d[None, :],
                      mask=row_ok[:, None], other=0.0)
         lse = tl.load(LSE + bh * L + rows, mask=row_ok, other=float("inf"))
         delta = tl.load(DELTA + bh * L + rows, mask=row_ok, other=0.0)
         alibi_log2 = _alibi_log2(SLOPES, h, HAS_ALIBI)
-        row_lo, row_hi = _key_bounds(offs_m, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
-        first, last, t_begin, t_end, num_tiles = _key_run(m0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD, BLOCK_M, BLOCK_N)
-        t_begin, t_end = _one_loop(t_begin, t_end, num_tiles, HOLE, ONE_LOOP)
         k_base = K + b * stride_kb + h * stride_kh + g * stride_kl
         v_base = V + b * stride_vb + h * stride_vh + g * stride_vl
         dq = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
