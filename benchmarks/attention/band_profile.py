@@ -23,6 +23,7 @@ from kernel_table import kernel_ms  # the script's own folder (benchmarks/attent
 
 from genoattn.attention.backends import triton_band as tb
 from genoattn.attention.kernels.band import band_of
+from genoattn.attention.kernels.launch import best_configs
 from genoattn.attention.patterns import DilatedSlidingWindow, Neighborhood, SlidingWindow
 
 PATTERNS = {"sliding_window": SlidingWindow(256), "dilated": DilatedSlidingWindow(128, 2),
@@ -80,7 +81,7 @@ def profile(name: str, length: int) -> dict:
            "fwdbwd_sync_ms": sync_ms(forward_backward), "fwdbwd_gpu_ms": gpu_ms(forward_backward, 20),
            "backward_kernels_ms": kernel_ms(run_backward(False)),
            "bwd_split_gpu_ms": gpu_ms(run_backward(False), 20), "bwd_atomic_gpu_ms": gpu_ms(run_backward(True), 20)}
-    row["tiles"] = {f"{key[0]}{'_atomic' if key[5] else ''}": str(config) for key, config in tb.best_configs.items()
+    row["tiles"] = {f"{key[0]}{'_atomic' if key[5] else ''}": str(config) for key, config in best_configs.items()
                     if key[1] == tuple(q.shape) and key[3] == band}
     row["atomic_dq_chosen"] = tb.atomic_dq_choices.get((tuple(q.shape), q.dtype, band, False))
     return row

@@ -27,8 +27,8 @@ def main() -> None:
     backend = get_backend(args.backend)
     for name in args.patterns:
         table(name, PATTERNS[name](), backend, args.length, args.rows)
-    if args.backend == "triton_band":  # the tiles the autotuner chose, per kernel and band
-        from genoattn.attention.backends.triton_band import best_configs
+    if args.backend.startswith("triton_"):  # the tiles the autotuner chose, per kernel and shape
+        from genoattn.attention.kernels.launch import best_configs
 
         for key, config in best_configs.items():
             print(f"tiles {key[0]} {key[3]} flags={key[4:]}: {config}")

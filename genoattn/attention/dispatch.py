@@ -1,9 +1,9 @@
 """``attend(q, k, v, pattern, backend="auto")``: one entry point over every backend.
 
-``auto`` tries the backends in ``BACKEND_ORDER`` (triton_band and flex on CUDA, xformers, blocked, sdpa_parts,
-reference)
-and takes the first whose ``can_run`` answers None; a backend may also decline auto use with
-``auto_skip_reason`` (flex on CPU, where every new shape compiles for ~25 s; triton_band under the interpreter).
+``auto`` tries the backends in ``BACKEND_ORDER`` (the Triton kernels triton_band and triton_blocks on CUDA,
+sdpa_parts, flex on CUDA, xformers, blocked, reference) and takes the first whose ``can_run`` answers None; a
+backend may also decline auto use with ``auto_skip_reason`` (flex on CPU, where every new shape compiles for ~25 s;
+the Triton backends under the interpreter).
 Why each faster backend was skipped is logged at DEBUG, and
 the first choice for each (pattern, device, dtype) at INFO. A backend named explicitly that cannot run raises
 BackendUnavailableError with its reason.
@@ -21,9 +21,10 @@ from genoattn.errors import BackendUnavailableError, InputError
 log = logging.getLogger(__name__)
 _announced: set = set()  # (pattern, device type, dtype, backend) already logged at INFO
 
-# Fastest first: ``auto`` takes the first that can run. Modules are imported lazily.
-# sdpa_parts (FixedFactorized on SDPA's flash kernel) stays behind flex and blocked until measured on a GPU.
-BACKEND_ORDER: tuple[str, ...] = ("triton_band", "flex", "xformers", "blocked", "sdpa_parts", "reference")
+# Fastest first (measured on an H200, benchmarks/attention/README.md): ``auto`` takes the first that can run.
+# Modules are imported lazily.
+BACKEND_ORDER: tuple[str, ...] = (
+    "triton_band", "triton_blocks", "sdpa_parts", "flex", "xformers", "blocked", "reference")
 
 
 def get_backend(name: str):

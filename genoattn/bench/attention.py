@@ -68,7 +68,7 @@ SMALL_PATTERNS: dict[str, Callable[[], object]] = {  # --small: parameters that 
     "performer": lambda: "performer",
 }
 TARGETS_1M = ("sliding_window", "longformer", "bigbird", "neighborhood", "performer")
-BACKENDS = ("triton_band", "flex", "xformers", "sdpa_parts", "reference", "blocked", "sdpa")
+BACKENDS = ("triton_band", "triton_blocks", "flex", "xformers", "sdpa_parts", "reference", "blocked", "sdpa")
 
 
 @dataclass
@@ -272,9 +272,10 @@ def cell_order(names: list[str], backends: list[str], lengths: list[int], modes:
 
     def priority(cell):
         name, backend, length, mode = cell
+        kernels = ("sdpa", "triton_band", "triton_blocks", "flex", "sdpa_parts", "module")
         first = 0 if length == 65536 else 1 if (length == 1 << 20 and mode == "fwdbwd" and name in TARGETS_1M
-                                                  and backend in ("triton_band", "flex", "sdpa", "module")) else 2
-        return (first, backend not in ("sdpa", "triton_band", "flex", "sdpa_parts", "module"), length, mode)
+                                                  and backend in kernels) else 2
+        return (first, backend not in kernels, length, mode)
 
     return sorted(cells, key=priority)
 

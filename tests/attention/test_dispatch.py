@@ -53,7 +53,7 @@ def test_auto_choice_is_announced_once_at_info(caplog):
         dispatch.choose_backend(q, k, v, pattern)
         dispatch.choose_backend(q, k, v, pattern)
     infos = [r for r in caplog.records if r.levelno == logging.INFO]
-    assert len(infos) == 1 and "skipped triton_band, flex, xformers" in infos[0].getMessage()
+    assert len(infos) == 1 and "skipped triton_band, triton_blocks, sdpa_parts, flex, xformers" in infos[0].getMessage()
 
 
 @pytest.mark.parametrize(

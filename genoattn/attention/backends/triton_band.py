@@ -23,12 +23,19 @@ import torch
 from torch import Tensor
 
 from genoattn.attention.kernels.band import Band, GlobalTokens, band_of, band_passes, longformer_band
+from genoattn.attention.kernels.launch import (
+    INTERPRET,
+    TUNE,
+    TritonBackend,
+    check_arguments,
+    patch_interpreter_index,
+    precision,
+    run_kernel,
+    tensor_reason,
+    tuned_launch,
+)
 from genoattn.attention.patterns import Longformer
 
-SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
-INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
-# GENOATTN_TRITON_BAND_TUNE=0: no autotuning, the first (measured best on an H200) tiles of each list below.
-TUNE = os.environ.get("GENOATTN_TRITON_BAND_TUNE", "1") != "0" and not INTERPRET
 # dQ from a separate kernel (deterministic; default: measured faster on an H200, 15.1 vs 16.6 ms for the backward
 # of SlidingWindow(256) at 1M tokens) or by float32 atomic adds from the dK/dV kernel (5 matmuls instead of 7,
 # summation order not fixed). GENOATTN_TRITON_BAND_ATOMIC_DQ=0/1 fixes it; auto times both on the first backward
@@ -37,33 +44,7 @@ ATOMIC_DQ = os.environ.get("GENOATTN_TRITON_BAND_ATOMIC_DQ", "0").strip().lower(
 LOG2E = 1.4426950408889634
 
 
-def _triton_missing() -> str | None:
-    try:
-        import triton  # noqa: F401
-    except ImportError:
-        return "triton is not installed"
-    return None
-
-
-def _patch_interpreter_index() -> None:
-    """Triton 3.6's interpreter turns a loop bound into ``int(array)``; NumPy >= 2.4 refuses that for the
-    1-element arrays its scalars are. Read the single element instead (interpreter only)."""
-    from triton.runtime import interpreter
-
-    if getattr(interpreter, "_genoattn_index_patch", False):
-        return
-    original = interpreter._patch_lang_tensor
-
-    def patched(tensor, scope):
-        original(tensor, scope)
-        scope.set_attr(tensor, "__index__", lambda self: int(self.handle.data.reshape(-1)[0]))
-
-    interpreter._patch_lang_tensor = patched
-    interpreter._genoattn_index_patch = True
-
-
 _kernels: dict = {}
-best_configs: dict = {}  # (kernel, shape, dtype, band, alibi) -> the triton.Config autotuning chose
 
 
 def _autotuned():
@@ -74,8 +55,7 @@ def _autotuned():
 
     from genoattn.attention.kernels import band_triton as kt
 
-    if INTERPRET:
-        _patch_interpreter_index()
+    patch_interpreter_index()
 
     key = ["L", "DIL", "LEFT", "RIGHT", "KS", "HOLE", "HEAD_DIM", "HAS_GLOBAL"]
 
@@ -106,7 +86,7 @@ def _common(band: Band, q: Tensor, alibi_slopes: Tensor | None) -> dict:
     return {
         "H": q.shape[1], "L": q.shape[2], "DIL": band.dilation, "LEFT": band.left, "RIGHT": band.right,
         "KS": band.kernel_size, "HOLE": band.hole, "HEAD_DIM": head_dim, "NEIGHBORHOOD": band.neighborhood,
-        "HAS_ALIBI": alibi_slopes is not None, "PRECISION": "ieee" if q.dtype == torch.float32 else "tf32",
+        "HAS_ALIBI": alibi_slopes is not None, "PRECISION": precision(q),
     }
 
 
@@ -138,78 +118,15 @@ def _launch(name: str, tile: str, q: Tensor, band: Band, blocks: tuple[int, int]
     def grid(meta: dict) -> tuple[int, int]:
         return (-(-longest // meta[tile]), batch * heads * band.dilation)
 
-    kernel = _autotuned()[name].fn
     if blocks is None:
-        tuned = _autotuned()[name]
         key = (name, tuple(q.shape), q.dtype, band,
                *(kwargs.get(flag, False) for flag in ("HAS_ALIBI", "ATOMIC_DQ", "HAS_GLOBAL", "INIT", "ACCUMULATE")))
-        best = best_configs.get(key)
-        if best is None:  # first call for this shape: autotune, remember the winner
-            _check_arguments(kernel, args, {**kwargs, **tuned.configs[0].all_kwargs()})
-            tuned[grid](*args, **kwargs)
-            best_configs[key] = tuned.best_config if TUNE and not INTERPRET else tuned.configs[0]
-            return True
-        kwargs.update(best.all_kwargs())  # later calls skip the autotuner's per-call work (host time counts)
-    else:
-        kwargs.update(BLOCK_M=blocks[0], BLOCK_N=blocks[1], ONE_LOOP=False)
-        _check_arguments(kernel, args, kwargs)
+        return tuned_launch(_autotuned()[name], key, grid, args, kwargs)
+    kernel = _autotuned()[name].fn
+    kwargs.update(BLOCK_M=blocks[0], BLOCK_N=blocks[1], ONE_LOOP=False)
+    check_arguments(kernel, args, kwargs)
     run_kernel(kernel, grid, args, kwargs)
     return False
-
-
-def _check_arguments(kernel, args: tuple, kwargs: dict) -> None:
-    """Every parameter of ``kernel`` given exactly once (Triton's interpreter ignores unknown keywords; the GPU
-    launcher refuses them)."""
-    names = kernel.arg_names
-    given = list(names[:len(args)]) + list(kwargs)
-    config_names = {"num_warps", "num_stages", "num_ctas", "maxnreg", "num_buffers_warp_spec",
-                    "num_consumer_groups", "reg_dec_producer", "reg_inc_consumer"}
-    unknown = set(kwargs) - set(names) - config_names
-    missing = set(names) - set(given)
-    if unknown or missing or len(args) > len(names):
-        raise TypeError(f"{kernel.fn.__name__}: unknown arguments {sorted(unknown)}, missing {sorted(missing)}")
-
-
-# GENOATTN_TRITON_BAND_FAST_LAUNCH=0 sends every launch through triton's JIT dispatcher.
-FAST_LAUNCH = os.environ.get("GENOATTN_TRITON_BAND_FAST_LAUNCH", "1") != "0" and not INTERPRET
-_compiled: dict = {}  # launch signature -> (compiled kernel, parameter names)
-
-
-def _signature(kernel, args: tuple, kwargs: dict) -> tuple:
-    """What the compiled binary depends on: kernel, tensor dtypes and 16-byte alignment, int values (strides;
-    the index scalars are not specialised but cheap to include), constexpr values."""
-    parts = [id(kernel)]
-    for value in (*args, *sorted(kwargs.items())):
-        if isinstance(value, Tensor):
-            parts.append((value.dtype, value.data_ptr() % 16 == 0, value.device.index))
-        elif isinstance(value, float):
-            parts.append(float)
-        else:
-            parts.append(value)
-    return tuple(parts)
-
-
-def run_kernel(kernel, grid, args: tuple, kwargs: dict) -> None:
-    """Launch a Triton JIT kernel. With ``FAST_LAUNCH``, a launch whose signature was seen before goes straight to
-    the compiled binary, skipping the JIT dispatcher's per-call argument binding (measured ~0.07 ms of host time
-    per forward call at 64k on an H200, where the forward kernel itself takes 0.27 ms)."""
-    if not FAST_LAUNCH:
-        kernel[grid](*args, **kwargs)
-        return
-    signature = _signature(kernel, args, kwargs)
-    cached = _compiled.get(signature)
-    if cached is None:
-        compiled = kernel[grid](*args, **kwargs)
-        if hasattr(compiled, "result"):  # asynchronous compilation
-            compiled = compiled.result()
-        _compiled[signature] = (compiled, kernel.arg_names)
-        return
-    compiled, names = cached
-    values = [*args, *(kwargs[name] for name in names[len(args):])]
-    size = grid(dict(zip(names, values))) if callable(grid) else grid
-    stream = torch.cuda.current_stream(args[0].device).cuda_stream
-    compiled.run(size[0], size[1] if len(size) > 1 else 1, size[2] if len(size) > 2 else 1, stream,
-                 compiled.function, compiled.packed_metadata, None, None, None, *values)
 
 
 MERGE_SLOTS = 1024  # partial results of the global rows one merge program combines
@@ -383,7 +300,7 @@ def _global_tokens(pattern: Longformer, length: int, device: torch.device) -> Gl
     return GlobalTokens(pattern.global_positions(length).to(device=device, dtype=torch.int32), pattern.causal)
 
 
-class TritonBandBackend:
+class TritonBandBackend(TritonBackend):
     name = "triton_band"
 
     def can_run(
@@ -403,28 +320,14 @@ class TritonBandBackend:
         elif band_passes(pattern, q.shape[2]) is None:
             return (f"{type(pattern).__name__} is not a band pattern (SlidingWindow, DilatedSlidingWindow, "
                     "Neighborhood, Longformer, Strided)")
-        missing = _triton_missing()
-        if missing:
-            return missing
-        if q.device.type != "cuda" and not INTERPRET:
-            return f"needs a CUDA device (got {q.device.type}; TRITON_INTERPRET=1 runs it slowly on CPU)"
-        if q.dtype not in SUPPORTED_DTYPES:
-            return f"dtype {q.dtype} not supported (float16, bfloat16, float32)"
-        head_dim = q.shape[-1]
-        if head_dim < 16 or head_dim > 256 or head_dim & (head_dim - 1):
-            return f"head_dim must be a power of two in 16..256, got {head_dim}"
-        if q.numel() >= 2**31:
-            return f"{q.numel():,} elements per tensor; the kernels use 32-bit offsets (< 2**31)"
-        if any(t.stride(-1) != 1 for t in (q, k, v)):
-            return "q, k, v need contiguous head dimensions (stride 1 in the last dim)"
+        reason = tensor_reason(q, k, v)
+        if reason:
+            return reason
         if band is not None and band.neighborhood:
             pattern.check_length(q.shape[2])
         if type(pattern) is Longformer:
             pattern.global_positions(q.shape[2])  # raises InputError for a global token outside the sequence
         return None
-
-    def auto_skip_reason(self, q: Tensor, k: Tensor, v: Tensor, pattern: object) -> str | None:
-        return "the Triton interpreter is for tests only" if q.device.type != "cuda" else None
 
     def attend(
         self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None

@@ -1,9 +1,11 @@
-"""Compile the Triton band kernels for a GPU architecture without a GPU (Triton's own compiler and ptxas).
+"""Compile the Triton attention kernels (band, block table) for a GPU architecture without a GPU (Triton's own
+compiler and ptxas).
 
     python -m genoattn.attention.kernels.compile_check [--arch 90]
 
 Catches what Triton's CPU interpreter does not: type and layout errors of the compiled path. Each kernel is
 compiled for a few settings of its compile-time switches (global tokens, one loop, neighborhood, ALiBi, dtype).
+Variants name their module: ``band_triton`` or ``block_table_triton``.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import itertools
 import time
 
 FLOAT_ARGS = {"scale_log2", "sm_scale"}
-INT_ARGS = {"H", "L", "DIL", "LEFT", "RIGHT", "KS", "HOLE", "NG", "SLOTS", "PER_PROGRAM"}  # besides the strides
-INT_POINTERS = {"GPOS"}
+INT_ARGS = {"B", "H", "L", "DIL", "LEFT", "RIGHT", "KS", "HOLE", "NG", "SLOTS", "PER_PROGRAM",  # and the strides
+            "ROW0", "NCOLS", "NITEMS", "MAXR"}
+INT_POINTERS = {"GPOS", "COLS", "COUNTS", "ITEM_KB", "ITEM_SLOT", "ITEM_COUNT", "ITEM_ROWS"}
 DATA_POINTERS = {"Q", "K", "V", "O", "DO", "DQ", "DK", "DV"}
 
 
@@ -35,8 +38,8 @@ def signature(kernel, constexprs: dict, dtype: str) -> dict:
     return types
 
 
-def variants() -> list[tuple[str, dict, str]]:
-    """(kernel name, constexprs, data dtype) to compile."""
+def variants() -> list[tuple[str, str, dict, str]]:
+    """(module, kernel name, constexprs, data dtype) to compile."""
     base = {"HEAD_DIM": 64, "BLOCK_M": 64, "BLOCK_N": 64, "PRECISION": "tf32", "GLOBAL_BLOCK": 16}
     out = []
     for (glob, one, neighborhood, alibi, chained), dtype in itertools.product(
@@ -53,6 +56,12 @@ def variants() -> list[tuple[str, dict, str]]:
     for final in (False, True):
         out.append(("band_global_rows_merge_kernel", {"HEAD_DIM": 64, "BLOCK": 64, "FINAL": final}, "bf16"))
     out.append(("band_bwd_delta_kernel", {"HEAD_DIM": 64, "BLOCK": 64}, "bf16"))
+    out = [("band_triton", *variant) for variant in out]
+    tiles = {"HEAD_DIM": 64, "BS": 128, "PRECISION": "tf32", "BLOCK_M": 64, "BLOCK_N": 64}
+    for name in ("block_table_fwd_kernel", "block_table_dq_kernel", "block_table_dkdv_kernel"):
+        out.append(("block_table_triton", name, tiles, "bf16"))
+    out.append(("block_table_triton", "block_table_fwd_kernel", {**tiles, "PRECISION": "ieee", "BLOCK_N": 128},
+                "fp32"))
     return out
 
 
@@ -62,12 +71,13 @@ def compile_all(arch: int = 90, verbose: bool = False) -> int:
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    from genoattn.attention.kernels import band_triton
+    from genoattn.attention.kernels import band_triton, block_table_triton
 
+    modules = {"band_triton": band_triton, "block_table_triton": block_table_triton}
     target = GPUTarget("cuda", arch, 32)
     count = 0
-    for name, constexprs, dtype in variants():
-        kernel = getattr(band_triton, name)
+    for module, name, constexprs, dtype in variants():
+        kernel = getattr(modules[module], name)
         start = time.perf_counter()
         source = ASTSource(fn=kernel, signature=signature(kernel, constexprs, dtype), constexprs=constexprs)
         triton.compile(source, target=target, options={"num_warps": 4, "num_stages": 3})
