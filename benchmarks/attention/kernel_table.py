@@ -57,7 +57,7 @@ def table(name: str, pattern: object, backend, length: int, rows: int) -> None:
     q, k, v, grad = (torch.randn(1, 8, length, 64, device="cuda", dtype=torch.bfloat16) for _ in range(4))
     leaves = [t.clone().requires_grad_() for t in (q, k, v)]
     calls = {"fwd": lambda: backend.attend(q, k, v, pattern),
-             "fwdbwd": lambda: backend.attend(*leaves, pattern).backward(grad)}
+             "fwdbwd": lambda: torch.autograd.grad(backend.attend(*leaves, pattern), leaves, grad)}
     for mode, call in calls.items():
         prof = profiled(call, host=True)
         events = [e for e in prof.key_averages() if e.device_time_total > 0]
@@ -70,6 +70,21 @@ def table(name: str, pattern: object, backend, length: int, rows: int) -> None:
         print(f"  host: {sum(e.self_cpu_time_total for e in host) / 10 / 1e3:.3f} ms per call (profiled), top ops:")
         for e in host[:rows]:
             print(f"  {e.self_cpu_time_total / 10 / 1e3:8.3f} ms  x{e.count // 10:<3d} {e.key[:110]}")
+    autotuner_timings()
+
+
+def autotuner_timings() -> None:
+    """Each tile configuration's time in the Triton backends' last autotuning of each kernel (ms, fastest first)."""
+    from genoattn.attention.backends import triton_band, triton_blocks
+
+    for module in (triton_band, triton_blocks):
+        for kernel, tuned in module._kernels.items():
+            timings = getattr(tuned, "configs_timings", None) or {}
+            ranked = sorted(timings.items(), key=lambda item: item[1][0] if isinstance(item[1], list) else item[1])
+            for config, ms in ranked:
+                ms = ms[0] if isinstance(ms, list) else ms
+                print(f"  autotune {module.__name__.split('.')[-1]}.{kernel}: {ms:.4f} ms  {config}")
+            tuned.configs_timings = None  # printed once
 
 
 if __name__ == "__main__":

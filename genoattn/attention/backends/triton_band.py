@@ -70,11 +70,12 @@ def _autotuned():
 
     # (BLOCK_M, BLOCK_N, warps, stages): first the default without tuning, last the interpreter's (small).
     # The first entries won every shape of the H200 profile (benchmarks/attention/h200-band); each list keeps the
-    # first four of that profile's longer lists (fewer compilations), and for dK/dV two wider tiles.
-    forward = [(64, 64, 4, 3), (64, 64, 4, 4), (64, 32, 4, 3), (32, 64, 4, 3), (32, 32, 4, 2)]
+    # first four of that profile's longer lists (fewer compilations), wider dK/dV tiles, and 128-row forward and dQ
+    # tiles (more work per program for short bands).
+    forward = [(64, 64, 4, 3), (64, 64, 4, 4), (64, 32, 4, 3), (32, 64, 4, 3), (128, 64, 8, 3), (32, 32, 4, 2)]
     dkdv = [(32, 64, 4, 3), (32, 64, 4, 4), (16, 64, 4, 3), (32, 64, 2, 3), (64, 128, 8, 3), (32, 128, 8, 3),
-            (32, 32, 4, 2)]
-    dq = [(64, 64, 4, 3), (64, 32, 4, 2), (64, 64, 4, 4), (32, 64, 4, 3), (32, 32, 4, 2)]
+            (64, 64, 4, 3), (32, 32, 4, 2)]
+    dq = [(64, 64, 4, 3), (64, 32, 4, 2), (64, 64, 4, 4), (32, 64, 4, 3), (128, 64, 8, 3), (32, 32, 4, 2)]
     _kernels["fwd"] = triton.autotune(configs(forward), key=[*key, "INIT"])(kt.band_fwd_kernel)
     _kernels["dkdv"] = triton.autotune(configs(dkdv), key=[*key, "ATOMIC_DQ", "ACCUMULATE"])(kt.band_bwd_dkdv_kernel)
     _kernels["dq"] = triton.autotune(configs(dq), key=[*key, "ACCUMULATE"])(kt.band_bwd_dq_kernel)
@@ -129,7 +130,7 @@ def _launch(name: str, tile: str, q: Tensor, band: Band, blocks: tuple[int, int]
     return False
 
 
-MERGE_SLOTS = 1024  # partial results of the global rows one merge program combines
+MERGE_SLOTS = 128  # partial results of the global rows one merge program combines (more programs: faster)
 ATOMIC_SLOTS = 8  # copies the global tokens' gradients are spread over (fewer programs adding into one address)
 
 
@@ -200,11 +201,12 @@ def band_backward(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor
     batch, heads, length = q.shape[:3]
     delta = torch.empty(batch, heads, length, device=q.device, dtype=torch.float32)  # rowsum(dO * O)
     _autotuned()
-    from genoattn.attention.kernels.band_triton import band_bwd_delta_kernel
+    if atomic_dq:  # else the dQ kernel, which runs first, computes delta
+        from genoattn.attention.kernels.band_triton import band_bwd_delta_kernel
 
-    run_kernel(band_bwd_delta_kernel, (-(-length // 64), batch * heads),
-               (out, grad_out, delta, *out.stride()[:3], *grad_out.stride()[:3], heads, length),
-               {"HEAD_DIM": head_dim, "BLOCK": 64})
+        run_kernel(band_bwd_delta_kernel, (-(-length // 64), batch * heads),
+                   (out, grad_out, delta, *out.stride()[:3], *grad_out.stride()[:3], heads, length),
+                   {"HEAD_DIM": head_dim, "BLOCK": 64})
     dk, dv = torch.empty_like(k), torch.empty_like(v)
     dq = torch.zeros(q.shape, device=q.device, dtype=torch.float32) if atomic_dq else torch.empty_like(q)
     slopes = alibi_slopes.float().contiguous() if alibi_slopes is not None else lse
@@ -217,8 +219,8 @@ def band_backward(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor
     dkdv_args = (q, k, v, grad_out, lse, delta, dk, dv, dq, slopes, positions,
                  lse if row_lse is None else row_lse, token_grads[2], *strides, *dk.stride()[:3],
                  *dv.stride()[:3], *dq.stride()[:3])
-    dq_args = (q, k, v, grad_out, lse, delta, dq, slopes, positions, token_grads[0], token_grads[1], *strides,
-               *dq.stride()[:3])
+    dq_args = (q, k, v, out, grad_out, lse, delta, dq, slopes, positions, token_grads[0], token_grads[1],
+               *strides[:9], *out.stride()[:3], *strides[9:], *dq.stride()[:3])
     kwargs = dict(scale_log2=scale * LOG2E, sm_scale=scale, ATOMIC_SLOTS=ATOMIC_SLOTS, **token_kwargs)
 
     def dkdv() -> bool:
@@ -229,15 +231,16 @@ def band_backward(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor
         return _launch_passes("dq", "BLOCK_M", q, bands, dq_blocks, "ACCUMULATE", alibi_slopes, *dq_args, **kwargs)
 
     # autotuning runs a kernel several times; where that adds into outputs, zero them and run once more
+    if not atomic_dq and dq_pass() and (count or len(bands) > 1):
+        token_grads[:2].zero_()
+        dq_pass()
     if dkdv() and (atomic_dq or count or len(bands) > 1):
-        dq.zero_()
+        if atomic_dq:
+            dq.zero_()
         token_grads[2].zero_()
         dkdv()
     if atomic_dq:
         return dq.to(q.dtype), dk, dv
-    if dq_pass() and (count or len(bands) > 1):
-        token_grads[:2].zero_()
-        dq_pass()
     if count:  # the dQ kernel gave the global rows nothing (lse = +inf there): their dQ is token_grads[2]
         sums = token_grads.sum(2).view(3, batch, heads, count, head_dim)
         index = tokens.positions.long()

@@ -14,7 +14,8 @@ Each program walks exactly the key range its query tile needs; only the tiles at
 evaluate the band mask (the middle ones are visible to every row of the tile).
 
 Forward: FlashAttention-2 style online softmax in float32 (base 2), storing O and the row log-sum-exp.
-Backward: one kernel for dK, dV (a program per key tile walks the queries that see it) and one for dQ.
+Backward: one kernel for dQ (which also stores delta = rowsum(dO * O)), then one for dK, dV (a program per key
+tile walks the queries that see it).
 Optional ALiBi: scores get ``- slope[h] * |i - j|`` with |i - j| = DIL * |c - c'|.
 
 A band may have a hole, HOLE >= 0: keys with |c - c'| <= HOLE are left out (Strided's residue classes, whose
@@ -349,11 +350,15 @@ def _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, r
     offs_d = tl.arange(0, HEAD_DIM)
     for t in range(t_begin, t_end):
         offs_n = first + t * BLOCK_N + tl.arange(0, BLOCK_N)
-        in_range = offs_n <= last
-        k = tl.load(k_base + (offs_n * DIL)[None, :] * stride_kl + offs_d[:, None], mask=in_range[None, :],
-                    other=0.0)  # [D, BN]
-        v = tl.load(v_base + (offs_n * DIL)[:, None] * stride_vl + offs_d[None, :], mask=in_range[:, None],
-                    other=0.0)  # [BN, D]
+        k_at = k_base + (offs_n * DIL)[None, :] * stride_kl + offs_d[:, None]  # [D, BN]
+        v_at = v_base + (offs_n * DIL)[:, None] * stride_vl + offs_d[None, :]  # [BN, D]
+        if MASKED:  # an end tile may run past the last key; the tiles between hold none
+            in_range = offs_n <= last
+            k = tl.load(k_at, mask=in_range[None, :], other=0.0)
+            v = tl.load(v_at, mask=in_range[:, None], other=0.0)
+        else:
+            k = tl.load(k_at)
+            v = tl.load(v_at)
         s = _scores(q, k, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL, HOLE,
                     MASKED, HAS_ALIBI, PRECISION)
         acc, m_i, l_i = _online_softmax(acc, m_i, l_i, s, v, PRECISION)
@@ -424,12 +429,18 @@ def _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, st
     for t in range(t_begin, t_end):
         offs_m = first + t * BLOCK_M + tl.arange(0, BLOCK_M)
         in_range = offs_m <= last
-        q = tl.load(q_base + (offs_m * DIL)[:, None] * stride_ql + offs_d[None, :], mask=in_range[:, None],
-                    other=0.0)  # [BM, D]
-        do = tl.load(do_base + (offs_m * DIL)[:, None] * stride_dol + offs_d[None, :], mask=in_range[:, None],
-                     other=0.0)  # [BM, D]
-        lse = tl.load(lse_base + offs_m * DIL, mask=in_range, other=float("inf"))
-        delta = tl.load(delta_base + offs_m * DIL, mask=in_range, other=0.0)
+        q_at = q_base + (offs_m * DIL)[:, None] * stride_ql + offs_d[None, :]  # [BM, D]
+        do_at = do_base + (offs_m * DIL)[:, None] * stride_dol + offs_d[None, :]
+        if MASKED:  # an end tile may run past the last query; the tiles between hold none
+            q = tl.load(q_at, mask=in_range[:, None], other=0.0)
+            do = tl.load(do_at, mask=in_range[:, None], other=0.0)
+            lse = tl.load(lse_base + offs_m * DIL, mask=in_range, other=float("inf"))
+            delta = tl.load(delta_base + offs_m * DIL, mask=in_range, other=0.0)
+        else:
+            q = tl.load(q_at)
+            do = tl.load(do_at)
+            lse = tl.load(lse_base + offs_m * DIL)
+            delta = tl.load(delta_base + offs_m * DIL)
         # transposed scores [BN, BM]: key rows, query columns
         s_t = tl.dot(k, tl.trans(q), input_precision=PRECISION) * scale_log2
         if HAS_ALIBI:
@@ -521,11 +532,15 @@ def _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_
     offs_d = tl.arange(0, HEAD_DIM)
     for t in range(t_begin, t_end):
         offs_n = first + t * BLOCK_N + tl.arange(0, BLOCK_N)
-        in_range = offs_n <= last
-        k_t = tl.load(k_base + (offs_n * DIL)[None, :] * stride_kl + offs_d[:, None], mask=in_range[None, :],
-                      other=0.0)  # [D, BN]
-        v_t = tl.load(v_base + (offs_n * DIL)[None, :] * stride_vl + offs_d[:, None], mask=in_range[None, :],
-                      other=0.0)  # [D, BN]
+        k_at = k_base + (offs_n * DIL)[None, :] * stride_kl + offs_d[:, None]  # [D, BN]
+        v_at = v_base + (offs_n * DIL)[None, :] * stride_vl + offs_d[:, None]  # [D, BN]
+        if MASKED:  # an end tile may run past the last key; the tiles between hold none
+            in_range = offs_n <= last
+            k_t = tl.load(k_at, mask=in_range[None, :], other=0.0)
+            v_t = tl.load(v_at, mask=in_range[None, :], other=0.0)
+        else:
+            k_t = tl.load(k_at)
+            v_t = tl.load(v_at)
         s = _scores(q, k_t, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL, HOLE,
                     MASKED, HAS_ALIBI, PRECISION)
         p = tl.exp2(s - lse[:, None])
@@ -536,18 +551,19 @@ def _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_
 
 
 @triton.jit(do_not_specialize=NO_SPECIALIZE)
-def band_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG,
+def band_bwd_dq_kernel(Q, K, V, O, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG,
                        stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
-                       stride_vb, stride_vh, stride_vl, stride_dob, stride_doh, stride_dol,
-                       stride_dqb, stride_dqh, stride_dql,
+                       stride_vb, stride_vh, stride_vl, stride_ob, stride_oh, stride_ol, stride_dob, stride_doh,
+                       stride_dol, stride_dqb, stride_dqh, stride_dql,
                        H, L, DIL, LEFT, RIGHT, KS, HOLE, NG, scale_log2, sm_scale,
                        HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                        NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
                        ONE_LOOP: tl.constexpr, ACCUMULATE: tl.constexpr,
                        HAS_GLOBAL: tl.constexpr, CAUSAL: tl.constexpr, GLOBAL_BLOCK: tl.constexpr,
                        ATOMIC_SLOTS: tl.constexpr):
-    """Grid (query tiles of the longest class, B * H * DIL). HAS_GLOBAL: DKG, DVG float32
-    [B * H, ATOMIC_SLOTS, NG, D], zeroed by the caller, receive the global columns' dK, dV."""
+    """Grid (query tiles of the longest class, B * H * DIL). Computes DELTA = rowsum(dO * O) (float32 [B, H, L])
+    of its rows, and stores it for the dK/dV kernel (the first pass; ACCUMULATE passes reuse it). HAS_GLOBAL: DKG,
+    DVG float32 [B * H, ATOMIC_SLOTS, NG, D], zeroed by the caller, receive the global columns' dK, dV."""
     pid_m = tl.program_id(0)
     g, bh, b, h, Lg = _program_class(H, L, DIL)
     m0 = pid_m * BLOCK_M
@@ -559,7 +575,11 @@ def band_bwd_dq_kernel(Q, K, V, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG,
         do = tl.load(DO + b * stride_dob + h * stride_doh + rows[:, None] * stride_dol + offs_d[None, :],
                      mask=row_ok[:, None], other=0.0)
         lse = tl.load(LSE + bh * L + rows, mask=row_ok, other=float("inf"))
-        delta = tl.load(DELTA + bh * L + rows, mask=row_ok, other=0.0)
+        o = tl.load(O + b * stride_ob + h * stride_oh + rows[:, None] * stride_ol + offs_d[None, :],
+                    mask=row_ok[:, None], other=0.0)
+        delta = tl.sum(o.to(tl.float32) * do.to(tl.float32), 1)
+        if not ACCUMULATE:
+            tl.store(DELTA + bh * L + rows, delta, mask=row_ok)
         alibi_log2 = _alibi_log2(SLOPES, h, HAS_ALIBI)
         k_base = K + b * stride_kb + h * stride_kh + g * stride_kl
         v_base = V + b * stride_vb + h * stride_vh + g * stride_vl
