@@ -86,8 +86,8 @@ def _common(band: Band, q: Tensor, alibi_slopes: Tensor | None) -> dict:
     head_dim = q.shape[-1]
     return {
         "H": q.shape[1], "L": q.shape[2], "DIL": band.dilation, "LEFT": band.left, "RIGHT": band.right,
-        "KS": band.kernel_size, "HOLE": band.hole, "HEAD_DIM": head_dim, "NEIGHBORHOOD": band.neighborhood,
-        "HAS_ALIBI": alibi_slopes is not None, "PRECISION": precision(q),
+        "KS": band.kernel_size, "HOLE": band.hole, "HAS_HOLE": band.hole >= 0, "HEAD_DIM": head_dim,
+        "NEIGHBORHOOD": band.neighborhood, "HAS_ALIBI": alibi_slopes is not None, "PRECISION": precision(q),
     }
 
 

@@ -18,7 +18,7 @@ Backward: one kernel for dQ (which also stores delta = rowsum(dO * O)), then one
 tile walks the queries that see it).
 Optional ALiBi: scores get ``- slope[h] * |i - j|`` with |i - j| = DIL * |c - c'|.
 
-A band may have a hole, HOLE >= 0: keys with |c - c'| <= HOLE are left out (Strided's residue classes, whose
+A band may have a hole (HAS_HOLE, HOLE >= 0): keys with |c - c'| <= HOLE are left out (Strided's residue classes, whose
 nearest keys its window holds). Several bands over disjoint keys chain: with INIT the forward starts from the
 output and log-sum-exp an earlier pass stored, and with ACCUMULATE the backward kernels add to its gradients.
 
@@ -77,14 +77,12 @@ def _tile_split(first, last, full_first, full_last, BLOCK: tl.constexpr):
 
 
 @triton.jit
-def _one_loop(t_begin, t_end, num_tiles, HOLE, ONE_LOOP: tl.constexpr):
+def _one_loop(t_begin, t_end, num_tiles, ONE_LOOP: tl.constexpr, HAS_HOLE: tl.constexpr):
     """Every tile in the first, masked loop: with ONE_LOOP (a tile option the autotuner weighs; short runs then
-    make one software pipeline instead of three), or when the band has a hole (HOLE >= 0: any tile may cut it)."""
-    if ONE_LOOP:
+    make one software pipeline instead of three), or when the band has a hole (any tile may cut it)."""
+    if ONE_LOOP or HAS_HOLE:
         t_begin = num_tiles
         t_end = num_tiles
-    t_begin = tl.where(HOLE >= 0, num_tiles, t_begin)
-    t_end = tl.where(HOLE >= 0, num_tiles, t_end)
     return t_begin, t_end
 
 
@@ -133,8 +131,9 @@ def _key_run(m0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD: tl.constexpr, BLOCK_M: tl.co
 
 
 @triton.jit
-def _query_tile(q_bh, stride_ql, m0, g, Lg, DIL, LEFT, RIGHT, KS, HOLE, HEAD_DIM: tl.constexpr,
-                BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, NEIGHBORHOOD: tl.constexpr, ONE_LOOP: tl.constexpr):
+def _query_tile(q_bh, stride_ql, m0, g, Lg, DIL, LEFT, RIGHT, KS, HEAD_DIM: tl.constexpr,
+                BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, NEIGHBORHOOD: tl.constexpr, ONE_LOOP: tl.constexpr,
+                HAS_HOLE: tl.constexpr):
     """A query-tile program's prologue (forward, dQ): class indices, valid rows, sequence positions, the queries
     [BM, D] from this batch-head's q_bh, each row's key run, and the tile's key walk (``_key_run``, ``_one_loop``)."""
     offs_m = m0 + tl.arange(0, BLOCK_M)
@@ -143,21 +142,22 @@ def _query_tile(q_bh, stride_ql, m0, g, Lg, DIL, LEFT, RIGHT, KS, HOLE, HEAD_DIM
     q = tl.load(q_bh + rows[:, None] * stride_ql + tl.arange(0, HEAD_DIM)[None, :], mask=row_ok[:, None], other=0.0)
     row_lo, row_hi = _key_bounds(offs_m, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
     first, last, t_begin, t_end, num_tiles = _key_run(m0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD, BLOCK_M, BLOCK_N)
-    t_begin, t_end = _one_loop(t_begin, t_end, num_tiles, HOLE, ONE_LOOP)
+    t_begin, t_end = _one_loop(t_begin, t_end, num_tiles, ONE_LOOP, HAS_HOLE)
     return offs_m, row_ok, rows, q, row_lo, row_hi, first, last, t_begin, t_end, num_tiles
 
 
 @triton.jit
 def _scores(q, k, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL, HOLE,
-            MASKED: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
-    """Scores in base-2 units [BM, BN]; when MASKED, -inf outside each row's run lo..hi and inside its hole
-    (|c - c'| <= HOLE; HOLE = -1: none)."""
+            MASKED: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr, HAS_HOLE: tl.constexpr):
+    """Scores in base-2 units [BM, BN]; when MASKED, -inf outside each row's run lo..hi and, with HAS_HOLE,
+    inside its hole (|c - c'| <= HOLE)."""
     s = tl.dot(q, k, input_precision=PRECISION) * scale_log2
     if HAS_ALIBI:
         s -= alibi_log2 * (DIL * tl.abs(offs_m[:, None] - offs_n[None, :])).to(tl.float32)
     if MASKED:
         visible = (offs_n[None, :] >= row_lo[:, None]) & (offs_n[None, :] <= row_hi[:, None])
-        visible = visible & (tl.abs(offs_n[None, :] - offs_m[:, None]) > HOLE)
+        if HAS_HOLE:
+            visible = visible & (tl.abs(offs_n[None, :] - offs_m[:, None]) > HOLE)
         s = tl.where(visible, s, float("-inf"))
     return s
 
@@ -346,7 +346,7 @@ def _dkdv_global_rows(dk, dv, k, v, q_bh, do_bh, stride_ql, stride_dol, cols, co
 def _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
                first, t_begin, t_end, last, scale_log2, alibi_log2, DIL, HOLE,
                HEAD_DIM: tl.constexpr, BLOCK_N: tl.constexpr, MASKED: tl.constexpr,
-               HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
+               HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr, HAS_HOLE: tl.constexpr):
     offs_d = tl.arange(0, HEAD_DIM)
     for t in range(t_begin, t_end):
         offs_n = first + t * BLOCK_N + tl.arange(0, BLOCK_N)
@@ -360,7 +360,7 @@ def _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, r
             k = tl.load(k_at)
             v = tl.load(v_at)
         s = _scores(q, k, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL, HOLE,
-                    MASKED, HAS_ALIBI, PRECISION)
+                    MASKED, HAS_ALIBI, PRECISION, HAS_HOLE)
         acc, m_i, l_i = _online_softmax(acc, m_i, l_i, s, v, PRECISION)
     return acc, m_i, l_i
 
@@ -372,7 +372,7 @@ def band_fwd_kernel(Q, K, V, O, LSE, SLOPES, GPOS, PM, PL, PACC,
                     H, L, DIL, LEFT, RIGHT, KS, HOLE, NG, SLOTS, scale_log2,
                     HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                     NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
-                    ONE_LOOP: tl.constexpr, INIT: tl.constexpr,
+                    ONE_LOOP: tl.constexpr, HAS_HOLE: tl.constexpr, INIT: tl.constexpr,
                     HAS_GLOBAL: tl.constexpr, CAUSAL: tl.constexpr, GLOBAL_BLOCK: tl.constexpr):
     """Grid (query tiles of the longest class, B * H * DIL). LSE: [B, H, L] float32, base 2. HAS_GLOBAL: the
     program's partial for the global rows goes to slot g * SLOTS // DIL + m0 // GLOBAL_BLOCK."""
@@ -382,8 +382,8 @@ def band_fwd_kernel(Q, K, V, O, LSE, SLOPES, GPOS, PM, PL, PACC,
     if m0 < Lg:
         offs_d = tl.arange(0, HEAD_DIM)
         offs_m, row_ok, rows, q, row_lo, row_hi, first, last, t_begin, t_end, num_tiles = _query_tile(
-            Q + b * stride_qb + h * stride_qh, stride_ql, m0, g, Lg, DIL, LEFT, RIGHT, KS, HOLE, HEAD_DIM, BLOCK_M,
-            BLOCK_N, NEIGHBORHOOD, ONE_LOOP)
+            Q + b * stride_qb + h * stride_qh, stride_ql, m0, g, Lg, DIL, LEFT, RIGHT, KS, HEAD_DIM, BLOCK_M,
+            BLOCK_N, NEIGHBORHOOD, ONE_LOOP, HAS_HOLE)
         alibi_log2 = _alibi_log2(SLOPES, h, HAS_ALIBI)
         k_base = K + b * stride_kb + h * stride_kh + g * stride_kl
         v_base = V + b * stride_vb + h * stride_vh + g * stride_vl
@@ -410,7 +410,7 @@ def band_fwd_kernel(Q, K, V, O, LSE, SLOPES, GPOS, PM, PL, PACC,
             start, stop = _phase_tiles(phase, t_begin, t_end, num_tiles)
             acc, m_i, l_i = _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo,
                                        row_hi, first, start, stop, last, scale_log2, alibi_log2, DIL, HOLE,
-                                       HEAD_DIM, BLOCK_N, phase != 1, HAS_ALIBI, PRECISION)
+                                       HEAD_DIM, BLOCK_N, phase != 1, HAS_ALIBI, PRECISION, HAS_HOLE)
         l_safe = tl.where(row_ok, l_i, 1.0)
         out = acc / l_safe[:, None]
         tl.store(O + b * stride_ob + h * stride_oh + rows[:, None] * stride_ol + offs_d[None, :],
@@ -422,7 +422,7 @@ def band_fwd_kernel(Q, K, V, O, LSE, SLOPES, GPOS, PM, PL, PACC,
 def _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, stride_ql, stride_dol, stride_dql,
                 offs_n, col_lo, col_hi, first, t_begin, t_end, last, scale_log2, alibi_log2, sm_scale, DIL, HOLE,
                 HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, MASKED: tl.constexpr,
-                HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr, ATOMIC_DQ: tl.constexpr):
+                HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr, ATOMIC_DQ: tl.constexpr, HAS_HOLE: tl.constexpr):
     """Accumulate dK, dV [BN, D] of one key tile over query tiles t_begin..t_end; col_lo/hi: the first/last
     query that sees each key. ATOMIC_DQ: also add this tile's share of dQ into a float32 buffer."""
     offs_d = tl.arange(0, HEAD_DIM)
@@ -448,7 +448,8 @@ def _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, st
         p_t = tl.exp2(s_t - lse[None, :])
         if MASKED:
             visible = (offs_m[None, :] >= col_lo[:, None]) & (offs_m[None, :] <= col_hi[:, None])
-            visible = visible & (tl.abs(offs_m[None, :] - offs_n[:, None]) > HOLE)
+            if HAS_HOLE:
+                visible = visible & (tl.abs(offs_m[None, :] - offs_n[:, None]) > HOLE)
             p_t = tl.where(visible, p_t, 0.0)
         dv += tl.dot(p_t.to(do.dtype), do, input_precision=PRECISION)
         dp_t = tl.dot(v, tl.trans(do), input_precision=PRECISION)  # [BN, BM]
@@ -470,7 +471,7 @@ def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES, GPOS, GLSE
                          H, L, DIL, LEFT, RIGHT, KS, HOLE, NG, scale_log2, sm_scale,
                          HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                          NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
-                         ONE_LOOP: tl.constexpr, ACCUMULATE: tl.constexpr,
+                         ONE_LOOP: tl.constexpr, HAS_HOLE: tl.constexpr, ACCUMULATE: tl.constexpr,
                          ATOMIC_DQ: tl.constexpr, HAS_GLOBAL: tl.constexpr, CAUSAL: tl.constexpr,
                          GLOBAL_BLOCK: tl.constexpr, ATOMIC_SLOTS: tl.constexpr):
     """Grid (key tiles of the longest class, B * H * DIL). DELTA = rowsum(dO * O), float32 [B, H, L].
@@ -494,7 +495,7 @@ def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES, GPOS, GLSE
         first, full_last = _query_bounds(n0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
         full_first, last = _query_bounds(n_last, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
         t_begin, t_end, num_tiles = _tile_split(first, last, full_first, full_last, BLOCK_M)
-        t_begin, t_end = _one_loop(t_begin, t_end, num_tiles, HOLE, ONE_LOOP)
+        t_begin, t_end = _one_loop(t_begin, t_end, num_tiles, ONE_LOOP, HAS_HOLE)
         q_base = Q + b * stride_qb + h * stride_qh + g * stride_ql
         do_base = DO + b * stride_dob + h * stride_doh + g * stride_dol
         lse_base = LSE + bh * L + g
@@ -507,7 +508,7 @@ def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES, GPOS, GLSE
             dk, dv = _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, stride_ql, stride_dol,
                                  stride_dql, offs_n, col_lo, col_hi, first, start, stop, last, scale_log2,
                                  alibi_log2, sm_scale, DIL, HOLE, HEAD_DIM, BLOCK_M, phase != 1, HAS_ALIBI, PRECISION,
-                                 ATOMIC_DQ)
+                                 ATOMIC_DQ, HAS_HOLE)
         if HAS_GLOBAL:
             dk, dv = _dkdv_global_rows(dk, dv, k, v, Q + b * stride_qb + h * stride_qh,
                                        DO + b * stride_dob + h * stride_doh, stride_ql, stride_dol, cols, col_ok,
@@ -528,7 +529,7 @@ def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES, GPOS, GLSE
 def _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
               first, t_begin, t_end, last, scale_log2, alibi_log2, DIL, HOLE,
               HEAD_DIM: tl.constexpr, BLOCK_N: tl.constexpr, MASKED: tl.constexpr,
-              HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
+              HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr, HAS_HOLE: tl.constexpr):
     offs_d = tl.arange(0, HEAD_DIM)
     for t in range(t_begin, t_end):
         offs_n = first + t * BLOCK_N + tl.arange(0, BLOCK_N)
@@ -542,7 +543,7 @@ def _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_
             k_t = tl.load(k_at)
             v_t = tl.load(v_at)
         s = _scores(q, k_t, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL, HOLE,
-                    MASKED, HAS_ALIBI, PRECISION)
+                    MASKED, HAS_ALIBI, PRECISION, HAS_HOLE)
         p = tl.exp2(s - lse[:, None])
         dp = tl.dot(do, v_t, input_precision=PRECISION)  # [BM, BN]
         ds = p * (dp - delta[:, None])
@@ -558,7 +559,7 @@ def band_bwd_dq_kernel(Q, K, V, O, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG,
                        H, L, DIL, LEFT, RIGHT, KS, HOLE, NG, scale_log2, sm_scale,
                        HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                        NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
-                       ONE_LOOP: tl.constexpr, ACCUMULATE: tl.constexpr,
+                       ONE_LOOP: tl.constexpr, HAS_HOLE: tl.constexpr, ACCUMULATE: tl.constexpr,
                        HAS_GLOBAL: tl.constexpr, CAUSAL: tl.constexpr, GLOBAL_BLOCK: tl.constexpr,
                        ATOMIC_SLOTS: tl.constexpr):
     """Grid (query tiles of the longest class, B * H * DIL). Computes DELTA = rowsum(dO * O) (float32 [B, H, L])
@@ -570,8 +571,8 @@ def band_bwd_dq_kernel(Q, K, V, O, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG,
     if m0 < Lg:
         offs_d = tl.arange(0, HEAD_DIM)
         offs_m, row_ok, rows, q, row_lo, row_hi, first, last, t_begin, t_end, num_tiles = _query_tile(
-            Q + b * stride_qb + h * stride_qh, stride_ql, m0, g, Lg, DIL, LEFT, RIGHT, KS, HOLE, HEAD_DIM, BLOCK_M,
-            BLOCK_N, NEIGHBORHOOD, ONE_LOOP)
+            Q + b * stride_qb + h * stride_qh, stride_ql, m0, g, Lg, DIL, LEFT, RIGHT, KS, HEAD_DIM, BLOCK_M,
+            BLOCK_N, NEIGHBORHOOD, ONE_LOOP, HAS_HOLE)
         do = tl.load(DO + b * stride_dob + h * stride_doh + rows[:, None] * stride_dol + offs_d[None, :],
                      mask=row_ok[:, None], other=0.0)
         lse = tl.load(LSE + bh * L + rows, mask=row_ok, other=float("inf"))
@@ -593,7 +594,7 @@ def band_bwd_dq_kernel(Q, K, V, O, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG,
             start, stop = _phase_tiles(phase, t_begin, t_end, num_tiles)
             dq = _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
                            first, start, stop, last, scale_log2, alibi_log2, DIL, HOLE, HEAD_DIM, BLOCK_N,
-                           phase != 1, HAS_ALIBI, PRECISION)
+                           phase != 1, HAS_ALIBI, PRECISION, HAS_HOLE)
         dq_at = DQ + b * stride_dqb + h * stride_dqh + rows[:, None] * stride_dql + offs_d[None, :]
         dq *= sm_scale
         if ACCUMULATE:  # add to an earlier pass's gradient

@@ -46,13 +46,14 @@ def variants() -> list[tuple[str, str, dict, str]]:
             [(False, False, False, False, False), (True, True, False, True, False), (False, True, True, False, True)],
             ["bf16"]):
         switches = {"HAS_GLOBAL": glob, "ONE_LOOP": one, "NEIGHBORHOOD": neighborhood, "HAS_ALIBI": alibi,
-                    "CAUSAL": glob}
+                    "CAUSAL": glob, "HAS_HOLE": chained}
         out.append(("band_fwd_kernel", {**base, **switches, "INIT": chained}, dtype))
         out.append(("band_bwd_dq_kernel", {**base, **switches, "ATOMIC_SLOTS": 8, "ACCUMULATE": chained}, dtype))
         out.append(("band_bwd_dkdv_kernel", {**base, **switches, "ATOMIC_SLOTS": 8, "ATOMIC_DQ": glob,
                                              "ACCUMULATE": chained}, dtype))
     out.append(("band_fwd_kernel", {**base, "HAS_GLOBAL": True, "ONE_LOOP": False, "NEIGHBORHOOD": False,
-                                    "HAS_ALIBI": False, "CAUSAL": False, "PRECISION": "ieee", "INIT": False}, "fp32"))
+                                    "HAS_ALIBI": False, "CAUSAL": False, "PRECISION": "ieee", "INIT": False,
+                                    "HAS_HOLE": False}, "fp32"))
     for final in (False, True):
         out.append(("band_global_rows_merge_kernel", {"HEAD_DIM": 64, "BLOCK": 64, "FINAL": final}, "bf16"))
     out.append(("band_bwd_delta_kernel", {"HEAD_DIM": 64, "BLOCK": 64}, "bf16"))
