@@ -74,21 +74,26 @@ class EdgeRows:
         for i, s in enumerate(self.slices):
             target[:, :, s] = rows[:, :, i * self.rows:(i + 1) * self.rows]
 
-    def _per_chunk(self, rows: Tensor) -> Tensor:
-        """[B, H, R, ...] -> one copy per key chunk: [B, H * chunks, R, ...]."""
-        batch, heads = rows.shape[:2]
-        return rows.unsqueeze(2).expand(batch, heads, self.chunks, *rows.shape[2:]).reshape(
-            batch, heads * self.chunks, *rows.shape[2:])
+    def _per_chunk_rows(self, x: Tensor) -> Tensor:
+        """[B, H, L, ...] -> the edge rows, one copy per key chunk: [B, H * chunks, 2 * rows, ...] (one copy
+        kernel)."""
+        batch, heads = x.shape[:2]
+        rows = [x[:, :, s].unsqueeze(2).expand(batch, heads, self.chunks, *x[:, :, s].shape[2:]) for s in self.slices]
+        return torch.cat(rows, 3).flatten(1, 2)
 
     def _key_chunks(self, x: Tensor) -> Tensor:
         """[B, H, L, D] -> [B, H * chunks, L / chunks, D] (a view of contiguous rows)."""
         return x.reshape(x.shape[0], x.shape[1] * self.chunks, self.length // self.chunks, x.shape[3])
 
+    def per_chunk(self, q: Tensor, k: Tensor, v: Tensor, scale: float) -> tuple[Tensor, Tensor, tuple]:
+        """The edge rows against each key chunk, unmerged: (out [B, H * chunks, 2 * rows, D], lse
+        [B, H * chunks, 2 * rows], state for ``backward``)."""
+        return flash_forward(self._per_chunk_rows(q), self._key_chunks(k), self._key_chunks(v), scale)
+
     def forward(self, q: Tensor, k: Tensor, v: Tensor, scale: float) -> tuple[Tensor, Tensor, tuple]:
         """(out [B, H, 2 * rows, D], lse [B, H, 2 * rows], state for ``backward``) of the edge rows."""
         batch, heads, _, dim = q.shape
-        out, lse, state = flash_forward(self._per_chunk(self.take(q)), self._key_chunks(k), self._key_chunks(v),
-                                        scale)
+        out, lse, state = self.per_chunk(q, k, v, scale)
         out, lse = merge_lse_dim(out.reshape(batch, heads, self.chunks, -1, dim),
                                  lse.reshape(batch, heads, self.chunks, -1), dim=2)
         return out, lse, state
@@ -98,8 +103,8 @@ class EdgeRows:
         """(dq of the edge rows [B, H, 2 * rows, D], their share of dk and dv [B, H, L, D], contiguous) given the final
         ``out`` [B, H, L, D] and ``lse`` [B, H, L]."""
         batch, heads, _, dim = q.shape
-        dq, dk, dv = flash_backward(*(self._per_chunk(self.take(x)) for x in (grad, q)), self._key_chunks(k),
-                                    self._key_chunks(v), *(self._per_chunk(self.take(x)) for x in (out, lse)),
+        dq, dk, dv = flash_backward(*(self._per_chunk_rows(x) for x in (grad, q)), self._key_chunks(k),
+                                    self._key_chunks(v), *(self._per_chunk_rows(x) for x in (out, lse)),
                                     state, scale)
         dq = dq.reshape(batch, heads, self.chunks, -1, dim).sum(2)
         return dq, dk.reshape(q.shape).contiguous(), dv.reshape(q.shape).contiguous()

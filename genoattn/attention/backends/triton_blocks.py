@@ -5,8 +5,10 @@ BigBird (L a multiple of the block b, at least 3 blocks) splits by rows, so no m
 - rows 1 .. nb-2 (``genoattn.attention.kernels.block_table_triton``): each query block against its table of
   key blocks (window, the two global blocks, its random blocks; 5 + r, or 4 + r next to a global row), every
   block wholly visible: no masks, and every program has the same few blocks to walk;
-- the global rows 0 and nb-1 against every key: dense flash calls over key chunks merged by log-sum-exp
-  (``genoattn.attention.dense_flash.EdgeRows``), so that many programs share those long rows.
+- the global rows 0 and nb-1 against every key: dense flash calls over key chunks
+  (``genoattn.attention.dense_flash.EdgeRows``), so that many programs share those long rows, merged by
+  log-sum-exp straight into the output by one kernel (``edge_rows_merge_kernel``; a handful of PyTorch ops
+  there cost more host time per call than the GPU spends on the whole forward at 64k).
 
 Backward from the final output and log-sum-exp: the global rows' flash backward gives their dQ and their share of
 dK, dV for every key; the dQ kernel walks the forward's table; the dK/dV kernel adds the other rows' share, one
@@ -181,9 +183,12 @@ def bigbird_forward(q: Tensor, k: Tensor, v: Tensor, pattern: BigBird,
             *out.stride()[:3], tables.cols.stride(0), heads, length, 1, tables.cols.shape[-1], scale)
     _launch("fwd", q, b, length // b - 2, "BLOCK_M", args, blocks)
     edges = EdgeRows(length, b)
-    out_edge, lse_edge, state = edges.forward(q, k, v, scale)
-    edges.put(out, out_edge)
-    edges.put(lse, lse_edge)
+    out_chunks, lse_chunks, state = edges.per_chunk(q, k, v, scale)  # merged into out, lse by one kernel
+    from genoattn.attention.kernels.block_table_triton import edge_rows_merge_kernel
+
+    run_kernel(edge_rows_merge_kernel, (-(-2 * b // 32), batch * heads),
+               (out_chunks.contiguous(), lse_chunks.contiguous(), out, lse, *out.stride()[:3], heads, length, edges.chunks, b),
+               {"HEAD_DIM": head_dim, "BLOCK": 32})
     return out, lse, state
 
 

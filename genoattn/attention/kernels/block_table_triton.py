@@ -177,3 +177,36 @@ def block_table_dkdv_kernel(
         out = ((slot * B * H + bh) * BS + sub + tl.arange(0, BLOCK_N))[:, None] * HEAD_DIM + offs_d[None, :]
         tl.store(PARTIAL_K + out, dk)
         tl.store(PARTIAL_V + out, dv)
+
+
+@triton.jit(do_not_specialize=["H", "L", "CHUNKS", "ROWS"])
+def edge_rows_merge_kernel(OC, LSEC, O, LSE, stride_ob, stride_oh, stride_ol, H, L, CHUNKS, ROWS,
+                           HEAD_DIM: tl.constexpr, BLOCK: tl.constexpr):
+    """Merge the edge rows' per-key-chunk results into O, LSE. OC [B, H * CHUNKS, 2 * ROWS, D] (normalised
+    outputs, contiguous), LSEC [B, H * CHUNKS, 2 * ROWS] (natural-log log-sum-exp, float32): row r of the 2 * ROWS
+    is sequence position r (first ROWS) or L - 2 * ROWS + r (last ROWS). Grid (cdiv(2 * ROWS, BLOCK), B * H)."""
+    bh = tl.program_id(1)
+    r = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    ok = r < 2 * ROWS
+    offs_d = tl.arange(0, HEAD_DIM)
+    m = tl.full([BLOCK], float("-inf"), tl.float32)
+    total = tl.zeros([BLOCK], tl.float32)
+    acc = tl.zeros([BLOCK, HEAD_DIM], tl.float32)
+    for c in range(0, CHUNKS):
+        part = bh * CHUNKS + c  # [B, H * CHUNKS] flattened: (b * H + h) * CHUNKS + c
+        lse = tl.load(LSEC + part * 2 * ROWS + r, mask=ok, other=float("-inf"))
+        out = tl.load(OC + (part * 2 * ROWS + r)[:, None] * HEAD_DIM + offs_d[None, :], mask=ok[:, None], other=0.0)
+        m_new = tl.maximum(m, lse)
+        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+        alpha = tl.exp(m - m_safe)
+        w = tl.exp(lse - m_safe)
+        total = total * alpha + w
+        acc = acc * alpha[:, None] + w[:, None] * out.to(tl.float32)
+        m = m_new
+    safe = tl.where(total > 0, total, 1.0)
+    pos = tl.where(r < ROWS, r, L - 2 * ROWS + r)
+    b = bh // H
+    h = bh % H
+    tl.store(O + b * stride_ob + h * stride_oh + pos[:, None] * stride_ol + offs_d[None, :],
+             (acc / safe[:, None]).to(O.dtype.element_ty), mask=ok[:, None])
+    tl.store(LSE + bh * L + pos, m + tl.log(safe), mask=ok)

@@ -16,9 +16,9 @@ import time
 
 FLOAT_ARGS = {"scale_log2", "sm_scale"}
 INT_ARGS = {"B", "H", "L", "DIL", "LEFT", "RIGHT", "KS", "HOLE", "NG", "SLOTS", "PER_PROGRAM",  # and the strides
-            "ROW0", "NCOLS", "NITEMS", "MAXR"}
+            "ROW0", "NCOLS", "NITEMS", "MAXR", "CHUNKS", "ROWS"}
 INT_POINTERS = {"GPOS", "COLS", "COUNTS", "ITEM_KB", "ITEM_SLOT", "ITEM_COUNT", "ITEM_ROWS"}
-DATA_POINTERS = {"Q", "K", "V", "O", "DO", "DQ", "DK", "DV"}
+DATA_POINTERS = {"Q", "K", "V", "O", "DO", "DQ", "DK", "DV", "OC"}
 
 
 def signature(kernel, constexprs: dict, dtype: str) -> dict:
@@ -63,6 +63,7 @@ def variants() -> list[tuple[str, str, dict, str]]:
         out.append(("block_table_triton", name, tiles, "bf16"))
     out.append(("block_table_triton", "block_table_fwd_kernel", {**tiles, "PRECISION": "ieee", "BLOCK_N": 128},
                 "fp32"))
+    out.append(("block_table_triton", "edge_rows_merge_kernel", {"HEAD_DIM": 64, "BLOCK": 32}, "bf16"))
     return out
 
 
