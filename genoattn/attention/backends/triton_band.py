@@ -74,7 +74,7 @@ def _autotuned():
     # tiles (more work per program for short bands).
     forward = [(64, 64, 4, 3), (64, 64, 4, 4), (64, 32, 4, 3), (32, 64, 4, 3), (128, 64, 8, 3), (32, 32, 4, 2)]
     dkdv = [(32, 64, 4, 3), (32, 64, 4, 4), (16, 64, 4, 3), (32, 64, 2, 3), (64, 128, 8, 3), (32, 128, 8, 3),
-            (64, 64, 4, 3), (32, 32, 4, 2)]
+            (64, 64, 4, 3), (16, 64, 4, 4), (16, 32, 4, 3), (32, 32, 4, 2)]
     dq = [(64, 64, 4, 3), (64, 32, 4, 2), (64, 64, 4, 4), (32, 64, 4, 3), (128, 64, 8, 3), (32, 32, 4, 2)]
     _kernels["fwd"] = triton.autotune(configs(forward), key=[*key, "INIT"])(kt.band_fwd_kernel)
     _kernels["dkdv"] = triton.autotune(configs(dkdv), key=[*key, "ATOMIC_DQ", "ACCUMULATE"])(kt.band_bwd_dkdv_kernel)
