@@ -67,46 +67,65 @@ def _unique_sorted(cand: Tensor, sentinel: int) -> tuple[Tensor, Tensor]:
     return torch.where(cand < sentinel, cand, 0), counts
 
 
+def _row_tables(pattern: BigBird, length: int, heads: int) -> tuple[Tensor, Tensor]:
+    """Rows 1..nb-2's key blocks [H, nb - 2, 5 + r] (window, globals, random; ascending, padded with 0) and their
+    counts [H, nb - 2]."""
+    nb = length // pattern.block_size
+    rows = torch.arange(1, nb - 1)
+    rand = pattern.random_layout(length, heads).expand(heads, nb, -1)[:, 1:-1]  # [H, nb - 2, r]
+    fixed = torch.stack([rows - 1, rows, rows + 1, torch.zeros_like(rows), torch.full_like(rows, nb - 1)], 1)
+    return _unique_sorted(torch.cat([fixed.expand(heads, -1, -1), rand], -1), nb)
+
+
+def _local_items(cols: Tensor, counts: Tensor, nb: int) -> tuple[Tensor, Tensor]:
+    """For each head and key block 1..nb-2, the rows (1..nb-2) whose table holds it, ascending, padded with 0:
+    [H, nb - 2, widest]; and their counts [H, nb - 2] (the transpose of the row tables, globals left out)."""
+    heads = cols.shape[0]
+    valid = torch.arange(cols.shape[-1]) < counts.unsqueeze(-1)
+    h, r, c = torch.nonzero(valid & (cols > 0) & (cols < nb - 1), as_tuple=True)
+    group = h * nb + cols[h, r, c]  # (head, key block)
+    order = torch.argsort(group * nb + r + 1)
+    group, rows = group[order], (r + 1)[order]
+    per_group = torch.bincount(group, minlength=heads * nb)
+    rank = torch.arange(group.numel()) - (torch.cumsum(per_group, 0) - per_group)[group]
+    count = per_group.view(heads, nb)[:, 1:-1]
+    table = torch.zeros(heads, nb - 2, int(count.max()), dtype=torch.long)
+    table[group // nb, group % nb - 1, rank] = rows
+    return table, count
+
+
+def _global_items(nb: int) -> tuple[Tensor, Tensor, int]:
+    """The rows 1..nb-2 in ``slots`` runs of at least 8 (at most SLOTS runs), for each of the two global key
+    blocks: rows [2 * slots, run] (padded with nb - 2), counts [2 * slots], and slots."""
+    run = max(8, -(-(nb - 2) // SLOTS))
+    slots = -(-(nb - 2) // run)
+    rows = torch.arange(slots * run).view(slots, run) + 1
+    count = (nb - 1 - rows[:, 0]).clamp(max=run)
+    return rows.clamp(max=nb - 2).repeat(2, 1), count.repeat(2), slots
+
+
 @lru_cache(maxsize=32)
 def bigbird_tables(pattern: BigBird, length: int, heads: int, device: torch.device) -> BlockTables:
     """The tables of ``pattern`` at ``length`` with ``heads`` heads, made once per (pattern, length, heads,
     device) (drawing the layout and copying it to the device per call would put host work on every call)."""
     nb = length // pattern.block_size
-    rows = torch.arange(1, nb - 1)  # the non-global rows
-    rand = pattern.random_layout(length, heads).expand(heads, nb, -1)[:, 1:-1]  # [H, nb - 2, r]
-    fixed = torch.stack([rows - 1, rows, rows + 1, torch.zeros_like(rows), torch.full_like(rows, nb - 1)], 1)
-    cols, counts = _unique_sorted(torch.cat([fixed.expand(heads, -1, -1), rand], -1), nb)  # [H, nb - 2, 5 + r]
-    # local items: each key block 1..nb-2 with the rows that see it, ascending
-    valid = torch.arange(cols.shape[-1]) < counts.unsqueeze(-1)
-    h, r, c = torch.nonzero(valid & (cols > 0) & (cols < nb - 1), as_tuple=True)
-    kb = cols[h, r, c]
-    group = h * nb + kb
-    order = torch.argsort(group * nb + r + 1)
-    group, rb = group[order], (r + 1)[order]
-    per_group = torch.bincount(group, minlength=heads * nb)
-    rank = torch.arange(group.numel()) - (torch.cumsum(per_group, 0) - per_group)[group]
-    local_count = per_group.view(heads, nb)[:, 1:-1]  # [H, nb - 2]
-    # global items: the rows 1..nb-2 in `slots` runs of `chunk`, for each of the two global key blocks
-    chunk = max(8, -(-(nb - 2) // SLOTS))
-    slots = -(-(nb - 2) // chunk)
-    width = max(int(local_count.max()), chunk)
-    local_rows = torch.zeros(heads, nb - 2, width, dtype=torch.long)
-    local_rows[group // nb, group % nb - 1, rank] = rb
-    global_rows = torch.arange(slots * chunk).view(slots, chunk) + 1  # [slots, chunk]
-    global_count = (nb - 1 - global_rows[:, 0]).clamp(max=chunk)
-    global_rows = torch.nn.functional.pad(global_rows.clamp(max=nb - 2), (0, width - chunk)).repeat(2, 1)
-    item_kb = torch.cat([torch.arange(1, nb - 1), torch.zeros(slots, dtype=torch.long),
-                         torch.full((slots,), nb - 1)])
-    item_slot = torch.cat([torch.full((nb - 2,), -1), torch.arange(2 * slots)])
+    cols, counts = _row_tables(pattern, length, heads)
+    local_rows, local_count = _local_items(cols, counts, nb)
+    global_rows, global_count, slots = _global_items(nb)
+    width = max(local_rows.shape[-1], global_rows.shape[-1])
+
+    def pad(x: Tensor) -> Tensor:
+        return torch.nn.functional.pad(x, (0, width - x.shape[-1]))
 
     def per_head(x: Tensor) -> Tensor:
         return x.expand(heads, *x.shape)
 
+    item_kb = torch.cat([torch.arange(1, nb - 1), torch.zeros(slots, dtype=torch.long), torch.full((slots,), nb - 1)])
+    item_slot = torch.cat([torch.full((nb - 2,), -1), torch.arange(2 * slots)])
     tables = BlockTables(
-        cols=cols, counts=counts,
-        item_kb=per_head(item_kb), item_slot=per_head(item_slot),
-        item_count=torch.cat([local_count, per_head(global_count.repeat(2))], 1),
-        item_rows=torch.cat([local_rows, per_head(global_rows)], 1), slots=slots)
+        cols=cols, counts=counts, item_kb=per_head(item_kb), item_slot=per_head(item_slot),
+        item_count=torch.cat([local_count, per_head(global_count)], 1),
+        item_rows=torch.cat([pad(local_rows), per_head(pad(global_rows))], 1), slots=slots)
     return BlockTables(**{name: value.to(device=device, dtype=torch.int32).contiguous() if isinstance(value, Tensor)
                           else value for name, value in tables.__dict__.items()})
 
@@ -187,7 +206,8 @@ def bigbird_forward(q: Tensor, k: Tensor, v: Tensor, pattern: BigBird,
     from genoattn.attention.kernels.block_table_triton import edge_rows_merge_kernel
 
     run_kernel(edge_rows_merge_kernel, (-(-2 * b // 32), batch * heads),
-               (out_chunks.contiguous(), lse_chunks.contiguous(), out, lse, *out.stride()[:3], heads, length, edges.chunks, b),
+               (out_chunks.contiguous(), lse_chunks.contiguous(), out, lse, *out.stride()[:3], heads, length,
+                edges.chunks, b),
                {"HEAD_DIM": head_dim, "BLOCK": 32})
     return out, lse, state
 
@@ -264,7 +284,7 @@ class TritonBlocksBackend(TritonBackend):
             return reason
         if q.is_cuda and q.dtype == torch.float32:
             return "the global rows run on SDPA's flash kernel: float16 / bfloat16 on CUDA"
-        pattern.random_layout(length, q.shape[1])  # raises InputError for a layout that does not fit
+        bigbird_tables(pattern, length, q.shape[1], q.device)  # cached; InputError for a layout that does not fit
         return None
 
     def attend(
