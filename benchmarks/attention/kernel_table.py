@@ -1,9 +1,12 @@
 """Per-kernel GPU time of one attention call (torch.profiler), for finding where a pattern's time goes.
 
     python3 benchmarks/attention/kernel_table.py --patterns longformer dilated --length 65536 [--backend triton_band]
+        [--sweep]
 
 Prints, per pattern and mode (fwd, fwdbwd), the GPU kernels of 10 calls sorted by total time (per call), the
-host time per call, and (triton_band) the tiles the autotuner chose.
+host time per call, each tile option's time in the autotuner's runs, and the tiles it chose. ``--sweep``
+(Triton backends): then times the whole forward+backward call with each tile option of each kernel pinned in
+turn (the others at the autotuner's choice), to check the choice made on isolated kernel runs in context.
 """
 
 from __future__ import annotations
@@ -23,13 +26,17 @@ def main() -> None:
     p.add_argument("--length", type=int, default=65536)
     p.add_argument("--backend", default="triton_band")
     p.add_argument("--rows", type=int, default=12)
+    p.add_argument("--sweep", action="store_true")
     args = p.parse_args()
     backend = get_backend(args.backend)
-    for name in args.patterns:
-        table(name, PATTERNS[name](), backend, args.length, args.rows)
-    if args.backend.startswith("triton_"):  # the tiles the autotuner chose, per kernel and shape
-        from genoattn.attention.kernels.launch import best_configs
+    from genoattn.attention.kernels.launch import best_configs
 
+    for name in args.patterns:
+        known = set(best_configs)
+        table(name, PATTERNS[name](), backend, args.length, args.rows)
+        if args.sweep:
+            sweep(name, PATTERNS[name](), backend, args.length, [key for key in best_configs if key not in known])
+    if args.backend.startswith("triton_"):  # the tiles the autotuner chose, per kernel and shape
         for key, config in best_configs.items():
             print(f"tiles {key[0]} {key[3]} flags={key[4:]}: {config}")
 
@@ -71,6 +78,40 @@ def table(name: str, pattern: object, backend, length: int, rows: int) -> None:
         for e in host[:rows]:
             print(f"  {e.self_cpu_time_total / 10 / 1e3:8.3f} ms  x{e.count // 10:<3d} {e.key[:110]}")
     autotuner_timings()
+
+
+def fwdbwd_ms(backend, pattern: object, length: int, calls: int = 20) -> float:
+    """Median GPU milliseconds of one forward+backward call, calls queued back to back (as the benchmark)."""
+    q, k, v, grad = (torch.randn(1, 8, length, 64, device="cuda", dtype=torch.bfloat16) for _ in range(4))
+    leaves = [t.requires_grad_() for t in (q, k, v)]
+    torch.autograd.grad(backend.attend(*leaves, pattern), leaves, grad)  # warm: tiles known
+    events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(calls)]
+    for start, end in events:
+        start.record()
+        torch.autograd.grad(backend.attend(*leaves, pattern), leaves, grad)
+        end.record()
+    torch.cuda.synchronize()
+    return sorted(start.elapsed_time(end) for start, end in events)[calls // 2]
+
+
+def sweep(name: str, pattern: object, backend, length: int, keys: list) -> None:
+    """Forward+backward time with each tile option of each kernel (``keys`` of ``best_configs``, which the
+    Triton backends launch once a shape is tuned) pinned in turn."""
+    from genoattn.attention.backends import triton_band, triton_blocks
+    from genoattn.attention.kernels.launch import best_configs
+
+    module = triton_band if backend.name == "triton_band" else triton_blocks
+    base = fwdbwd_ms(backend, pattern, length)
+    print(f"== sweep {name} L={length}: fwd+bwd {base:.3f} ms with the autotuner's tiles")
+    for key in keys:
+        chosen = best_configs[key]
+        configs = module._kernels[key[0]].configs
+        if module is triton_blocks:  # tiles must divide the block
+            configs = triton_blocks._fitting(configs, {}, BS=key[3])
+        for config in configs:
+            best_configs[key] = config
+            print(f"  {key[0]:5s} {fwdbwd_ms(backend, pattern, length):.3f} ms  {config}")
+        best_configs[key] = chosen
 
 
 def autotuner_timings() -> None:
