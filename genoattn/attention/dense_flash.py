@@ -14,8 +14,6 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from genoattn.attention.merge import merge_lse_dim
-
 GRID_LIMIT = 65535  # CUDA's grid y / z limit: the flash kernels put batch and heads there
 
 
@@ -52,7 +50,7 @@ def flash_backward(grad: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, l
 class EdgeRows:
     """The first and the last ``rows`` query positions against every key (BigBird's global rows), on the flash
     kernels: the keys split into ``chunks`` batch entries (so that many programs share the long rows; up to 64,
-    dividing L / rows) whose results are merged by log-sum-exp."""
+    dividing L / rows) whose results the caller merges by log-sum-exp (``per_chunk``)."""
 
     length: int
     rows: int
@@ -87,16 +85,9 @@ class EdgeRows:
 
     def per_chunk(self, q: Tensor, k: Tensor, v: Tensor, scale: float) -> tuple[Tensor, Tensor, tuple]:
         """The edge rows against each key chunk, unmerged: (out [B, H * chunks, 2 * rows, D], lse
-        [B, H * chunks, 2 * rows], state for ``backward``)."""
+        [B, H * chunks, 2 * rows], state for ``backward``); ``merge_lse_dim`` over the chunks, or one kernel
+        (triton_blocks), gives the rows' result."""
         return flash_forward(self._per_chunk_rows(q), self._key_chunks(k), self._key_chunks(v), scale)
-
-    def forward(self, q: Tensor, k: Tensor, v: Tensor, scale: float) -> tuple[Tensor, Tensor, tuple]:
-        """(out [B, H, 2 * rows, D], lse [B, H, 2 * rows], state for ``backward``) of the edge rows."""
-        batch, heads, _, dim = q.shape
-        out, lse, state = self.per_chunk(q, k, v, scale)
-        out, lse = merge_lse_dim(out.reshape(batch, heads, self.chunks, -1, dim),
-                                 lse.reshape(batch, heads, self.chunks, -1), dim=2)
-        return out, lse, state
 
     def backward(self, grad: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, state: tuple,
                  scale: float) -> tuple[Tensor, Tensor, Tensor]:

@@ -3,8 +3,9 @@
     python -m genoattn.bench.attention --out benchmarks/attention/run
         [--lengths 4096 16384 65536 262144 1048576] [--modes fwd fwdbwd] [--cell-timeout 90] [--deadline 540]
 
-For each pattern (``PATTERNS``) x backend (flex, xformers, reference at small L, blocked if present; Performer
-as its own module) x length x mode (forward; forward + backward), B=1, H=8, D=64, bf16:
+For each pattern (``PATTERNS``) x backend (every backend of ``BACKEND_ORDER`` that can run it, reference and
+blocked at small L only; Performer as its own module) x length x mode (forward; forward + backward), B=1, H=8,
+D=64, bf16:
 - ``ms``: median of timed repeats (CUDA events around each call, calls queued back to back as in training and
   in ``triton.testing.do_bench``; a warm-up call first, so compilation and BlockMask construction stay out;
   BlockMasks are cached per pattern and length as in training); ``ms_sync``: the same with the host waiting
@@ -43,6 +44,7 @@ from pathlib import Path
 import torch
 
 from genoattn.attention import patterns as P
+from genoattn.attention.dispatch import BACKEND_ORDER
 from genoattn.bench.attention_pairs import performer_flops, visible_pairs
 
 PATTERNS: dict[str, Callable[[], object]] = {
@@ -68,7 +70,7 @@ SMALL_PATTERNS: dict[str, Callable[[], object]] = {  # --small: parameters that 
     "performer": lambda: "performer",
 }
 TARGETS_1M = ("sliding_window", "longformer", "bigbird", "neighborhood", "performer")
-BACKENDS = ("triton_band", "triton_blocks", "flex", "xformers", "sdpa_parts", "reference", "blocked", "sdpa")
+BACKENDS = (*BACKEND_ORDER, "sdpa")  # sdpa: dense SDPA (flash), the yardstick
 
 
 @dataclass

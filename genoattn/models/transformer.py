@@ -80,9 +80,7 @@ class GenomeTransformer(nn.Module):
             "num_layers": num_layers, "num_heads": num_heads, "mlp_ratio": mlp_ratio, "dropout": dropout,
             "attention": attention, "backend": backend, "positions": positions, "patch_size": patch_size,
             "stem_kernel_size": stem_kernel_size, "stem_hidden": stem_hidden, "stem_kmer": stem_kmer, "norm": norm,
-            "pooling": pooling,
-            "tie_weights": tie_weights,
-            "checkpointing": checkpointing, "rotary_base": rotary_base,
+            "pooling": pooling, "tie_weights": tie_weights, "checkpointing": checkpointing, "rotary_base": rotary_base,
         }
         if task not in TASKS:
             raise ConfigError(f"model.task: expected one of {TASKS}, got {task!r}")
@@ -97,8 +95,7 @@ class GenomeTransformer(nn.Module):
             vocab_size=vocab_size, d_model=d_model, num_layers=num_layers, num_heads=num_heads,
             mlp_ratio=mlp_ratio, dropout=dropout, attention=attention, backend=backend, positions=positions,
             patch_size=patch_size, stem_kernel_size=stem_kernel_size, stem_hidden=stem_hidden, stem_kmer=stem_kmer,
-            norm=norm,
-            checkpointing=checkpointing, rotary_base=rotary_base,
+            norm=norm, checkpointing=checkpointing, rotary_base=rotary_base,
         )
         self.cls = nn.Parameter(torch.zeros(1, 1, d_model)) if pooling == "cls" and not self.token_level else None
         self.upsample = PatchUpsample(d_model, patch_size, norm) if self.token_level and patch_size > 1 else None

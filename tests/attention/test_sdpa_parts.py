@@ -16,6 +16,7 @@ from genoattn.attention import dense_flash
 from genoattn.attention.backends.reference import backend as reference
 from genoattn.attention.backends.sdpa_parts import backend
 from genoattn.attention.dense_flash import EdgeRows
+from genoattn.attention.merge import merge_lse_dim
 from genoattn.attention.patterns import BigBird, FixedFactorized, SlidingWindow
 
 
@@ -76,7 +77,9 @@ def test_edge_rows_against_every_key(block, length):
     edge_grad = edges.take(grad)
     expected_grads = torch.autograd.grad(expected, leaves, edge_grad)
     scale = 8 ** -0.5
-    out_rows, lse_rows, state = edges.forward(q, k, v, scale)
+    out_chunks, lse_chunks, state = edges.per_chunk(q, k, v, scale)
+    out_rows, lse_rows = merge_lse_dim(out_chunks.unflatten(1, (3, edges.chunks)),
+                                       lse_chunks.unflatten(1, (3, edges.chunks)), dim=2)
     assert (out_rows - expected).abs().max() < 1e-12
     out, lse = torch.zeros_like(q), torch.full(q.shape[:3], float("inf"), dtype=torch.float64)
     edges.put(out, out_rows)

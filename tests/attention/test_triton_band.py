@@ -15,11 +15,7 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -95,12 +91,8 @@ def test_can_run_refuses_global_tokens_when_deterministic():
 
 
 @pytest.mark.skipif(not HAS_TRITON, reason="triton is not installed (pip install -e '.[dev]')")
-def test_kernels_match_reference_in_interpreter():
-    script = Path(__file__).with_name("triton_band_interpret.py")
-    env = {**os.environ, "TRITON_INTERPRET": "1"}
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    cases = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+def test_kernels_match_reference_in_interpreter(run_interpreted):
+    cases = run_interpreted("triton_band_interpret.py")
     assert len(cases) == 9 + 5  # band patterns (Strided: two chained bands), then Longformer
     for case in cases:
         errors = [case["out"], *case["grads"]]

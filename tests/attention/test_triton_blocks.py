@@ -12,11 +12,7 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -55,12 +51,8 @@ def test_tables_cover_the_pattern_exactly(pattern, length, heads):
 
 
 @pytest.mark.skipif(not HAS_TRITON, reason="triton is not installed (pip install -e '.[dev]')")
-def test_kernels_match_reference_in_interpreter():
-    script = Path(__file__).with_name("triton_blocks_interpret.py")
-    env = {**os.environ, "TRITON_INTERPRET": "1"}
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    cases = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+def test_kernels_match_reference_in_interpreter(run_interpreted):
+    cases = run_interpreted("triton_blocks_interpret.py")
     assert len(cases) == 5
     for case in cases:
         assert max(case["fixed"] + case["auto"]) < 1e-5, case

@@ -27,12 +27,11 @@ from genoattn.attention.kernels.launch import (
     INTERPRET,
     TUNE,
     TritonBackend,
-    check_arguments,
+    launch,
     patch_interpreter_index,
     precision,
     run_kernel,
     tensor_reason,
-    tuned_launch,
 )
 from genoattn.attention.patterns import Longformer
 
@@ -119,15 +118,10 @@ def _launch(name: str, tile: str, q: Tensor, band: Band, blocks: tuple[int, int]
     def grid(meta: dict) -> tuple[int, int]:
         return (-(-longest // meta[tile]), batch * heads * band.dilation)
 
-    if blocks is None:
-        key = (name, tuple(q.shape), q.dtype, band,
-               *(kwargs.get(flag, False) for flag in ("HAS_ALIBI", "ATOMIC_DQ", "HAS_GLOBAL", "INIT", "ACCUMULATE")))
-        return tuned_launch(_autotuned()[name], key, grid, args, kwargs)
-    kernel = _autotuned()[name].fn
-    kwargs.update(BLOCK_M=blocks[0], BLOCK_N=blocks[1], ONE_LOOP=False)
-    check_arguments(kernel, args, kwargs)
-    run_kernel(kernel, grid, args, kwargs)
-    return False
+    key = (name, tuple(q.shape), q.dtype, band,
+           *(kwargs.get(flag, False) for flag in ("HAS_ALIBI", "ATOMIC_DQ", "HAS_GLOBAL", "INIT", "ACCUMULATE")))
+    tiles = None if blocks is None else {"BLOCK_M": blocks[0], "BLOCK_N": blocks[1], "ONE_LOOP": False}
+    return launch(_autotuned()[name], key, grid, args, kwargs, tiles)
 
 
 MERGE_SLOTS = 128  # partial results of the global rows one merge program combines (more programs: faster)

@@ -32,12 +32,11 @@ from genoattn.attention.kernels.launch import (
     INTERPRET,
     TUNE,
     TritonBackend,
-    check_arguments,
+    launch,
     patch_interpreter_index,
     precision,
     run_kernel,
     tensor_reason,
-    tuned_launch,
 )
 from genoattn.attention.patterns import BigBird
 
@@ -180,13 +179,8 @@ def _launch(name: str, q: Tensor, block: int, programs: int, tile: str, args: tu
     def grid(meta: dict) -> tuple[int, int]:
         return (programs * block // meta[tile], batch * heads)
 
-    tuned = _autotuned()[name]
-    if blocks is None:
-        return tuned_launch(tuned, (name, tuple(q.shape), q.dtype, block), grid, args, kwargs)
-    kwargs.update(BLOCK_M=blocks[0], BLOCK_N=blocks[1])
-    check_arguments(tuned.fn, args, kwargs)
-    run_kernel(tuned.fn, grid, args, kwargs)
-    return False
+    tiles = None if blocks is None else {"BLOCK_M": blocks[0], "BLOCK_N": blocks[1]}
+    return launch(_autotuned()[name], (name, tuple(q.shape), q.dtype, block), grid, args, kwargs, tiles)
 
 
 def bigbird_forward(q: Tensor, k: Tensor, v: Tensor, pattern: BigBird,

@@ -88,12 +88,19 @@ def check_arguments(kernel, args: tuple, kwargs: dict) -> None:
         raise TypeError(f"{kernel.fn.__name__}: unknown arguments {sorted(unknown)}, missing {sorted(missing)}")
 
 
-def tuned_launch(tuned, key: tuple, grid: Callable[[dict], tuple], args: tuple, kwargs: dict) -> bool:
-    """Run the autotuned kernel ``tuned``: on the first call for ``key`` through the autotuner (which runs the
-    kernel once per configuration), remembering the winner in ``best_configs``; later calls launch the winner
-    directly (the autotuner's per-call work is host time every call would pay). True when this call autotuned:
-    outputs the kernel adds into are then wrong and the caller reruns it."""
+def launch(tuned, key: tuple, grid: Callable[[dict], tuple], args: tuple, kwargs: dict,
+           tiles: dict | None = None) -> bool:
+    """Run the autotuned kernel ``tuned``. ``tiles`` (e.g. {"BLOCK_M": 32, "BLOCK_N": 16}, tests) fixes the tile
+    configuration. Otherwise the first call for ``key`` goes through the autotuner (which runs the kernel once per
+    configuration) and its winner is remembered in ``best_configs``; later calls launch the winner directly (the
+    autotuner's per-call work is host time every call would pay). True when this call autotuned: outputs the
+    kernel adds into are then wrong and the caller reruns it."""
     kernel = tuned.fn
+    if tiles is not None:
+        kwargs = {**kwargs, **tiles}
+        check_arguments(kernel, args, kwargs)
+        run_kernel(kernel, grid, args, kwargs)
+        return False
     best = best_configs.get(key)
     if best is None:
         check_arguments(kernel, args, {**kwargs, **tuned.configs[0].all_kwargs()})
