@@ -118,18 +118,24 @@ GPU_PARAMS = [(*case, torch.bfloat16) for case in GPU_CASES] + [
 ]
 
 
+def reference_case(pattern, length: int, bias: str | None, heads: int, seed: int) -> tuple:
+    """Random float64 q, k, v, output gradient and ALiBi slopes (or None) on the GPU, and the reference's output
+    and gradients for them."""
+    from genoattn.attention.backends.reference import backend as reference
+
+    torch.manual_seed(seed)
+    q, k, v, grad = (torch.randn(1, heads, length, 64, device="cuda", dtype=torch.float64) for _ in range(4))
+    slopes = torch.linspace(0.01, 0.2, heads, device="cuda", dtype=torch.float64) if bias else None
+    leaves = [t.clone().requires_grad_() for t in (q, k, v)]
+    expected = reference.attend(*leaves, pattern, slopes)
+    return q, k, v, grad, slopes, expected, torch.autograd.grad(expected, leaves, grad)
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available() or not HAS_TRITON, reason="needs a CUDA GPU and triton")
 @pytest.mark.parametrize(("pattern", "length", "bias", "dtype"), GPU_PARAMS, ids=str)
 def test_gpu_matches_reference(pattern, length, bias, dtype):
-    from genoattn.attention.backends.reference import backend as reference
-
-    torch.manual_seed(0)
-    q, k, v, grad = (torch.randn(1, 8, length, 64, device="cuda", dtype=torch.float64) for _ in range(4))
-    slopes = torch.linspace(0.01, 0.2, 8, device="cuda", dtype=torch.float64) if bias else None
-    leaves = [t.clone().requires_grad_() for t in (q, k, v)]
-    expected = reference.attend(*leaves, pattern, slopes)
-    expected_grads = torch.autograd.grad(expected, leaves, grad)
+    q, k, v, grad, slopes, expected, expected_grads = reference_case(pattern, length, bias, heads=8, seed=0)
     assert backend.can_run(q.to(dtype), k.to(dtype), v.to(dtype), pattern) is None
     low = [t.to(dtype).requires_grad_() for t in (q, k, v)]
     out = backend.attend(*low, pattern, slopes.float() if bias else None)
@@ -151,6 +157,30 @@ def test_gpu_matches_reference(pattern, length, bias, dtype):
             assert rel(second, first.double()) < 1e-3
         else:
             assert torch.equal(first, second)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available() or not HAS_TRITON, reason="needs a CUDA GPU and triton")
+@pytest.mark.parametrize("one_loop", [False, True])
+@pytest.mark.parametrize(("pattern", "length", "bias"), [
+    (DilatedSlidingWindow(128, 2), 3001, None), (Neighborhood(255, 2), 3000, None), (Strided(64), 3000, None),
+    (Longformer(256, global_tokens=(0, 1500, -1)), 3000, None), (SlidingWindow(64, causal=True), 2000, "alibi"),
+], ids=str)
+def test_gpu_both_walks(pattern, length, bias, one_loop):
+    """Both tile walks, fixed tiles (bfloat16): three loops (masks only in the end loops) and one loop (masks end
+    tiles by a run-time test; here with dK/dV's K, V in registers), against the float64 reference."""
+    from genoattn.attention.backends.triton_band import _global_tokens, band_backward, band_forward
+
+    q, k, v, grad, slopes, expected, expected_grads = reference_case(pattern, length, bias, heads=4, seed=3)
+    low = [t.bfloat16() for t in (q, k, v)]
+    bands = band_passes(pattern, length)
+    tokens = _global_tokens(pattern, length, q.device) if isinstance(pattern, Longformer) else None
+    alibi = slopes.float() if bias else None
+    out, lse, row_lse = band_forward(*low, bands, alibi, blocks=(64, 64, one_loop), tokens=tokens)
+    grads = band_backward(grad.bfloat16(), *low, out, lse, bands, alibi, atomic_dq=False, tokens=tokens,
+                          blocks=((16, 64, one_loop, one_loop), (64, 64, one_loop)), row_lse=row_lse)
+    for got, want, tol in zip((out, *grads), (expected, *expected_grads), (1.5e-2, 3e-2, 3e-2, 3e-2)):
+        assert ((got.double() - want).norm() / want.norm()).item() < tol
 
 
 @pytest.mark.gpu

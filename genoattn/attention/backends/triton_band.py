@@ -44,6 +44,7 @@ LOG2E = 1.4426950408889634
 
 
 _kernels: dict = {}
+DKDV_META = {"KV_REGS": False}  # the dK/dV kernel's extra meta-parameter, off unless a tile option sets it
 
 
 def _autotuned():
@@ -58,14 +59,16 @@ def _autotuned():
 
     key = ["L", "DIL", "LEFT", "RIGHT", "KS", "HOLE", "HEAD_DIM", "HAS_GLOBAL"]
 
-    def configs(shapes):
-        """Tile options: the shapes with the three-loop walk, and the first two also as one loop (ONE_LOOP);
-        without tuning the first shape, under the interpreter the last as one loop (the fixed-tile tests cover
-        the three-loop walk)."""
-        options = [(*shape, False) for shape in shapes] + [(*shape, True) for shape in shapes[:2]]
-        options = [(*shapes[-1], True)] if INTERPRET else options if TUNE else options[:1]
-        return [triton.Config({"BLOCK_M": m, "BLOCK_N": n, "ONE_LOOP": one}, num_warps=w, num_stages=s)
-                for m, n, w, s, one in options]
+    def configs(shapes, extra=(), meta=None):
+        """Tile options: the shapes with the three-loop walk, the first two also as one loop (ONE_LOOP), then
+        ``extra`` (BLOCK_M, BLOCK_N, warps, stages, ONE_LOOP, {meta-parameters}, maxnreg); ``meta``: further
+        meta-parameters' defaults. Without tuning the first shape, under the interpreter the last shape as one loop
+        (the fixed-tile tests cover the three-loop walk)."""
+        meta = meta or {}
+        options = [(*shape, one, meta, None) for one in (False, True) for shape in (shapes if not one else shapes[:2])]
+        options = [(*shapes[-1], True, meta, None)] if INTERPRET else [*options, *extra] if TUNE else options[:1]
+        return [triton.Config({"BLOCK_M": m, "BLOCK_N": n, "ONE_LOOP": one, **meta}, num_warps=w, num_stages=s,
+                              maxnreg=cap) for m, n, w, s, one, meta, cap in options]
 
     # (BLOCK_M, BLOCK_N, warps, stages): first the default without tuning, last the interpreter's (small).
     # The first entries won every shape of the H200 profile (benchmarks/attention/h200-band); each list keeps the
@@ -76,7 +79,10 @@ def _autotuned():
             (64, 64, 4, 3), (16, 64, 4, 4), (16, 32, 4, 3), (32, 32, 4, 2)]
     dq = [(64, 64, 4, 3), (64, 32, 4, 2), (64, 64, 4, 4), (32, 64, 4, 3), (128, 64, 8, 3), (32, 32, 4, 2)]
     _kernels["fwd"] = triton.autotune(configs(forward), key=[*key, "INIT"])(kt.band_fwd_kernel)
-    _kernels["dkdv"] = triton.autotune(configs(dkdv), key=[*key, "ATOMIC_DQ", "ACCUMULATE"])(kt.band_bwd_dkdv_kernel)
+    # K, V in registers (KV_REGS) for 16-row query tiles, capped at 168 registers: three programs per SM, no spills
+    in_registers = [(16, 64, 4, s, one, {"KV_REGS": True}, 168) for s in (3, 4) for one in (False, True)]
+    _kernels["dkdv"] = triton.autotune(configs(dkdv, in_registers, DKDV_META), key=[*key, "ATOMIC_DQ", "ACCUMULATE"])(
+        kt.band_bwd_dkdv_kernel)
     _kernels["dq"] = triton.autotune(configs(dq), key=[*key, "ACCUMULATE"])(kt.band_bwd_dq_kernel)
     return _kernels
 
@@ -110,7 +116,8 @@ def _launch_passes(name: str, tile: str, q: Tensor, bands: tuple[Band, ...], blo
 
 def _launch(name: str, tile: str, q: Tensor, band: Band, blocks: tuple[int, int] | None, *args, **kwargs) -> bool:
     """Run kernel ``name`` over (tiles of the longest residue class, B * H * DIL) programs; ``tile`` names
-    the block that tiles the grid. ``blocks`` = (BLOCK_M, BLOCK_N) fixes the tiles (tests), else autotuned.
+    the block that tiles the grid. ``blocks`` = (BLOCK_M, BLOCK_N[, ONE_LOOP[, KV_REGS (dK/dV only)]]) fixes the
+    tiles (tests; default: the three-loop walk), else autotuned.
     True when this call autotuned (the kernel then ran several times: accumulated outputs need a rerun)."""
     batch, heads, length = q.shape[:3]
     longest = -(-length // band.dilation)
@@ -120,7 +127,8 @@ def _launch(name: str, tile: str, q: Tensor, band: Band, blocks: tuple[int, int]
 
     key = (name, tuple(q.shape), q.dtype, band,
            *(kwargs.get(flag, False) for flag in ("HAS_ALIBI", "ATOMIC_DQ", "HAS_GLOBAL", "INIT", "ACCUMULATE")))
-    tiles = None if blocks is None else {"BLOCK_M": blocks[0], "BLOCK_N": blocks[1], "ONE_LOOP": False}
+    defaults = {"ONE_LOOP": False, **(DKDV_META if name == "dkdv" else {})}
+    tiles = None if blocks is None else {**defaults, **dict(zip(("BLOCK_M", "BLOCK_N", "ONE_LOOP", "KV_REGS"), blocks))}
     return launch(_autotuned()[name], key, grid, args, kwargs, tiles)
 
 

@@ -77,10 +77,9 @@ def _tile_split(first, last, full_first, full_last, BLOCK: tl.constexpr):
 
 
 @triton.jit
-def _one_loop(t_begin, t_end, num_tiles, ONE_LOOP: tl.constexpr, HAS_HOLE: tl.constexpr):
-    """Every tile in the first, masked loop: with ONE_LOOP (a tile option the autotuner weighs; short runs then
-    make one software pipeline instead of three), or when the band has a hole (any tile may cut it)."""
-    if ONE_LOOP or HAS_HOLE:
+def _hole_masks_all(t_begin, t_end, num_tiles, HAS_HOLE: tl.constexpr):
+    """With a hole in the band (any tile may cut it) no tile is visible to every row: an empty full range."""
+    if HAS_HOLE:
         t_begin = num_tiles
         t_end = num_tiles
     return t_begin, t_end
@@ -132,42 +131,59 @@ def _key_run(m0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD: tl.constexpr, BLOCK_M: tl.co
 
 @triton.jit
 def _query_tile(q_bh, stride_ql, m0, g, Lg, DIL, LEFT, RIGHT, KS, HEAD_DIM: tl.constexpr,
-                BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, NEIGHBORHOOD: tl.constexpr, ONE_LOOP: tl.constexpr,
-                HAS_HOLE: tl.constexpr):
+                BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, NEIGHBORHOOD: tl.constexpr, HAS_HOLE: tl.constexpr):
     """A query-tile program's prologue (forward, dQ): class indices, valid rows, sequence positions, the queries
-    [BM, D] from this batch-head's q_bh, each row's key run, and the tile's key walk (``_key_run``, ``_one_loop``)."""
+    [BM, D] from this batch-head's q_bh, each row's key run, and the tile's key walk (``_key_run``,
+    ``_hole_masks_all``)."""
     offs_m = m0 + tl.arange(0, BLOCK_M)
     row_ok = offs_m < Lg
     rows = g + offs_m * DIL  # positions in the sequence
     q = tl.load(q_bh + rows[:, None] * stride_ql + tl.arange(0, HEAD_DIM)[None, :], mask=row_ok[:, None], other=0.0)
     row_lo, row_hi = _key_bounds(offs_m, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
     first, last, t_begin, t_end, num_tiles = _key_run(m0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD, BLOCK_M, BLOCK_N)
-    t_begin, t_end = _one_loop(t_begin, t_end, num_tiles, ONE_LOOP, HAS_HOLE)
+    t_begin, t_end = _hole_masks_all(t_begin, t_end, num_tiles, HAS_HOLE)
     return offs_m, row_ok, rows, q, row_lo, row_hi, first, last, t_begin, t_end, num_tiles
 
 
 @triton.jit
 def _scores(q, k, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL, HOLE,
             MASKED: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr, HAS_HOLE: tl.constexpr):
-    """Scores in base-2 units [BM, BN]; when MASKED, -inf outside each row's run lo..hi and, with HAS_HOLE,
-    inside its hole (|c - c'| <= HOLE)."""
-    s = tl.dot(q, k, input_precision=PRECISION) * scale_log2
+    """Scores [BM, BN] in units of ``_score_unit`` (raw q.k without ALiBi: the scale goes into one fused
+    multiply-add with the softmax's subtraction); when MASKED, -inf outside each row's run lo..hi and, with
+    HAS_HOLE, inside its hole (|c - c'| <= HOLE)."""
+    s = tl.dot(q, k, input_precision=PRECISION)
     if HAS_ALIBI:
-        s -= alibi_log2 * (DIL * tl.abs(offs_m[:, None] - offs_n[None, :])).to(tl.float32)
+        s = s * scale_log2 - alibi_log2 * (DIL * tl.abs(offs_m[:, None] - offs_n[None, :])).to(tl.float32)
     if MASKED:
-        visible = (offs_n[None, :] >= row_lo[:, None]) & (offs_n[None, :] <= row_hi[:, None])
-        if HAS_HOLE:
-            visible = visible & (tl.abs(offs_n[None, :] - offs_m[:, None]) > HOLE)
-        s = tl.where(visible, s, float("-inf"))
+        s = _mask_scores(s, offs_m, offs_n, row_lo, row_hi, HOLE, HAS_HOLE)
     return s
 
 
 @triton.jit
-def _online_softmax(acc, m_i, l_i, s, v, PRECISION: tl.constexpr):
-    """Fold one tile of base-2 scores s [BM, BN] and values v [BN, D] into the running (acc, max, sum)."""
-    m_new = tl.maximum(m_i, tl.max(s, 1))
+def _mask_scores(s, offs_m, offs_n, row_lo, row_hi, HOLE, HAS_HOLE: tl.constexpr):
+    """s [BM, BN] with -inf outside each row's run lo..hi and, with HAS_HOLE, inside its hole."""
+    visible = (offs_n[None, :] >= row_lo[:, None]) & (offs_n[None, :] <= row_hi[:, None])
+    if HAS_HOLE:
+        visible = visible & (tl.abs(offs_n[None, :] - offs_m[:, None]) > HOLE)
+    return tl.where(visible, s, float("-inf"))
+
+
+@triton.jit
+def _score_unit(scale_log2, HAS_ALIBI: tl.constexpr):
+    """What ``_scores`` (and ``_global_scores``) values are multiplied by to give base-2 scores."""
+    unit = scale_log2
+    if HAS_ALIBI:
+        unit = 1.0
+    return unit
+
+
+@triton.jit
+def _online_softmax(acc, m_i, l_i, s, v, unit, PRECISION: tl.constexpr):
+    """Fold one tile of scores s [BM, BN] (base-2 scores: s * unit, unit > 0) and values v [BN, D] into the
+    running (acc, max, sum), max and sum in base-2 units."""
+    m_new = tl.maximum(m_i, tl.max(s, 1) * unit)
     alpha = tl.exp2(m_i - m_new)
-    p = tl.exp2(s - m_new[:, None])
+    p = tl.exp2(s * unit - m_new[:, None])  # one fused multiply-add per score
     l_i = l_i * alpha + tl.sum(p, 1)
     acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)
     return acc, m_new, l_i
@@ -184,12 +200,13 @@ def _global_keys(GPOS, t, NG, GLOBAL_BLOCK: tl.constexpr):
 @triton.jit
 def _global_scores(q, k_g, rows, pos, ok, LEFT, RIGHT, DIL, scale_log2, alibi_log2,
                    CAUSAL: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr):
-    """Base-2 scores [BM, GB] of query rows (positions) against global keys k_g [D, GB] at positions pos;
-    -inf where the pair is in the band (the band tiles hold it), padding, or after the query when CAUSAL."""
-    s = tl.dot(q, k_g, input_precision=PRECISION) * scale_log2
+    """Scores [BM, GB] (``_score_unit`` units) of query rows (positions) against global keys k_g [D, GB] at
+    positions pos; -inf where the pair is in the band (the band tiles hold it), padding, or after the query when
+    CAUSAL."""
+    s = tl.dot(q, k_g, input_precision=PRECISION)
     diff = rows[:, None] - pos[None, :]
     if HAS_ALIBI:
-        s -= alibi_log2 * tl.abs(diff).to(tl.float32)
+        s = s * scale_log2 - alibi_log2 * tl.abs(diff).to(tl.float32)
     in_band = (diff % DIL == 0) & (diff <= LEFT * DIL) & (-diff <= RIGHT * DIL)
     visible = ok[None, :] & ~in_band
     if CAUSAL:
@@ -209,7 +226,7 @@ def _fwd_globals(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, rows, G
         v = tl.load(v_base + pos[:, None] * stride_vl + offs_d[None, :], mask=ok[:, None], other=0.0)  # [GB, D]
         s = _global_scores(q, k, rows, pos, ok, LEFT, RIGHT, DIL, scale_log2, alibi_log2, CAUSAL, HAS_ALIBI,
                            PRECISION)
-        acc, m_i, l_i = _online_softmax(acc, m_i, l_i, s, v, PRECISION)
+        acc, m_i, l_i = _online_softmax(acc, m_i, l_i, s, v, _score_unit(scale_log2, HAS_ALIBI), PRECISION)
     return acc, m_i, l_i
 
 
@@ -227,7 +244,7 @@ def _dq_globals(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, row
         v_t = tl.load(v_base + pos[None, :] * stride_vl + offs_d[:, None], mask=ok[None, :], other=0.0)  # [D, GB]
         s = _global_scores(q, k_t, rows, pos, ok, LEFT, RIGHT, DIL, scale_log2, alibi_log2, CAUSAL, HAS_ALIBI,
                            PRECISION)
-        p = tl.exp2(s - lse[:, None])
+        p = tl.exp2(s * _score_unit(scale_log2, HAS_ALIBI) - lse[:, None])
         ds = p * (tl.dot(do, v_t, input_precision=PRECISION) - delta[:, None])  # [BM, GB]
         dq += tl.dot(ds.to(k_t.dtype), tl.trans(k_t), input_precision=PRECISION)
         dkg = tl.dot(tl.trans(ds.to(q.dtype)), q, input_precision=PRECISION) * sm_scale  # [GB, D]
@@ -325,14 +342,14 @@ def _dkdv_global_rows(dk, dv, k, v, q_bh, do_bh, stride_ql, stride_dol, cols, co
         do_g = tl.load(do_bh + pos[:, None] * stride_dol + offs_d[None, :], mask=ok[:, None], other=0.0)
         lse = tl.load(GLSE + bh * NG + idx, mask=ok, other=float("inf"))
         delta = tl.load(DELTA + bh * L + pos, mask=ok, other=0.0)
-        s_t = tl.dot(k, tl.trans(q_g), input_precision=PRECISION) * scale_log2  # [BN, GB]
+        s_t = tl.dot(k, tl.trans(q_g), input_precision=PRECISION)  # [BN, GB]
         diff = pos[None, :] - cols[:, None]
         if HAS_ALIBI:
-            s_t -= alibi_log2 * tl.abs(diff).to(tl.float32)
+            s_t = s_t * scale_log2 - alibi_log2 * tl.abs(diff).to(tl.float32)
         visible = col_ok[:, None] & ok[None, :]
         if CAUSAL:
             visible = visible & (diff >= 0)
-        p_t = tl.where(visible, tl.exp2(s_t - lse[None, :]), 0.0)
+        p_t = tl.where(visible, tl.exp2(s_t * _score_unit(scale_log2, HAS_ALIBI) - lse[None, :]), 0.0)
         dv += tl.dot(p_t.to(do_g.dtype), do_g, input_precision=PRECISION)
         ds_t = p_t * (tl.dot(v, tl.trans(do_g), input_precision=PRECISION) - delta[None, :])  # [BN, GB]
         dk += tl.dot(ds_t.to(q_g.dtype), q_g, input_precision=PRECISION)
@@ -344,15 +361,18 @@ def _dkdv_global_rows(dk, dv, k, v, q_bh, do_bh, stride_ql, stride_dol, cols, co
 
 @triton.jit
 def _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
-               first, t_begin, t_end, last, scale_log2, alibi_log2, DIL, HOLE,
-               HEAD_DIM: tl.constexpr, BLOCK_N: tl.constexpr, MASKED: tl.constexpr,
+               first, start, stop, t_begin, t_end, last, scale_log2, alibi_log2, DIL, HOLE,
+               HEAD_DIM: tl.constexpr, BLOCK_N: tl.constexpr, MASKED: tl.constexpr, ENDS: tl.constexpr,
                HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr, HAS_HOLE: tl.constexpr):
+    """Fold key tiles start..stop - 1 into the running softmax: every tile masked (MASKED), none, or with ENDS
+    (one loop over the whole run) those outside t_begin..t_end - 1."""
     offs_d = tl.arange(0, HEAD_DIM)
-    for t in range(t_begin, t_end):
+    unit = _score_unit(scale_log2, HAS_ALIBI)
+    for t in range(start, stop):
         offs_n = first + t * BLOCK_N + tl.arange(0, BLOCK_N)
         k_at = k_base + (offs_n * DIL)[None, :] * stride_kl + offs_d[:, None]  # [D, BN]
         v_at = v_base + (offs_n * DIL)[:, None] * stride_vl + offs_d[None, :]  # [BN, D]
-        if MASKED:  # an end tile may run past the last key; the tiles between hold none
+        if MASKED or ENDS:  # an end tile may run past the last key; the tiles between hold none
             in_range = offs_n <= last
             k = tl.load(k_at, mask=in_range[None, :], other=0.0)
             v = tl.load(v_at, mask=in_range[:, None], other=0.0)
@@ -361,7 +381,10 @@ def _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, r
             v = tl.load(v_at)
         s = _scores(q, k, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL, HOLE,
                     MASKED, HAS_ALIBI, PRECISION, HAS_HOLE)
-        acc, m_i, l_i = _online_softmax(acc, m_i, l_i, s, v, PRECISION)
+        if ENDS:
+            if (t < t_begin) | (t >= t_end):
+                s = _mask_scores(s, offs_m, offs_n, row_lo, row_hi, HOLE, HAS_HOLE)
+        acc, m_i, l_i = _online_softmax(acc, m_i, l_i, s, v, unit, PRECISION)
     return acc, m_i, l_i
 
 
@@ -383,7 +406,7 @@ def band_fwd_kernel(Q, K, V, O, LSE, SLOPES, GPOS, PM, PL, PACC,
         offs_d = tl.arange(0, HEAD_DIM)
         offs_m, row_ok, rows, q, row_lo, row_hi, first, last, t_begin, t_end, num_tiles = _query_tile(
             Q + b * stride_qb + h * stride_qh, stride_ql, m0, g, Lg, DIL, LEFT, RIGHT, KS, HEAD_DIM, BLOCK_M,
-            BLOCK_N, NEIGHBORHOOD, ONE_LOOP, HAS_HOLE)
+            BLOCK_N, NEIGHBORHOOD, HAS_HOLE)
         alibi_log2 = _alibi_log2(SLOPES, h, HAS_ALIBI)
         k_base = K + b * stride_kb + h * stride_kh + g * stride_kl
         v_base = V + b * stride_vb + h * stride_vh + g * stride_vl
@@ -406,11 +429,17 @@ def band_fwd_kernel(Q, K, V, O, LSE, SLOPES, GPOS, PM, PL, PACC,
                                          V + b * stride_vb + h * stride_vh, stride_kl, stride_vl, rows, GPOS, NG,
                                          LEFT, RIGHT, DIL, scale_log2, alibi_log2, HEAD_DIM, GLOBAL_BLOCK, CAUSAL,
                                          HAS_ALIBI, PRECISION)
-        for phase in tl.static_range(3):
-            start, stop = _phase_tiles(phase, t_begin, t_end, num_tiles)
+        if ONE_LOOP:
             acc, m_i, l_i = _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo,
-                                       row_hi, first, start, stop, last, scale_log2, alibi_log2, DIL, HOLE,
-                                       HEAD_DIM, BLOCK_N, phase != 1, HAS_ALIBI, PRECISION, HAS_HOLE)
+                                       row_hi, first, 0, num_tiles, t_begin, t_end, last, scale_log2, alibi_log2,
+                                       DIL, HOLE, HEAD_DIM, BLOCK_N, False, True, HAS_ALIBI, PRECISION, HAS_HOLE)
+        else:
+            for phase in tl.static_range(3):
+                start, stop = _phase_tiles(phase, t_begin, t_end, num_tiles)
+                acc, m_i, l_i = _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo,
+                                           row_hi, first, start, stop, t_begin, t_end, last, scale_log2, alibi_log2,
+                                           DIL, HOLE, HEAD_DIM, BLOCK_N, phase != 1, False, HAS_ALIBI, PRECISION,
+                                           HAS_HOLE)
         l_safe = tl.where(row_ok, l_i, 1.0)
         out = acc / l_safe[:, None]
         tl.store(O + b * stride_ob + h * stride_oh + rows[:, None] * stride_ol + offs_d[None, :],
@@ -420,18 +449,20 @@ def band_fwd_kernel(Q, K, V, O, LSE, SLOPES, GPOS, PM, PL, PACC,
 
 @triton.jit
 def _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, stride_ql, stride_dol, stride_dql,
-                offs_n, col_lo, col_hi, first, t_begin, t_end, last, scale_log2, alibi_log2, sm_scale, DIL, HOLE,
-                HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, MASKED: tl.constexpr,
+                offs_n, col_lo, col_hi, first, start, stop, t_begin, t_end, last, scale_log2, alibi_log2, sm_scale,
+                DIL, HOLE, HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, MASKED: tl.constexpr, ENDS: tl.constexpr,
                 HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr, ATOMIC_DQ: tl.constexpr, HAS_HOLE: tl.constexpr):
-    """Accumulate dK, dV [BN, D] of one key tile over query tiles t_begin..t_end; col_lo/hi: the first/last
-    query that sees each key. ATOMIC_DQ: also add this tile's share of dQ into a float32 buffer."""
+    """Accumulate dK, dV [BN, D] of one key tile over query tiles start..stop - 1, masked as in ``_fwd_tiles``;
+    col_lo/hi: the first/last query that sees each key. ATOMIC_DQ: also add this tile's share of dQ into a float32
+    buffer."""
     offs_d = tl.arange(0, HEAD_DIM)
-    for t in range(t_begin, t_end):
+    unit = _score_unit(scale_log2, HAS_ALIBI)
+    for t in range(start, stop):
         offs_m = first + t * BLOCK_M + tl.arange(0, BLOCK_M)
         in_range = offs_m <= last
         q_at = q_base + (offs_m * DIL)[:, None] * stride_ql + offs_d[None, :]  # [BM, D]
         do_at = do_base + (offs_m * DIL)[:, None] * stride_dol + offs_d[None, :]
-        if MASKED:  # an end tile may run past the last query; the tiles between hold none
+        if MASKED or ENDS:  # an end tile may run past the last query; the tiles between hold none
             q = tl.load(q_at, mask=in_range[:, None], other=0.0)
             do = tl.load(do_at, mask=in_range[:, None], other=0.0)
             lse = tl.load(lse_base + offs_m * DIL, mask=in_range, other=float("inf"))
@@ -442,15 +473,15 @@ def _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, st
             lse = tl.load(lse_base + offs_m * DIL)
             delta = tl.load(delta_base + offs_m * DIL)
         # transposed scores [BN, BM]: key rows, query columns
-        s_t = tl.dot(k, tl.trans(q), input_precision=PRECISION) * scale_log2
+        s_t = tl.dot(k, tl.trans(q), input_precision=PRECISION)
         if HAS_ALIBI:
-            s_t -= alibi_log2 * (DIL * tl.abs(offs_n[:, None] - offs_m[None, :])).to(tl.float32)
-        p_t = tl.exp2(s_t - lse[None, :])
-        if MASKED:
-            visible = (offs_m[None, :] >= col_lo[:, None]) & (offs_m[None, :] <= col_hi[:, None])
-            if HAS_HOLE:
-                visible = visible & (tl.abs(offs_m[None, :] - offs_n[:, None]) > HOLE)
-            p_t = tl.where(visible, p_t, 0.0)
+            s_t = s_t * scale_log2 - alibi_log2 * (DIL * tl.abs(offs_n[:, None] - offs_m[None, :])).to(tl.float32)
+        p_t = tl.exp2(s_t * unit - lse[None, :])
+        if ENDS:
+            if (t < t_begin) | (t >= t_end):
+                p_t = _mask_probs_t(p_t, offs_m, offs_n, col_lo, col_hi, HOLE, HAS_HOLE)
+        elif MASKED:
+            p_t = _mask_probs_t(p_t, offs_m, offs_n, col_lo, col_hi, HOLE, HAS_HOLE)
         dv += tl.dot(p_t.to(do.dtype), do, input_precision=PRECISION)
         dp_t = tl.dot(v, tl.trans(do), input_precision=PRECISION)  # [BN, BM]
         ds_t = p_t * (dp_t - delta[None, :])
@@ -460,6 +491,16 @@ def _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, st
             tl.atomic_add(dq_base + (offs_m * DIL)[:, None] * stride_dql + offs_d[None, :], dq,
                           mask=in_range[:, None], sem="relaxed")
     return dk, dv
+
+
+@triton.jit
+def _mask_probs_t(p_t, offs_m, offs_n, col_lo, col_hi, HOLE, HAS_HOLE: tl.constexpr):
+    """Transposed probabilities [BN, BM] with 0 where query m does not see key n (outside col_lo..col_hi, or in
+    the hole)."""
+    visible = (offs_m[None, :] >= col_lo[:, None]) & (offs_m[None, :] <= col_hi[:, None])
+    if HAS_HOLE:
+        visible = visible & (tl.abs(offs_m[None, :] - offs_n[:, None]) > HOLE)
+    return tl.where(visible, p_t, 0.0)
 
 
 @triton.jit(do_not_specialize=NO_SPECIALIZE)
@@ -473,10 +514,12 @@ def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES, GPOS, GLSE
                          NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
                          ONE_LOOP: tl.constexpr, HAS_HOLE: tl.constexpr, ACCUMULATE: tl.constexpr,
                          ATOMIC_DQ: tl.constexpr, HAS_GLOBAL: tl.constexpr, CAUSAL: tl.constexpr,
-                         GLOBAL_BLOCK: tl.constexpr, ATOMIC_SLOTS: tl.constexpr):
+                         GLOBAL_BLOCK: tl.constexpr, ATOMIC_SLOTS: tl.constexpr, KV_REGS: tl.constexpr):
     """Grid (key tiles of the longest class, B * H * DIL). DELTA = rowsum(dO * O), float32 [B, H, L].
     ATOMIC_DQ: also accumulate dQ into DQ (float32, zeroed by the caller); otherwise DQ is unused.
-    HAS_GLOBAL: the global rows (log-sum-exp GLSE [B*H, NG]) as an extra query tile; their dQ into DQG."""
+    HAS_GLOBAL: the global rows (log-sum-exp GLSE [B*H, NG]) as an extra query tile; their dQ into DQG.
+    KV_REGS (a tile option): the key tile's K, V stay in registers as the matrix unit's A operand instead of being
+    read from shared memory for every query tile (that traffic bounds narrow query tiles; costs ~30 registers)."""
     pid_n = tl.program_id(0)
     g, bh, b, h, Lg = _program_class(H, L, DIL)
     n0 = pid_n * BLOCK_N
@@ -489,13 +532,16 @@ def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES, GPOS, GLSE
                     mask=col_ok[:, None], other=0.0)
         v = tl.load(V + b * stride_vb + h * stride_vh + cols[:, None] * stride_vl + offs_d[None, :],
                     mask=col_ok[:, None], other=0.0)
+        if KV_REGS:  # computed, not loaded: Triton then feeds them to wgmma from registers
+            k = tl.where(col_ok[:, None], k, 0.0)
+            v = tl.where(col_ok[:, None], v, 0.0)
         alibi_log2 = _alibi_log2(SLOPES, h, HAS_ALIBI)
         col_lo, col_hi = _query_bounds(offs_n, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
         n_last = tl.minimum(n0 + BLOCK_N, Lg) - 1
         first, full_last = _query_bounds(n0, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
         full_first, last = _query_bounds(n_last, Lg, LEFT, RIGHT, KS, NEIGHBORHOOD)
         t_begin, t_end, num_tiles = _tile_split(first, last, full_first, full_last, BLOCK_M)
-        t_begin, t_end = _one_loop(t_begin, t_end, num_tiles, ONE_LOOP, HAS_HOLE)
+        t_begin, t_end = _hole_masks_all(t_begin, t_end, num_tiles, HAS_HOLE)
         q_base = Q + b * stride_qb + h * stride_qh + g * stride_ql
         do_base = DO + b * stride_dob + h * stride_doh + g * stride_dol
         lse_base = LSE + bh * L + g
@@ -503,12 +549,18 @@ def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES, GPOS, GLSE
         dq_base = DQ + b * stride_dqb + h * stride_dqh + g * stride_dql
         dk = tl.zeros([BLOCK_N, HEAD_DIM], dtype=tl.float32)
         dv = tl.zeros([BLOCK_N, HEAD_DIM], dtype=tl.float32)
-        for phase in tl.static_range(3):
-            start, stop = _phase_tiles(phase, t_begin, t_end, num_tiles)
+        if ONE_LOOP:
             dk, dv = _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, stride_ql, stride_dol,
-                                 stride_dql, offs_n, col_lo, col_hi, first, start, stop, last, scale_log2,
-                                 alibi_log2, sm_scale, DIL, HOLE, HEAD_DIM, BLOCK_M, phase != 1, HAS_ALIBI, PRECISION,
-                                 ATOMIC_DQ, HAS_HOLE)
+                                 stride_dql, offs_n, col_lo, col_hi, first, 0, num_tiles, t_begin, t_end, last,
+                                 scale_log2, alibi_log2, sm_scale, DIL, HOLE, HEAD_DIM, BLOCK_M, False, True,
+                                 HAS_ALIBI, PRECISION, ATOMIC_DQ, HAS_HOLE)
+        else:
+            for phase in tl.static_range(3):
+                start, stop = _phase_tiles(phase, t_begin, t_end, num_tiles)
+                dk, dv = _dkdv_tiles(dk, dv, k, v, q_base, do_base, lse_base, delta_base, dq_base, stride_ql,
+                                     stride_dol, stride_dql, offs_n, col_lo, col_hi, first, start, stop, t_begin,
+                                     t_end, last, scale_log2, alibi_log2, sm_scale, DIL, HOLE, HEAD_DIM, BLOCK_M,
+                                     phase != 1, False, HAS_ALIBI, PRECISION, ATOMIC_DQ, HAS_HOLE)
         if HAS_GLOBAL:
             dk, dv = _dkdv_global_rows(dk, dv, k, v, Q + b * stride_qb + h * stride_qh,
                                        DO + b * stride_dob + h * stride_doh, stride_ql, stride_dol, cols, col_ok,
@@ -527,15 +579,17 @@ def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES, GPOS, GLSE
 
 @triton.jit
 def _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
-              first, t_begin, t_end, last, scale_log2, alibi_log2, DIL, HOLE,
-              HEAD_DIM: tl.constexpr, BLOCK_N: tl.constexpr, MASKED: tl.constexpr,
+              first, start, stop, t_begin, t_end, last, scale_log2, alibi_log2, DIL, HOLE,
+              HEAD_DIM: tl.constexpr, BLOCK_N: tl.constexpr, MASKED: tl.constexpr, ENDS: tl.constexpr,
               HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr, HAS_HOLE: tl.constexpr):
+    """Accumulate dQ [BM, D] of one query tile over key tiles start..stop - 1, masked as in ``_fwd_tiles``."""
     offs_d = tl.arange(0, HEAD_DIM)
-    for t in range(t_begin, t_end):
+    unit = _score_unit(scale_log2, HAS_ALIBI)
+    for t in range(start, stop):
         offs_n = first + t * BLOCK_N + tl.arange(0, BLOCK_N)
         k_at = k_base + (offs_n * DIL)[None, :] * stride_kl + offs_d[:, None]  # [D, BN]
         v_at = v_base + (offs_n * DIL)[None, :] * stride_vl + offs_d[:, None]  # [D, BN]
-        if MASKED:  # an end tile may run past the last key; the tiles between hold none
+        if MASKED or ENDS:  # an end tile may run past the last key; the tiles between hold none
             in_range = offs_n <= last
             k_t = tl.load(k_at, mask=in_range[None, :], other=0.0)
             v_t = tl.load(v_at, mask=in_range[None, :], other=0.0)
@@ -544,7 +598,10 @@ def _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_
             v_t = tl.load(v_at)
         s = _scores(q, k_t, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL, HOLE,
                     MASKED, HAS_ALIBI, PRECISION, HAS_HOLE)
-        p = tl.exp2(s - lse[:, None])
+        if ENDS:
+            if (t < t_begin) | (t >= t_end):
+                s = _mask_scores(s, offs_m, offs_n, row_lo, row_hi, HOLE, HAS_HOLE)
+        p = tl.exp2(s * unit - lse[:, None])
         dp = tl.dot(do, v_t, input_precision=PRECISION)  # [BM, BN]
         ds = p * (dp - delta[:, None])
         dq += tl.dot(ds.to(k_t.dtype), tl.trans(k_t), input_precision=PRECISION)
@@ -572,7 +629,7 @@ def band_bwd_dq_kernel(Q, K, V, O, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG,
         offs_d = tl.arange(0, HEAD_DIM)
         offs_m, row_ok, rows, q, row_lo, row_hi, first, last, t_begin, t_end, num_tiles = _query_tile(
             Q + b * stride_qb + h * stride_qh, stride_ql, m0, g, Lg, DIL, LEFT, RIGHT, KS, HEAD_DIM, BLOCK_M,
-            BLOCK_N, NEIGHBORHOOD, ONE_LOOP, HAS_HOLE)
+            BLOCK_N, NEIGHBORHOOD, HAS_HOLE)
         do = tl.load(DO + b * stride_dob + h * stride_doh + rows[:, None] * stride_dol + offs_d[None, :],
                      mask=row_ok[:, None], other=0.0)
         lse = tl.load(LSE + bh * L + rows, mask=row_ok, other=float("inf"))
@@ -590,11 +647,16 @@ def band_bwd_dq_kernel(Q, K, V, O, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG,
                              V + b * stride_vb + h * stride_vh, stride_kl, stride_vl, rows, GPOS, NG, DKG, DVG, bh,
                              pid_m % ATOMIC_SLOTS, LEFT, RIGHT, DIL, scale_log2, alibi_log2, sm_scale, HEAD_DIM,
                              GLOBAL_BLOCK, ATOMIC_SLOTS, CAUSAL, HAS_ALIBI, PRECISION)
-        for phase in tl.static_range(3):
-            start, stop = _phase_tiles(phase, t_begin, t_end, num_tiles)
+        if ONE_LOOP:
             dq = _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
-                           first, start, stop, last, scale_log2, alibi_log2, DIL, HOLE, HEAD_DIM, BLOCK_N,
-                           phase != 1, HAS_ALIBI, PRECISION, HAS_HOLE)
+                           first, 0, num_tiles, t_begin, t_end, last, scale_log2, alibi_log2, DIL, HOLE, HEAD_DIM,
+                           BLOCK_N, False, True, HAS_ALIBI, PRECISION, HAS_HOLE)
+        else:
+            for phase in tl.static_range(3):
+                start, stop = _phase_tiles(phase, t_begin, t_end, num_tiles)
+                dq = _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
+                               first, start, stop, t_begin, t_end, last, scale_log2, alibi_log2, DIL, HOLE, HEAD_DIM,
+                               BLOCK_N, phase != 1, False, HAS_ALIBI, PRECISION, HAS_HOLE)
         dq_at = DQ + b * stride_dqb + h * stride_dqh + rows[:, None] * stride_dql + offs_d[None, :]
         dq *= sm_scale
         if ACCUMULATE:  # add to an earlier pass's gradient

@@ -50,7 +50,7 @@ def variants() -> list[tuple[str, str, dict, str]]:
         out.append(("band_fwd_kernel", {**base, **switches, "INIT": chained}, dtype))
         out.append(("band_bwd_dq_kernel", {**base, **switches, "ATOMIC_SLOTS": 8, "ACCUMULATE": chained}, dtype))
         out.append(("band_bwd_dkdv_kernel", {**base, **switches, "ATOMIC_SLOTS": 8, "ATOMIC_DQ": glob,
-                                             "ACCUMULATE": chained}, dtype))
+                                             "ACCUMULATE": chained, "KV_REGS": one}, dtype))
     out.append(("band_fwd_kernel", {**base, "HAS_GLOBAL": True, "ONE_LOOP": False, "NEIGHBORHOOD": False,
                                     "HAS_ALIBI": False, "CAUSAL": False, "PRECISION": "ieee", "INIT": False,
                                     "HAS_HOLE": False}, "fp32"))

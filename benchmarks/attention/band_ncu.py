@@ -1,0 +1,50 @@
+"""One forward+backward call of a band pattern inside a profiler window, for Nsight Compute.
+
+    ncu --clock-control none --profile-from-start off --section ... \
+        python3 benchmarks/attention/band_ncu.py --pattern dilated --length 65536
+
+Warms up first (autotuning, compilation stay outside the window: ``--profile-from-start off``), then opens the
+CUDA profiler around one call. Without ncu it prints the forward+backward time with dQ from its own kernel and
+from atomic adds in the dK/dV kernel (one band, no global tokens).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from host_time import median_event_ms  # this script's folder
+
+from genoattn.attention.backends import triton_band
+from genoattn.bench.attention import PATTERNS
+
+
+def fwdbwd(pattern: object, leaves: list, grad: torch.Tensor) -> None:
+    torch.autograd.grad(triton_band.backend.attend(*leaves, pattern), leaves, grad)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pattern", default="dilated")
+    parser.add_argument("--length", type=int, default=65536)
+    args = parser.parse_args()
+    pattern = PATTERNS[args.pattern]()
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    q, k, v, grad = (torch.randn(1, 8, args.length, 64, device="cuda", generator=gen, dtype=torch.bfloat16)
+                     for _ in range(4))
+    leaves = [t.requires_grad_() for t in (q, k, v)]
+    for atomic in ("0", "1"):
+        triton_band.ATOMIC_DQ = atomic
+        print(f"{args.pattern} L={args.length} atomic_dq={atomic}: fwd+bwd "
+              f"{median_event_ms(lambda: fwdbwd(pattern, leaves, grad)):.3f} ms")
+    triton_band.ATOMIC_DQ = "0"
+    fwdbwd(pattern, leaves, grad)
+    torch.cuda.synchronize()
+    torch.cuda.cudart().cudaProfilerStart()
+    fwdbwd(pattern, leaves, grad)
+    torch.cuda.synchronize()
+    torch.cuda.cudart().cudaProfilerStop()
+
+
+if __name__ == "__main__":
+    main()
