@@ -95,7 +95,7 @@ def test_kernels_match_reference_in_interpreter(run_interpreted):
     cases = run_interpreted("triton_band_interpret.py")
     assert len(cases) == 9 + 5  # band patterns (Strided: two chained bands), then Longformer
     for case in cases:
-        errors = [case["out"], *case["grads"]]
+        errors = [case["out"], *case["grads"], *case["separate_grads"]]
         if "atomic_grads" in case:
             errors += [*case["atomic_grads"], case["auto_out"], *case["auto_grads"]]
         else:
@@ -161,15 +161,19 @@ def test_gpu_matches_reference(pattern, length, bias, dtype):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available() or not HAS_TRITON, reason="needs a CUDA GPU and triton")
+@pytest.mark.parametrize("fused", [False, True])
 @pytest.mark.parametrize("one_loop", [False, True])
 @pytest.mark.parametrize(("pattern", "length", "bias"), [
     (DilatedSlidingWindow(128, 2), 3001, None), (Neighborhood(255, 2), 3000, None), (Strided(64), 3000, None),
     (Longformer(256, global_tokens=(0, 1500, -1)), 3000, None), (SlidingWindow(64, causal=True), 2000, "alibi"),
 ], ids=str)
-def test_gpu_both_walks(pattern, length, bias, one_loop):
+def test_gpu_both_walks(pattern, length, bias, one_loop, fused, monkeypatch):
     """Both tile walks, fixed tiles (bfloat16): three loops (masks only in the end loops) and one loop (masks end
-    tiles by a run-time test; here with dK/dV's K, V in registers), against the float64 reference."""
+    tiles by a run-time test), the backward fused in one launch or as two kernels, against the float64 reference."""
+    from genoattn.attention.backends import triton_band
     from genoattn.attention.backends.triton_band import _global_tokens, band_backward, band_forward
+
+    monkeypatch.setattr(triton_band, "FUSED", fused)
 
     q, k, v, grad, slopes, expected, expected_grads = reference_case(pattern, length, bias, heads=4, seed=3)
     low = [t.bfloat16() for t in (q, k, v)]
@@ -178,7 +182,7 @@ def test_gpu_both_walks(pattern, length, bias, one_loop):
     alibi = slopes.float() if bias else None
     out, lse, row_lse = band_forward(*low, bands, alibi, blocks=(64, 64, one_loop), tokens=tokens)
     grads = band_backward(grad.bfloat16(), *low, out, lse, bands, alibi, atomic_dq=False, tokens=tokens,
-                          blocks=((16, 64, one_loop, one_loop), (64, 64, one_loop)), row_lse=row_lse)
+                          blocks=((16, 64, one_loop), (64, 64, one_loop)), row_lse=row_lse)
     for got, want, tol in zip((out, *grads), (expected, *expected_grads), (1.5e-2, 3e-2, 3e-2, 3e-2)):
         assert ((got.double() - want).norm() / want.norm()).item() < tol
 

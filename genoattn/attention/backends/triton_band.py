@@ -40,11 +40,13 @@ from genoattn.attention.patterns import Longformer
 # summation order not fixed). GENOATTN_TRITON_BAND_ATOMIC_DQ=0/1 fixes it; auto times both on the first backward
 # of each shape and keeps the faster, except under torch.use_deterministic_algorithms(True).
 ATOMIC_DQ = os.environ.get("GENOATTN_TRITON_BAND_ATOMIC_DQ", "0").strip().lower()
+# The backward's dQ and dK/dV programs in one launch (band_bwd_kernel, interleaved) instead of two kernels one after
+# the other; GENOATTN_TRITON_BAND_FUSED=0 runs the two kernels.
+FUSED = os.environ.get("GENOATTN_TRITON_BAND_FUSED", "1") != "0"
 LOG2E = 1.4426950408889634
 
 
 _kernels: dict = {}
-DKDV_META = {"KV_REGS": False}  # the dK/dV kernel's extra meta-parameter, off unless a tile option sets it
 
 
 def _autotuned():
@@ -59,31 +61,40 @@ def _autotuned():
 
     key = ["L", "DIL", "LEFT", "RIGHT", "KS", "HOLE", "HEAD_DIM", "HAS_GLOBAL"]
 
-    def configs(shapes, extra=(), meta=None):
-        """Tile options: the shapes with the three-loop walk, the first two also as one loop (ONE_LOOP), then
-        ``extra`` (BLOCK_M, BLOCK_N, warps, stages, ONE_LOOP, {meta-parameters}, maxnreg); ``meta``: further
-        meta-parameters' defaults. Without tuning the first shape, under the interpreter the last shape as one loop
-        (the fixed-tile tests cover the three-loop walk)."""
-        meta = meta or {}
-        options = [(*shape, one, meta, None) for one in (False, True) for shape in (shapes if not one else shapes[:2])]
-        options = [(*shapes[-1], True, meta, None)] if INTERPRET else [*options, *extra] if TUNE else options[:1]
-        return [triton.Config({"BLOCK_M": m, "BLOCK_N": n, "ONE_LOOP": one, **meta}, num_warps=w, num_stages=s,
-                              maxnreg=cap) for m, n, w, s, one, meta, cap in options]
+    def configs(options):
+        """triton.Config per option (BLOCK_M, BLOCK_N, warps, stages, ONE_LOOP[, register cap]): without tuning
+        the first, under the interpreter a small one-loop option (the fixed-tile tests cover the three-loop walk)."""
+        options = [(32, 32, 4, 2, True)] if INTERPRET else options if TUNE else options[:1]
+        return [triton.Config({"BLOCK_M": m, "BLOCK_N": n, "ONE_LOOP": one}, num_warps=w, num_stages=s,
+                              maxnreg=cap[0] if cap else None) for m, n, w, s, one, *cap in options]
 
-    # (BLOCK_M, BLOCK_N, warps, stages): first the default without tuning, last the interpreter's (small).
-    # The first entries won every shape of the H200 profile (benchmarks/attention/h200-band); each list keeps the
-    # first four of that profile's longer lists (fewer compilations), wider dK/dV tiles, and 128-row forward and dQ
-    # tiles (more work per program for short bands).
-    forward = [(64, 64, 4, 3), (64, 64, 4, 4), (64, 32, 4, 3), (32, 64, 4, 3), (128, 64, 8, 3), (32, 32, 4, 2)]
-    dkdv = [(32, 64, 4, 3), (32, 64, 4, 4), (16, 64, 4, 3), (32, 64, 2, 3), (64, 128, 8, 3), (32, 128, 8, 3),
-            (64, 64, 4, 3), (16, 64, 4, 4), (16, 32, 4, 3), (32, 32, 4, 2)]
-    dq = [(64, 64, 4, 3), (64, 32, 4, 2), (64, 64, 4, 4), (32, 64, 4, 3), (128, 64, 8, 3), (32, 32, 4, 2)]
+    # (BLOCK_M, BLOCK_N, warps, stages, ONE_LOOP[, register cap]); the first is the default without tuning. From
+    # the H200 profiles (benchmarks/attention/h200-band, h200-session5): three-loop shapes that won some shape, one-loop
+    # shapes (masks only its end tiles; won every short band's forward and dQ), and 128-register caps (4 programs
+    # of 4 warps per SM instead of 3, no spills; with 2 stages the shared memory fits four).
+    forward = [(64, 64, 4, 3, False), (64, 64, 4, 4, False), (64, 32, 4, 3, False), (32, 64, 4, 3, False),
+               (128, 64, 8, 3, False), (64, 64, 4, 3, True), (64, 64, 4, 4, True), (64, 32, 4, 3, True),
+               (64, 64, 4, 2, True, 128), (64, 64, 4, 3, True, 128)]
+    dkdv = [(32, 64, 4, 3, False), (32, 64, 4, 4, False), (16, 64, 4, 3, False), (32, 64, 2, 3, False),
+            (64, 128, 8, 3, False), (32, 128, 8, 3, False), (64, 64, 4, 3, False), (16, 64, 4, 4, False),
+            (32, 64, 4, 3, True), (16, 64, 4, 3, True), (16, 64, 4, 3, False, 128)]
+    dq = [(64, 64, 4, 3, False), (64, 32, 4, 2, False), (64, 64, 4, 4, False), (32, 64, 4, 3, False),
+          (128, 64, 8, 3, False), (64, 64, 4, 3, True), (64, 32, 4, 2, True), (64, 64, 4, 2, True, 128),
+          (64, 64, 4, 3, True, 128)]
     _kernels["fwd"] = triton.autotune(configs(forward), key=[*key, "INIT"])(kt.band_fwd_kernel)
-    # K, V in registers (KV_REGS) for 16-row query tiles, capped at 168 registers: three programs per SM, no spills
-    in_registers = [(16, 64, 4, s, one, {"KV_REGS": True}, 168) for s in (3, 4) for one in (False, True)]
-    _kernels["dkdv"] = triton.autotune(configs(dkdv, in_registers, DKDV_META), key=[*key, "ATOMIC_DQ", "ACCUMULATE"])(
-        kt.band_bwd_dkdv_kernel)
+    _kernels["dkdv"] = triton.autotune(configs(dkdv), key=[*key, "ATOMIC_DQ", "ACCUMULATE"])(kt.band_bwd_dkdv_kernel)
     _kernels["dq"] = triton.autotune(configs(dq), key=[*key, "ACCUMULATE"])(kt.band_bwd_dq_kernel)
+    # the fused backward: (dQ BLOCK_M, BLOCK_N, ONE_LOOP, dK/dV BLOCK_M, BLOCK_N, ONE_LOOP, warps, stages[, cap])
+    fused = [(64, 64, False, 32, 64, False, 4, 3), (64, 64, True, 16, 64, False, 4, 3),
+             (64, 64, True, 32, 64, False, 4, 3), (64, 64, True, 16, 64, True, 4, 3),
+             (64, 64, False, 16, 64, False, 4, 3), (64, 32, False, 32, 64, False, 4, 3),
+             (64, 64, True, 64, 64, False, 4, 3), (64, 64, False, 32, 64, False, 4, 4),
+             (64, 64, True, 16, 64, False, 4, 2, 128)]
+    fused = [(32, 32, True, 32, 32, True, 4, 2)] if INTERPRET else fused if TUNE else fused[:1]
+    _kernels["bwd"] = triton.autotune(
+        [triton.Config({"DQ_BLOCK_M": qm, "DQ_BLOCK_N": qn, "DQ_ONE_LOOP": qone, "BLOCK_M": m, "BLOCK_N": n,
+                        "ONE_LOOP": one}, num_warps=w, num_stages=st, maxnreg=cap[0] if cap else None)
+         for qm, qn, qone, m, n, one, w, st, *cap in fused], key=[*key, "ACCUMULATE"])(kt.band_bwd_kernel)
     return _kernels
 
 
@@ -114,21 +125,23 @@ def _launch_passes(name: str, tile: str, q: Tensor, bands: tuple[Band, ...], blo
     return tuned
 
 
-def _launch(name: str, tile: str, q: Tensor, band: Band, blocks: tuple[int, int] | None, *args, **kwargs) -> bool:
+def _launch(name: str, tile: str | tuple[str, ...], q: Tensor, band: Band, blocks: tuple | dict | None, *args,
+            **kwargs) -> bool:
     """Run kernel ``name`` over (tiles of the longest residue class, B * H * DIL) programs; ``tile`` names
-    the block that tiles the grid. ``blocks`` = (BLOCK_M, BLOCK_N[, ONE_LOOP[, KV_REGS (dK/dV only)]]) fixes the
-    tiles (tests; default: the three-loop walk), else autotuned.
+    the block that tiles the grid (several: their tiles add up). ``blocks`` = (BLOCK_M, BLOCK_N[, ONE_LOOP]), or a
+    dict of meta-parameters, fixes the tiles (tests; default: the three-loop walk), else autotuned.
     True when this call autotuned (the kernel then ran several times: accumulated outputs need a rerun)."""
     batch, heads, length = q.shape[:3]
     longest = -(-length // band.dilation)
+    tile_names = (tile,) if isinstance(tile, str) else tile
 
     def grid(meta: dict) -> tuple[int, int]:
-        return (-(-longest // meta[tile]), batch * heads * band.dilation)
+        return (sum(-(-longest // meta[name]) for name in tile_names), batch * heads * band.dilation)
 
     key = (name, tuple(q.shape), q.dtype, band,
            *(kwargs.get(flag, False) for flag in ("HAS_ALIBI", "ATOMIC_DQ", "HAS_GLOBAL", "INIT", "ACCUMULATE")))
-    defaults = {"ONE_LOOP": False, **(DKDV_META if name == "dkdv" else {})}
-    tiles = None if blocks is None else {**defaults, **dict(zip(("BLOCK_M", "BLOCK_N", "ONE_LOOP", "KV_REGS"), blocks))}
+    tiles = blocks if blocks is None or isinstance(blocks, dict) else {
+        "ONE_LOOP": False, **dict(zip(("BLOCK_M", "BLOCK_N", "ONE_LOOP"), blocks))}
     return launch(_autotuned()[name], key, grid, args, kwargs, tiles)
 
 
@@ -155,10 +168,11 @@ def band_forward(q: Tensor, k: Tensor, v: Tensor, bands: Band | tuple[Band, ...]
     count, global_block = token_kwargs["NG"], token_kwargs["GLOBAL_BLOCK"]
     longest = -(-length // bands[0].dilation)  # the longest residue class
     slots = bands[0].dilation * -(-longest // global_block) if count else 0  # one per 16 rows: any BLOCK_M fits
-    # the global rows' partial softmax per forward program: max (-inf: empty slot), sum, output
-    part_max = torch.full((batch * heads, count, slots), float("-inf"), device=q.device)
-    part_sum = torch.empty(batch * heads, count, slots, device=q.device)
-    part_out = torch.empty(batch * heads, count, slots, head_dim, device=q.device)
+    # the global rows' partial softmax per forward program: max (-inf: empty slot), sum, output (without global
+    # tokens the kernels never read them: lse stands in, one allocation fewer each on the host's critical path)
+    part_max = torch.full((batch * heads, count, slots), float("-inf"), device=q.device) if count else lse
+    part_sum = torch.empty(batch * heads, count, slots, device=q.device) if count else lse
+    part_out = torch.empty(batch * heads, count, slots, head_dim, device=q.device) if count else lse
     positions = lse if tokens is None else tokens.positions
     args = (q, k, v, out, lse, slopes, positions, part_max, part_sum, part_out,
             *q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *out.stride()[:3])
@@ -203,7 +217,8 @@ def band_backward(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor
     batch, heads, length = q.shape[:3]
     delta = torch.empty(batch, heads, length, device=q.device, dtype=torch.float32)  # rowsum(dO * O)
     _autotuned()
-    if atomic_dq:  # else the dQ kernel, which runs first, computes delta
+    fused = FUSED and not atomic_dq
+    if atomic_dq or fused:  # else the dQ kernel, which runs first, computes delta
         from genoattn.attention.kernels.band_triton import band_bwd_delta_kernel
 
         run_kernel(band_bwd_delta_kernel, (-(-length // 64), batch * heads),
@@ -216,14 +231,33 @@ def band_backward(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor
     strides = (*q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *grad_out.stride()[:3])
     dkdv_blocks, dq_blocks = blocks if blocks is not None else (None, None)
     positions = lse if tokens is None else tokens.positions
-    # the global tokens' gradients, ATOMIC_SLOTS partial sums each: dK, dV (as columns), dQ (as rows)
-    token_grads = torch.zeros(3, batch * heads, ATOMIC_SLOTS, count, head_dim, device=q.device)
+    # the global tokens' gradients, ATOMIC_SLOTS partial sums each: dK, dV (as columns), dQ (as rows); without
+    # global tokens the kernels never touch them
+    token_grads = (torch.zeros(3, batch * heads, ATOMIC_SLOTS, count, head_dim, device=q.device) if count
+                   else (lse, lse, lse))
     dkdv_args = (q, k, v, grad_out, lse, delta, dk, dv, dq, slopes, positions,
                  lse if row_lse is None else row_lse, token_grads[2], *strides, *dk.stride()[:3],
                  *dv.stride()[:3], *dq.stride()[:3])
     dq_args = (q, k, v, out, grad_out, lse, delta, dq, slopes, positions, token_grads[0], token_grads[1],
                *strides[:9], *out.stride()[:3], *strides[9:], *dq.stride()[:3])
     kwargs = dict(scale_log2=scale * LOG2E, sm_scale=scale, ATOMIC_SLOTS=ATOMIC_SLOTS, **token_kwargs)
+    if fused:
+        bwd_args = (q, k, v, out, grad_out, lse, delta, dq, dk, dv, slopes, positions,
+                    lse if row_lse is None else row_lse, *token_grads, *strides[:9], *out.stride()[:3],
+                    *strides[9:], *dq.stride()[:3], *dk.stride()[:3], *dv.stride()[:3])
+        fused_blocks = None if blocks is None else {
+            **dict(zip(("BLOCK_M", "BLOCK_N", "ONE_LOOP"), (*dkdv_blocks, False)[:3])),
+            **dict(zip(("DQ_BLOCK_M", "DQ_BLOCK_N", "DQ_ONE_LOOP"), (*dq_blocks, False)[:3]))}
+
+        def bwd() -> bool:
+            return _launch_passes("bwd", ("DQ_BLOCK_M", "BLOCK_N"), q, bands, fused_blocks, "ACCUMULATE",
+                                  alibi_slopes, *bwd_args, **kwargs)
+
+        if bwd() and (count or len(bands) > 1):  # autotuning ran it several times: outputs added into are wrong
+            if count:
+                token_grads.zero_()
+            bwd()
+        return _token_gradients(dq, dk, dv, token_grads, tokens)
 
     def dkdv() -> bool:
         return _launch_passes("dkdv", "BLOCK_N", q, bands, dkdv_blocks, "ACCUMULATE", alibi_slopes, *dkdv_args,
@@ -234,21 +268,32 @@ def band_backward(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor
 
     # autotuning runs a kernel several times; where that adds into outputs, zero them and run once more
     if not atomic_dq and dq_pass() and (count or len(bands) > 1):
-        token_grads[:2].zero_()
+        if count:
+            token_grads[:2].zero_()
         dq_pass()
     if dkdv() and (atomic_dq or count or len(bands) > 1):
         if atomic_dq:
             dq.zero_()
-        token_grads[2].zero_()
+        if count:
+            token_grads[2].zero_()
         dkdv()
     if atomic_dq:
         return dq.to(q.dtype), dk, dv
-    if count:  # the dQ kernel gave the global rows nothing (lse = +inf there): their dQ is token_grads[2]
-        sums = token_grads.sum(2).view(3, batch, heads, count, head_dim)
-        index = tokens.positions.long()
-        dk.index_add_(2, index, sums[0].to(dk.dtype))
-        dv.index_add_(2, index, sums[1].to(dv.dtype))
-        dq.index_copy_(2, index, sums[2].to(dq.dtype))
+    return _token_gradients(dq, dk, dv, token_grads, tokens)
+
+
+def _token_gradients(dq: Tensor, dk: Tensor, dv: Tensor, token_grads: Tensor | tuple, tokens: GlobalTokens | None
+                     ) -> tuple[Tensor, Tensor, Tensor]:
+    """(dq, dk, dv) with the global tokens' gradients added (their columns' dK, dV) and set (their rows' dQ, which
+    the dQ programs left out: lse = +inf there); ``token_grads`` [3, B * H, ATOMIC_SLOTS, G, D] partial sums."""
+    if tokens is None or not tokens.positions.numel():
+        return dq, dk, dv
+    batch, heads, _, head_dim = dq.shape
+    sums = token_grads.sum(2).view(3, batch, heads, -1, head_dim)
+    index = tokens.positions.long()
+    dk.index_add_(2, index, sums[0].to(dk.dtype))
+    dv.index_add_(2, index, sums[1].to(dv.dtype))
+    dq.index_copy_(2, index, sums[2].to(dq.dtype))
     return dq, dk, dv
 
 

@@ -50,7 +50,9 @@ def variants() -> list[tuple[str, str, dict, str]]:
         out.append(("band_fwd_kernel", {**base, **switches, "INIT": chained}, dtype))
         out.append(("band_bwd_dq_kernel", {**base, **switches, "ATOMIC_SLOTS": 8, "ACCUMULATE": chained}, dtype))
         out.append(("band_bwd_dkdv_kernel", {**base, **switches, "ATOMIC_SLOTS": 8, "ATOMIC_DQ": glob,
-                                             "ACCUMULATE": chained, "KV_REGS": one}, dtype))
+                                             "ACCUMULATE": chained}, dtype))
+        out.append(("band_bwd_kernel", {**base, **switches, "ATOMIC_SLOTS": 8, "ACCUMULATE": chained, "BLOCK_M": 16,
+                                        "DQ_BLOCK_M": 64, "DQ_BLOCK_N": 64, "DQ_ONE_LOOP": not one}, dtype))
     out.append(("band_fwd_kernel", {**base, "HAS_GLOBAL": True, "ONE_LOOP": False, "NEIGHBORHOOD": False,
                                     "HAS_ALIBI": False, "CAUSAL": False, "PRECISION": "ieee", "INIT": False,
                                     "HAS_HOLE": False}, "fp32"))

@@ -20,7 +20,7 @@ INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
 TUNE = os.environ.get("GENOATTN_TRITON_BAND_TUNE", "1") != "0" and not INTERPRET
 FAST_LAUNCH = os.environ.get("GENOATTN_TRITON_BAND_FAST_LAUNCH", "1") != "0" and not INTERPRET
 best_configs: dict = {}  # (kernel, shape, dtype, ...) -> the triton.Config autotuning chose
-_compiled: dict = {}  # launch signature -> (compiled kernel, parameter names)
+_compiled: dict = {}  # launch signature -> compiled kernel
 
 
 def triton_missing() -> str | None:
@@ -111,37 +111,33 @@ def launch(tuned, key: tuple, grid: Callable[[dict], tuple], args: tuple, kwargs
     return False
 
 
-def _signature(kernel, args: tuple, kwargs: dict) -> tuple:
-    """What the compiled binary depends on: kernel, tensor dtypes and 16-byte alignment, int values (strides;
-    the index scalars are not specialised but cheap to include), constexpr values."""
-    parts = [id(kernel)]
-    for value in (*args, *sorted(kwargs.items())):
-        if isinstance(value, Tensor):
-            parts.append((value.dtype, value.data_ptr() % 16 == 0, value.device.index))
-        elif isinstance(value, float):
-            parts.append(float)
-        else:
-            parts.append(value)
-    return tuple(parts)
+CONFIG_KEYS = ("num_warps", "num_stages", "num_ctas", "maxnreg")  # launch options that change the binary
 
 
 def run_kernel(kernel, grid, args: tuple, kwargs: dict) -> None:
     """Launch a Triton JIT kernel. With ``FAST_LAUNCH``, a launch whose signature was seen before goes straight to
     the compiled binary, skipping the JIT dispatcher's per-call argument binding (measured ~0.07 ms of host time
-    per forward call at 64k on an H200, where the band forward kernel itself takes 0.27 ms)."""
+    per forward call at 64k on an H200, where the band forward kernel itself takes 0.27 ms). The signature is
+    what the binary depends on: the kernel, each tensor's dtype, 16-byte alignment and device, the other argument
+    values (ints: Triton specialises on strides), the launch options."""
     if not FAST_LAUNCH:
         kernel[grid](*args, **kwargs)
         return
-    signature = _signature(kernel, args, kwargs)
-    cached = _compiled.get(signature)
-    if cached is None:
+    names = kernel.arg_names
+    try:
+        values = [*args, *[kwargs[name] for name in names[len(args):]]]
+    except KeyError:  # a missing argument: Triton's own launch path reports it
+        kernel[grid](*args, **kwargs)
+        return
+    signature = (id(kernel), *[(v.dtype, v.data_ptr() % 16 == 0, v.get_device()) if isinstance(v, Tensor) else v
+                               for v in values], *[kwargs.get(key) for key in CONFIG_KEYS])
+    compiled = _compiled.get(signature)
+    if compiled is None:
         compiled = kernel[grid](*args, **kwargs)
         if hasattr(compiled, "result"):  # asynchronous compilation
             compiled = compiled.result()
-        _compiled[signature] = (compiled, kernel.arg_names)
+        _compiled[signature] = compiled
         return
-    compiled, names = cached
-    values = [*args, *(kwargs[name] for name in names[len(args):])]
     size = grid(dict(zip(names, values))) if callable(grid) else grid
     stream = torch.cuda.current_stream(args[0].device).cuda_stream
     compiled.run(size[0], size[1] if len(size) > 1 else 1, size[2] if len(size) > 2 else 1, stream,
