@@ -60,6 +60,10 @@ def main() -> None:
     args = parser.parse_args()
     for name in args.patterns:
         report(name, PATTERNS[name](), get_backend(args.backend), args.length)
+    from genoattn.attention.kernels.launch import best_configs
+
+    for key, config in best_configs.items():  # the tiles the autotuner chose, per kernel and shape
+        print(f"tiles {key[0]} {key[3]} flags={key[4:]}: {config}")
 
 
 def report(name: str, pattern: object, backend, length: int) -> None:

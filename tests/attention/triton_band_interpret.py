@@ -50,15 +50,6 @@ LONGFORMER_CASES = [  # pattern, L, alibi: window and global columns on the kern
 ]
 
 
-def separate_backward(*args, **kwargs) -> tuple:
-    """``band_backward`` with the dQ and dK/dV kernels launched one after the other (not the fused kernel)."""
-    triton_band.FUSED = False
-    try:
-        return band_backward(*args, **kwargs)
-    finally:
-        triton_band.FUSED = True
-
-
 def longformer_cases() -> None:
     triton_band.MERGE_SLOTS = 2  # several merge programs per global row even at these lengths
     for pattern, length, alibi in LONGFORMER_CASES:
@@ -79,11 +70,8 @@ def longformer_cases() -> None:
                                                tokens=tokens)
         fixed_grads = band_backward(grad.float(), q32, k32, v32, fixed_out, lse, longformer_band(pattern), slopes32,
                                     blocks=((16, 32), (32, 16)), tokens=tokens, row_lse=row_lse)
-        separate = separate_backward(grad.float(), q32, k32, v32, fixed_out, lse, longformer_band(pattern), slopes32,
-                                     blocks=((16, 32), (32, 16)), tokens=tokens, row_lse=row_lse)
         errors = {"out": (out.double() - expected).abs().max().item(),
                   "grads": [(a.double() - b).abs().max().item() for a, b in zip(grads, expected_grads)],
-                  "separate_grads": [(a.double() - b).abs().max().item() for a, b in zip(separate, expected_grads)],
                   "fixed_out": (fixed_out.double() - expected).abs().max().item(),
                   "fixed_grads": [(a.double() - b).abs().max().item() for a, b in zip(fixed_grads, expected_grads)]}
         print(json.dumps({"case": f"{pattern} L={length} alibi={alibi}", **errors}))
@@ -105,7 +93,6 @@ def main() -> None:
         grads = band_backward(grad.float(), q32, k32, v32, out, lse, band, slopes32, blocks=bwd_blocks)
         atomic = band_backward(grad.float(), q32, k32, v32, out, lse, band, slopes32, blocks=bwd_blocks,
                                atomic_dq=True)
-        separate = separate_backward(grad.float(), q32, k32, v32, out, lse, band, slopes32, blocks=bwd_blocks)
         # the backend's own path (can_run, attend with autograd) with autotuned (here: the interpreter's) tiles
         leaves32 = [t.clone().requires_grad_() for t in (q32, k32, v32)]
         assert backend.can_run(*leaves32, pattern) is None
@@ -115,7 +102,6 @@ def main() -> None:
             "out": (out.double() - expected).abs().max().item(),
             "grads": [(a.double() - b).abs().max().item() for a, b in zip(grads, expected_grads)],
             "atomic_grads": [(a.double() - b).abs().max().item() for a, b in zip(atomic, expected_grads)],
-            "separate_grads": [(a.double() - b).abs().max().item() for a, b in zip(separate, expected_grads)],
             "auto_out": (auto_out.double() - expected).abs().max().item(),
             "auto_grads": [(a.double() - b).abs().max().item() for a, b in zip(auto_grads, expected_grads)],
         }

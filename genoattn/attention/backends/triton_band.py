@@ -40,9 +40,6 @@ from genoattn.attention.patterns import Longformer
 # summation order not fixed). GENOATTN_TRITON_BAND_ATOMIC_DQ=0/1 fixes it; auto times both on the first backward
 # of each shape and keeps the faster, except under torch.use_deterministic_algorithms(True).
 ATOMIC_DQ = os.environ.get("GENOATTN_TRITON_BAND_ATOMIC_DQ", "0").strip().lower()
-# The backward's dQ and dK/dV programs in one launch (band_bwd_kernel, interleaved) instead of two kernels one after
-# the other; GENOATTN_TRITON_BAND_FUSED=0 runs the two kernels.
-FUSED = os.environ.get("GENOATTN_TRITON_BAND_FUSED", "1") != "0"
 LOG2E = 1.4426950408889634
 
 
@@ -70,31 +67,22 @@ def _autotuned():
 
     # (BLOCK_M, BLOCK_N, warps, stages, ONE_LOOP[, register cap]); the first is the default without tuning. From
     # the H200 profiles (benchmarks/attention/h200-band, h200-session5): three-loop shapes that won some shape, one-loop
-    # shapes (masks only its end tiles; won every short band's forward and dQ), and 128-register caps (4 programs
-    # of 4 warps per SM instead of 3, no spills; with 2 stages the shared memory fits four).
+    # shapes (masks only its end tiles; won every short band's forward and dQ), and shapes that fit more warps per
+    # multiprocessor (register-bound at 4 warps: 3 programs of 144-166 registers): a 128-register cap (4 programs,
+    # no spills; with 2 stages the shared memory fits four) or 8 warps (two warpgroups share each tile).
     forward = [(64, 64, 4, 3, False), (64, 64, 4, 4, False), (64, 32, 4, 3, False), (32, 64, 4, 3, False),
                (128, 64, 8, 3, False), (64, 64, 4, 3, True), (64, 64, 4, 4, True), (64, 32, 4, 3, True),
-               (64, 64, 4, 2, True, 128), (64, 64, 4, 3, True, 128)]
+               (64, 64, 4, 2, True, 128), (64, 64, 4, 3, True, 128), (64, 64, 8, 3, True), (64, 64, 8, 2, True)]
     dkdv = [(32, 64, 4, 3, False), (32, 64, 4, 4, False), (16, 64, 4, 3, False), (32, 64, 2, 3, False),
             (64, 128, 8, 3, False), (32, 128, 8, 3, False), (64, 64, 4, 3, False), (16, 64, 4, 4, False),
-            (32, 64, 4, 3, True), (16, 64, 4, 3, True), (16, 64, 4, 3, False, 128)]
+            (32, 64, 4, 3, True), (16, 64, 4, 3, True), (16, 64, 4, 3, False, 128), (16, 64, 8, 3, False),
+            (16, 64, 8, 4, False)]
     dq = [(64, 64, 4, 3, False), (64, 32, 4, 2, False), (64, 64, 4, 4, False), (32, 64, 4, 3, False),
           (128, 64, 8, 3, False), (64, 64, 4, 3, True), (64, 32, 4, 2, True), (64, 64, 4, 2, True, 128),
-          (64, 64, 4, 3, True, 128)]
+          (64, 64, 4, 3, True, 128), (64, 64, 8, 3, True), (64, 64, 8, 2, True)]
     _kernels["fwd"] = triton.autotune(configs(forward), key=[*key, "INIT"])(kt.band_fwd_kernel)
     _kernels["dkdv"] = triton.autotune(configs(dkdv), key=[*key, "ATOMIC_DQ", "ACCUMULATE"])(kt.band_bwd_dkdv_kernel)
     _kernels["dq"] = triton.autotune(configs(dq), key=[*key, "ACCUMULATE"])(kt.band_bwd_dq_kernel)
-    # the fused backward: (dQ BLOCK_M, BLOCK_N, ONE_LOOP, dK/dV BLOCK_M, BLOCK_N, ONE_LOOP, warps, stages[, cap])
-    fused = [(64, 64, False, 32, 64, False, 4, 3), (64, 64, True, 16, 64, False, 4, 3),
-             (64, 64, True, 32, 64, False, 4, 3), (64, 64, True, 16, 64, True, 4, 3),
-             (64, 64, False, 16, 64, False, 4, 3), (64, 32, False, 32, 64, False, 4, 3),
-             (64, 64, True, 64, 64, False, 4, 3), (64, 64, False, 32, 64, False, 4, 4),
-             (64, 64, True, 16, 64, False, 4, 2, 128)]
-    fused = [(32, 32, True, 32, 32, True, 4, 2)] if INTERPRET else fused if TUNE else fused[:1]
-    _kernels["bwd"] = triton.autotune(
-        [triton.Config({"DQ_BLOCK_M": qm, "DQ_BLOCK_N": qn, "DQ_ONE_LOOP": qone, "BLOCK_M": m, "BLOCK_N": n,
-                        "ONE_LOOP": one}, num_warps=w, num_stages=st, maxnreg=cap[0] if cap else None)
-         for qm, qn, qone, m, n, one, w, st, *cap in fused], key=[*key, "ACCUMULATE"])(kt.band_bwd_kernel)
     return _kernels
 
 
@@ -125,23 +113,20 @@ def _launch_passes(name: str, tile: str, q: Tensor, bands: tuple[Band, ...], blo
     return tuned
 
 
-def _launch(name: str, tile: str | tuple[str, ...], q: Tensor, band: Band, blocks: tuple | dict | None, *args,
-            **kwargs) -> bool:
+def _launch(name: str, tile: str, q: Tensor, band: Band, blocks: tuple | None, *args, **kwargs) -> bool:
     """Run kernel ``name`` over (tiles of the longest residue class, B * H * DIL) programs; ``tile`` names
-    the block that tiles the grid (several: their tiles add up). ``blocks`` = (BLOCK_M, BLOCK_N[, ONE_LOOP]), or a
-    dict of meta-parameters, fixes the tiles (tests; default: the three-loop walk), else autotuned.
+    the block that tiles the grid. ``blocks`` = (BLOCK_M, BLOCK_N[, ONE_LOOP]) fixes the tiles (tests; default:
+    the three-loop walk), else autotuned.
     True when this call autotuned (the kernel then ran several times: accumulated outputs need a rerun)."""
     batch, heads, length = q.shape[:3]
     longest = -(-length // band.dilation)
-    tile_names = (tile,) if isinstance(tile, str) else tile
 
     def grid(meta: dict) -> tuple[int, int]:
-        return (sum(-(-longest // meta[name]) for name in tile_names), batch * heads * band.dilation)
+        return (-(-longest // meta[tile]), batch * heads * band.dilation)
 
     key = (name, tuple(q.shape), q.dtype, band,
            *(kwargs.get(flag, False) for flag in ("HAS_ALIBI", "ATOMIC_DQ", "HAS_GLOBAL", "INIT", "ACCUMULATE")))
-    tiles = blocks if blocks is None or isinstance(blocks, dict) else {
-        "ONE_LOOP": False, **dict(zip(("BLOCK_M", "BLOCK_N", "ONE_LOOP"), blocks))}
+    tiles = None if blocks is None else {"ONE_LOOP": False, **dict(zip(("BLOCK_M", "BLOCK_N", "ONE_LOOP"), blocks))}
     return launch(_autotuned()[name], key, grid, args, kwargs, tiles)
 
 
@@ -217,8 +202,7 @@ def band_backward(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor
     batch, heads, length = q.shape[:3]
     delta = torch.empty(batch, heads, length, device=q.device, dtype=torch.float32)  # rowsum(dO * O)
     _autotuned()
-    fused = FUSED and not atomic_dq
-    if atomic_dq or fused:  # else the dQ kernel, which runs first, computes delta
+    if atomic_dq:  # else the dQ kernel, which runs first, computes delta
         from genoattn.attention.kernels.band_triton import band_bwd_delta_kernel
 
         run_kernel(band_bwd_delta_kernel, (-(-length // 64), batch * heads),
@@ -241,23 +225,6 @@ def band_backward(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor
     dq_args = (q, k, v, out, grad_out, lse, delta, dq, slopes, positions, token_grads[0], token_grads[1],
                *strides[:9], *out.stride()[:3], *strides[9:], *dq.stride()[:3])
     kwargs = dict(scale_log2=scale * LOG2E, sm_scale=scale, ATOMIC_SLOTS=ATOMIC_SLOTS, **token_kwargs)
-    if fused:
-        bwd_args = (q, k, v, out, grad_out, lse, delta, dq, dk, dv, slopes, positions,
-                    lse if row_lse is None else row_lse, *token_grads, *strides[:9], *out.stride()[:3],
-                    *strides[9:], *dq.stride()[:3], *dk.stride()[:3], *dv.stride()[:3])
-        fused_blocks = None if blocks is None else {
-            **dict(zip(("BLOCK_M", "BLOCK_N", "ONE_LOOP"), (*dkdv_blocks, False)[:3])),
-            **dict(zip(("DQ_BLOCK_M", "DQ_BLOCK_N", "DQ_ONE_LOOP"), (*dq_blocks, False)[:3]))}
-
-        def bwd() -> bool:
-            return _launch_passes("bwd", ("DQ_BLOCK_M", "BLOCK_N"), q, bands, fused_blocks, "ACCUMULATE",
-                                  alibi_slopes, *bwd_args, **kwargs)
-
-        if bwd() and (count or len(bands) > 1):  # autotuning ran it several times: outputs added into are wrong
-            if count:
-                token_grads.zero_()
-            bwd()
-        return _token_gradients(dq, dk, dv, token_grads, tokens)
 
     def dkdv() -> bool:
         return _launch_passes("dkdv", "BLOCK_N", q, bands, dkdv_blocks, "ACCUMULATE", alibi_slopes, *dkdv_args,
@@ -285,15 +252,15 @@ def band_backward(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor
 def _token_gradients(dq: Tensor, dk: Tensor, dv: Tensor, token_grads: Tensor | tuple, tokens: GlobalTokens | None
                      ) -> tuple[Tensor, Tensor, Tensor]:
     """(dq, dk, dv) with the global tokens' gradients added (their columns' dK, dV) and set (their rows' dQ, which
-    the dQ programs left out: lse = +inf there); ``token_grads`` [3, B * H, ATOMIC_SLOTS, G, D] partial sums."""
-    if tokens is None or not tokens.positions.numel():
-        return dq, dk, dv
-    batch, heads, _, head_dim = dq.shape
-    sums = token_grads.sum(2).view(3, batch, heads, -1, head_dim)
-    index = tokens.positions.long()
-    dk.index_add_(2, index, sums[0].to(dk.dtype))
-    dv.index_add_(2, index, sums[1].to(dv.dtype))
-    dq.index_copy_(2, index, sums[2].to(dq.dtype))
+    the dQ kernel left out: lse = +inf there), in place by one small kernel; ``token_grads``
+    [3, B * H, ATOMIC_SLOTS, G, D] partial sums."""
+    count = 0 if tokens is None else tokens.positions.numel()
+    if count:
+        from genoattn.attention.kernels.band_triton import band_token_grads_kernel
+
+        run_kernel(band_token_grads_kernel, (dq.shape[0] * dq.shape[1] * count,),
+                   (token_grads, tokens.positions, dq, dk, dv, *dq.stride()[:3], *dk.stride()[:3], *dv.stride()[:3],
+                    dq.shape[1], count, token_grads[0].numel()), {"SLOTS": ATOMIC_SLOTS, "HEAD_DIM": dq.shape[-1]})
     return dq, dk, dv
 
 

@@ -503,21 +503,22 @@ def _mask_probs_t(p_t, offs_m, offs_n, col_lo, col_hi, HOLE, HAS_HOLE: tl.conste
     return tl.where(visible, p_t, 0.0)
 
 
-@triton.jit
-def _dkdv_program(pid_n, Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES, GPOS, GLSE, DQG,
-                  stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
-                  stride_vb, stride_vh, stride_vl, stride_dob, stride_doh, stride_dol,
-                  stride_dkb, stride_dkh, stride_dkl, stride_dvb, stride_dvh, stride_dvl,
-                  stride_dqb, stride_dqh, stride_dql,
-                  H, L, DIL, LEFT, RIGHT, KS, HOLE, NG, scale_log2, sm_scale,
-                  HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-                  NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
-                  ONE_LOOP: tl.constexpr, HAS_HOLE: tl.constexpr, ACCUMULATE: tl.constexpr,
-                  ATOMIC_DQ: tl.constexpr, HAS_GLOBAL: tl.constexpr, CAUSAL: tl.constexpr,
-                  GLOBAL_BLOCK: tl.constexpr, ATOMIC_SLOTS: tl.constexpr):
-    """Key tile pid_n of the program's (batch, head, residue class). DELTA = rowsum(dO * O), float32 [B, H, L].
+@triton.jit(do_not_specialize=NO_SPECIALIZE)
+def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES, GPOS, GLSE, DQG,
+                         stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
+                         stride_vb, stride_vh, stride_vl, stride_dob, stride_doh, stride_dol,
+                         stride_dkb, stride_dkh, stride_dkl, stride_dvb, stride_dvh, stride_dvl,
+                         stride_dqb, stride_dqh, stride_dql,
+                         H, L, DIL, LEFT, RIGHT, KS, HOLE, NG, scale_log2, sm_scale,
+                         HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                         NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
+                         ONE_LOOP: tl.constexpr, HAS_HOLE: tl.constexpr, ACCUMULATE: tl.constexpr,
+                         ATOMIC_DQ: tl.constexpr, HAS_GLOBAL: tl.constexpr, CAUSAL: tl.constexpr,
+                         GLOBAL_BLOCK: tl.constexpr, ATOMIC_SLOTS: tl.constexpr):
+    """Grid (key tiles of the longest class, B * H * DIL). DELTA = rowsum(dO * O), float32 [B, H, L].
     ATOMIC_DQ: also accumulate dQ into DQ (float32, zeroed by the caller); otherwise DQ is unused.
     HAS_GLOBAL: the global rows (log-sum-exp GLSE [B*H, NG]) as an extra query tile; their dQ into DQG."""
+    pid_n = tl.program_id(0)
     g, bh, b, h, Lg = _program_class(H, L, DIL)
     n0 = pid_n * BLOCK_N
     if n0 < Lg:
@@ -571,27 +572,6 @@ def _dkdv_program(pid_n, Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES, GPOS, GLSE
         tl.store(dv_at, dv.to(DV.dtype.element_ty), mask=col_ok[:, None])
 
 
-@triton.jit(do_not_specialize=NO_SPECIALIZE)
-def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES, GPOS, GLSE, DQG,
-                         stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
-                         stride_vb, stride_vh, stride_vl, stride_dob, stride_doh, stride_dol,
-                         stride_dkb, stride_dkh, stride_dkl, stride_dvb, stride_dvh, stride_dvl,
-                         stride_dqb, stride_dqh, stride_dql,
-                         H, L, DIL, LEFT, RIGHT, KS, HOLE, NG, scale_log2, sm_scale,
-                         HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-                         NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
-                         ONE_LOOP: tl.constexpr, HAS_HOLE: tl.constexpr, ACCUMULATE: tl.constexpr,
-                         ATOMIC_DQ: tl.constexpr, HAS_GLOBAL: tl.constexpr, CAUSAL: tl.constexpr,
-                         GLOBAL_BLOCK: tl.constexpr, ATOMIC_SLOTS: tl.constexpr):
-    """Grid (key tiles of the longest class, B * H * DIL): ``_dkdv_program`` per program."""
-    _dkdv_program(tl.program_id(0), Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES, GPOS, GLSE, DQG, stride_qb, stride_qh,
-                  stride_ql, stride_kb, stride_kh, stride_kl, stride_vb, stride_vh, stride_vl, stride_dob, stride_doh,
-                  stride_dol, stride_dkb, stride_dkh, stride_dkl, stride_dvb, stride_dvh, stride_dvl, stride_dqb,
-                  stride_dqh, stride_dql, H, L, DIL, LEFT, RIGHT, KS, HOLE, NG, scale_log2, sm_scale, HEAD_DIM, BLOCK_M,
-                  BLOCK_N, NEIGHBORHOOD, HAS_ALIBI, PRECISION, ONE_LOOP, HAS_HOLE, ACCUMULATE, ATOMIC_DQ, HAS_GLOBAL,
-                  CAUSAL, GLOBAL_BLOCK, ATOMIC_SLOTS)
-
-
 @triton.jit
 def _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi,
               first, start, stop, t_begin, t_end, last, scale_log2, alibi_log2, DIL, HOLE,
@@ -623,21 +603,21 @@ def _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_
     return dq
 
 
-@triton.jit
-def _dq_program(pid_m, Q, K, V, O, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG,
-                stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
-                stride_vb, stride_vh, stride_vl, stride_ob, stride_oh, stride_ol, stride_dob, stride_doh,
-                stride_dol, stride_dqb, stride_dqh, stride_dql,
-                H, L, DIL, LEFT, RIGHT, KS, HOLE, NG, scale_log2, sm_scale,
-                HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-                NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
-                ONE_LOOP: tl.constexpr, HAS_HOLE: tl.constexpr, ACCUMULATE: tl.constexpr,
-                HAS_GLOBAL: tl.constexpr, CAUSAL: tl.constexpr, GLOBAL_BLOCK: tl.constexpr,
-                ATOMIC_SLOTS: tl.constexpr, DELTA_READY: tl.constexpr):
-    """Query tile pid_m of the program's (batch, head, residue class). Computes DELTA = rowsum(dO * O) (float32
-    [B, H, L]) of its rows, and stores it for the dK/dV programs (the first pass; ACCUMULATE passes reuse it;
-    DELTA_READY: a separate kernel did). HAS_GLOBAL: DKG, DVG float32 [B * H, ATOMIC_SLOTS, NG, D], zeroed by the
-    caller, receive the global columns' dK, dV."""
+@triton.jit(do_not_specialize=NO_SPECIALIZE)
+def band_bwd_dq_kernel(Q, K, V, O, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG,
+                       stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
+                       stride_vb, stride_vh, stride_vl, stride_ob, stride_oh, stride_ol, stride_dob, stride_doh,
+                       stride_dol, stride_dqb, stride_dqh, stride_dql,
+                       H, L, DIL, LEFT, RIGHT, KS, HOLE, NG, scale_log2, sm_scale,
+                       HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                       NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
+                       ONE_LOOP: tl.constexpr, HAS_HOLE: tl.constexpr, ACCUMULATE: tl.constexpr,
+                       HAS_GLOBAL: tl.constexpr, CAUSAL: tl.constexpr, GLOBAL_BLOCK: tl.constexpr,
+                       ATOMIC_SLOTS: tl.constexpr):
+    """Grid (query tiles of the longest class, B * H * DIL). Computes DELTA = rowsum(dO * O) (float32 [B, H, L])
+    of its rows, and stores it for the dK/dV kernel (the first pass; ACCUMULATE passes reuse it). HAS_GLOBAL: DKG,
+    DVG float32 [B * H, ATOMIC_SLOTS, NG, D], zeroed by the caller, receive the global columns' dK, dV."""
+    pid_m = tl.program_id(0)
     g, bh, b, h, Lg = _program_class(H, L, DIL)
     m0 = pid_m * BLOCK_M
     if m0 < Lg:
@@ -651,7 +631,7 @@ def _dq_program(pid_m, Q, K, V, O, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG,
         o = tl.load(O + b * stride_ob + h * stride_oh + rows[:, None] * stride_ol + offs_d[None, :],
                     mask=row_ok[:, None], other=0.0)
         delta = tl.sum(o.to(tl.float32) * do.to(tl.float32), 1)
-        if not ACCUMULATE and not DELTA_READY:
+        if not ACCUMULATE:
             tl.store(DELTA + bh * L + rows, delta, mask=row_ok)
         alibi_log2 = _alibi_log2(SLOPES, h, HAS_ALIBI)
         k_base = K + b * stride_kb + h * stride_kh + g * stride_kl
@@ -679,64 +659,6 @@ def _dq_program(pid_m, Q, K, V, O, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG,
         tl.store(dq_at, dq.to(DQ.dtype.element_ty), mask=row_ok[:, None])
 
 
-@triton.jit(do_not_specialize=NO_SPECIALIZE)
-def band_bwd_dq_kernel(Q, K, V, O, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG,
-                       stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
-                       stride_vb, stride_vh, stride_vl, stride_ob, stride_oh, stride_ol, stride_dob, stride_doh,
-                       stride_dol, stride_dqb, stride_dqh, stride_dql,
-                       H, L, DIL, LEFT, RIGHT, KS, HOLE, NG, scale_log2, sm_scale,
-                       HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-                       NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
-                       ONE_LOOP: tl.constexpr, HAS_HOLE: tl.constexpr, ACCUMULATE: tl.constexpr,
-                       HAS_GLOBAL: tl.constexpr, CAUSAL: tl.constexpr, GLOBAL_BLOCK: tl.constexpr,
-                       ATOMIC_SLOTS: tl.constexpr):
-    """Grid (query tiles of the longest class, B * H * DIL): ``_dq_program`` per program."""
-    _dq_program(tl.program_id(0), Q, K, V, O, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG, stride_qb, stride_qh,
-                stride_ql, stride_kb, stride_kh, stride_kl, stride_vb, stride_vh, stride_vl, stride_ob, stride_oh,
-                stride_ol, stride_dob, stride_doh, stride_dol, stride_dqb, stride_dqh, stride_dql, H, L, DIL, LEFT,
-                RIGHT, KS, HOLE, NG, scale_log2, sm_scale, HEAD_DIM, BLOCK_M, BLOCK_N, NEIGHBORHOOD, HAS_ALIBI,
-                PRECISION, ONE_LOOP, HAS_HOLE, ACCUMULATE, HAS_GLOBAL, CAUSAL, GLOBAL_BLOCK, ATOMIC_SLOTS, False)
-
-
-@triton.jit(do_not_specialize=NO_SPECIALIZE)
-def band_bwd_kernel(Q, K, V, O, DO, LSE, DELTA, DQ, DK, DV, SLOPES, GPOS, GLSE, DKG, DVG, DQG,
-                    stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
-                    stride_vb, stride_vh, stride_vl, stride_ob, stride_oh, stride_ol, stride_dob, stride_doh,
-                    stride_dol, stride_dqb, stride_dqh, stride_dql, stride_dkb, stride_dkh, stride_dkl,
-                    stride_dvb, stride_dvh, stride_dvl,
-                    H, L, DIL, LEFT, RIGHT, KS, HOLE, NG, scale_log2, sm_scale,
-                    HEAD_DIM: tl.constexpr, DQ_BLOCK_M: tl.constexpr, DQ_BLOCK_N: tl.constexpr,
-                    DQ_ONE_LOOP: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, ONE_LOOP: tl.constexpr,
-                    NEIGHBORHOOD: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
-                    HAS_HOLE: tl.constexpr, ACCUMULATE: tl.constexpr, HAS_GLOBAL: tl.constexpr,
-                    CAUSAL: tl.constexpr, GLOBAL_BLOCK: tl.constexpr, ATOMIC_SLOTS: tl.constexpr):
-    """The whole backward of one band in one launch: the dQ programs (tiles DQ_BLOCK_M x DQ_BLOCK_N) and the dK/dV
-    programs (BLOCK_M x BLOCK_N) interleaved, so that each multiprocessor runs both kinds at once (the dQ programs
-    are bound by arithmetic issue, the dK/dV ones by shared-memory reads and latency). DELTA comes from
-    ``band_bwd_delta_kernel``. Grid (dQ tiles + dK/dV key tiles of the longest class, B * H * DIL)."""
-    longest = tl.cdiv(L, DIL)
-    dq_tiles = tl.cdiv(longest, DQ_BLOCK_M)
-    kv_tiles = tl.cdiv(longest, BLOCK_N)
-    pid = tl.program_id(0)
-    paired = 2 * tl.minimum(dq_tiles, kv_tiles)  # alternate kinds while both have tiles, then the rest
-    is_dq = tl.where(pid < paired, pid % 2 == 0, dq_tiles > kv_tiles)
-    tile = tl.where(pid < paired, pid // 2, pid - paired // 2)
-    if is_dq:
-        _dq_program(tile, Q, K, V, O, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG, stride_qb, stride_qh, stride_ql,
-                    stride_kb, stride_kh, stride_kl, stride_vb, stride_vh, stride_vl, stride_ob, stride_oh, stride_ol,
-                    stride_dob, stride_doh, stride_dol, stride_dqb, stride_dqh, stride_dql, H, L, DIL, LEFT, RIGHT,
-                    KS, HOLE, NG, scale_log2, sm_scale, HEAD_DIM, DQ_BLOCK_M, DQ_BLOCK_N, NEIGHBORHOOD, HAS_ALIBI,
-                    PRECISION, DQ_ONE_LOOP, HAS_HOLE, ACCUMULATE, HAS_GLOBAL, CAUSAL, GLOBAL_BLOCK, ATOMIC_SLOTS,
-                    True)
-    else:
-        _dkdv_program(tile, Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES, GPOS, GLSE, DQG, stride_qb, stride_qh,
-                      stride_ql, stride_kb, stride_kh, stride_kl, stride_vb, stride_vh, stride_vl, stride_dob,
-                      stride_doh, stride_dol, stride_dkb, stride_dkh, stride_dkl, stride_dvb, stride_dvh, stride_dvl,
-                      stride_dqb, stride_dqh, stride_dql, H, L, DIL, LEFT, RIGHT, KS, HOLE, NG, scale_log2, sm_scale,
-                      HEAD_DIM, BLOCK_M, BLOCK_N, NEIGHBORHOOD, HAS_ALIBI, PRECISION, ONE_LOOP, HAS_HOLE,
-                      ACCUMULATE, False, HAS_GLOBAL, CAUSAL, GLOBAL_BLOCK, ATOMIC_SLOTS)
-
-
 @triton.jit
 def band_bwd_delta_kernel(O, DO, DELTA, stride_ob, stride_oh, stride_ol, stride_dob, stride_doh, stride_dol,
                           H, L, HEAD_DIM: tl.constexpr, BLOCK: tl.constexpr):
@@ -752,3 +674,27 @@ def band_bwd_delta_kernel(O, DO, DELTA, stride_ob, stride_oh, stride_ol, stride_
     do = tl.load(DO + b * stride_dob + h * stride_doh + rows[:, None] * stride_dol + offs_d[None, :],
                  mask=ok[:, None], other=0.0)
     tl.store(DELTA + bh * L + rows, tl.sum(o.to(tl.float32) * do.to(tl.float32), 1), mask=ok)
+
+
+@triton.jit(do_not_specialize=["H", "NG", "PLANE"])
+def band_token_grads_kernel(TG, GPOS, DQ, DK, DV, stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
+                            stride_vb, stride_vh, stride_vl, H, NG, PLANE, SLOTS: tl.constexpr,
+                            HEAD_DIM: tl.constexpr):
+    """Grid (B * H * NG): the global tokens' gradients from their ATOMIC_SLOTS partial sums TG [3, B*H, SLOTS, NG, D]
+    (float32; planes PLANE elements apart: dK, dV of the token's column, dQ of its row): dK, dV added into DK, DV
+    (the band kernels' part) and dQ written into DQ (the dQ kernel left the row out) at the token's position GPOS
+    (distinct positions: one program per token and batch-head)."""
+    row = tl.program_id(0)  # bh * NG + token
+    bh = row // NG
+    token = row % NG
+    b = bh // H
+    h = bh % H
+    pos = tl.load(GPOS + token)
+    offs_d = tl.arange(0, HEAD_DIM)
+    parts = ((bh * SLOTS + tl.arange(0, SLOTS))[:, None] * NG + token) * HEAD_DIM + offs_d[None, :]  # [SLOTS, D]
+    dk_at = DK + b * stride_kb + h * stride_kh + pos * stride_kl + offs_d
+    dv_at = DV + b * stride_vb + h * stride_vh + pos * stride_vl + offs_d
+    dq_at = DQ + b * stride_qb + h * stride_qh + pos * stride_ql + offs_d
+    tl.store(dk_at, (tl.load(dk_at).to(tl.float32) + tl.sum(tl.load(TG + parts), 0)).to(DK.dtype.element_ty))
+    tl.store(dv_at, (tl.load(dv_at).to(tl.float32) + tl.sum(tl.load(TG + PLANE + parts), 0)).to(DV.dtype.element_ty))
+    tl.store(dq_at, tl.sum(tl.load(TG + 2 * PLANE + parts), 0).to(DQ.dtype.element_ty))

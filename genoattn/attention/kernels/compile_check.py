@@ -15,7 +15,7 @@ import itertools
 import time
 
 FLOAT_ARGS = {"scale_log2", "sm_scale"}
-INT_ARGS = {"B", "H", "L", "DIL", "LEFT", "RIGHT", "KS", "HOLE", "NG", "SLOTS", "PER_PROGRAM",  # and the strides
+INT_ARGS = {"B", "H", "L", "DIL", "LEFT", "RIGHT", "KS", "HOLE", "NG", "SLOTS", "PER_PROGRAM", "PLANE",  # and strides
             "ROW0", "NCOLS", "NITEMS", "MAXR", "CHUNKS", "ROWS"}
 INT_POINTERS = {"GPOS", "COLS", "COUNTS", "ITEM_KB", "ITEM_SLOT", "ITEM_COUNT", "ITEM_ROWS"}
 DATA_POINTERS = {"Q", "K", "V", "O", "DO", "DQ", "DK", "DV", "OC"}
@@ -51,14 +51,13 @@ def variants() -> list[tuple[str, str, dict, str]]:
         out.append(("band_bwd_dq_kernel", {**base, **switches, "ATOMIC_SLOTS": 8, "ACCUMULATE": chained}, dtype))
         out.append(("band_bwd_dkdv_kernel", {**base, **switches, "ATOMIC_SLOTS": 8, "ATOMIC_DQ": glob,
                                              "ACCUMULATE": chained}, dtype))
-        out.append(("band_bwd_kernel", {**base, **switches, "ATOMIC_SLOTS": 8, "ACCUMULATE": chained, "BLOCK_M": 16,
-                                        "DQ_BLOCK_M": 64, "DQ_BLOCK_N": 64, "DQ_ONE_LOOP": not one}, dtype))
     out.append(("band_fwd_kernel", {**base, "HAS_GLOBAL": True, "ONE_LOOP": False, "NEIGHBORHOOD": False,
                                     "HAS_ALIBI": False, "CAUSAL": False, "PRECISION": "ieee", "INIT": False,
                                     "HAS_HOLE": False}, "fp32"))
     for final in (False, True):
         out.append(("band_global_rows_merge_kernel", {"HEAD_DIM": 64, "BLOCK": 64, "FINAL": final}, "bf16"))
     out.append(("band_bwd_delta_kernel", {"HEAD_DIM": 64, "BLOCK": 64}, "bf16"))
+    out.append(("band_token_grads_kernel", {"HEAD_DIM": 64, "SLOTS": 8}, "bf16"))
     out = [("band_triton", *variant) for variant in out]
     tiles = {"HEAD_DIM": 64, "BS": 128, "PRECISION": "tf32", "BLOCK_M": 64, "BLOCK_N": 64}
     for name in ("block_table_fwd_kernel", "block_table_dq_kernel", "block_table_dkdv_kernel"):
