@@ -153,11 +153,12 @@ def band_forward(q: Tensor, k: Tensor, v: Tensor, bands: Band | tuple[Band, ...]
     count, global_block = token_kwargs["NG"], token_kwargs["GLOBAL_BLOCK"]
     longest = -(-length // bands[0].dilation)  # the longest residue class
     slots = bands[0].dilation * -(-longest // global_block) if count else 0  # one per 16 rows: any BLOCK_M fits
-    # the global rows' partial softmax per forward program: max (-inf: empty slot), sum, output (without global
-    # tokens the kernels never read them: lse stands in, one allocation fewer each on the host's critical path)
-    part_max = torch.full((batch * heads, count, slots), float("-inf"), device=q.device) if count else lse
-    part_sum = torch.empty(batch * heads, count, slots, device=q.device) if count else lse
-    part_out = torch.empty(batch * heads, count, slots, head_dim, device=q.device) if count else lse
+    if count:  # the global rows' partial softmax per forward program: max (-inf: empty slot), sum, output
+        part_max = torch.full((batch * heads, count, slots), float("-inf"), device=q.device)
+        part_sum = torch.empty(batch * heads, count, slots, device=q.device)
+        part_out = torch.empty(batch * heads, count, slots, head_dim, device=q.device)
+    else:  # never read without global tokens: lse stands in (fewer allocations on the host's path)
+        part_max = part_sum = part_out = lse
     positions = lse if tokens is None else tokens.positions
     args = (q, k, v, out, lse, slopes, positions, part_max, part_sum, part_out,
             *q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *out.stride()[:3])
