@@ -13,10 +13,9 @@ from __future__ import annotations
 import argparse
 
 import torch
-from host_time import median_event_ms  # this script's folder
 
 from genoattn.attention.backends import triton_band
-from genoattn.bench.attention import PATTERNS
+from genoattn.bench.attention import PATTERNS, time_call
 
 
 def fwdbwd(pattern: object, leaves: list, grad: torch.Tensor) -> None:
@@ -36,7 +35,7 @@ def main() -> None:
     for atomic in ("0", "1"):
         triton_band.ATOMIC_DQ = atomic
         print(f"{args.pattern} L={args.length} atomic_dq={atomic}: fwd+bwd "
-              f"{median_event_ms(lambda: fwdbwd(pattern, leaves, grad)):.3f} ms")
+              f"{time_call(lambda: fwdbwd(pattern, leaves, grad), torch.device('cuda'), rep_ms=50)[0]:.3f} ms")
     triton_band.ATOMIC_DQ = "0"
     fwdbwd(pattern, leaves, grad)
     torch.cuda.synchronize()

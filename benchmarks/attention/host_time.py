@@ -16,17 +16,7 @@ import time
 import torch
 
 from genoattn.attention.dispatch import get_backend
-from genoattn.bench.attention import PATTERNS
-
-
-def median_event_ms(fn, calls: int = 30) -> float:
-    events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(calls)]
-    for start, end in events:
-        start.record()
-        fn()
-        end.record()
-    torch.cuda.synchronize()
-    return sorted(start.elapsed_time(end) for start, end in events)[calls // 2]
+from genoattn.bench.attention import PATTERNS, time_call
 
 
 def host_ms(fn, calls: int = 50) -> float:
@@ -49,7 +39,7 @@ def graph_ms(fn, replays: int = 30) -> float:
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         fn()
-    return median_event_ms(graph.replay, replays)
+    return time_call(graph.replay, torch.device("cuda"), rep_ms=50, max_repeats=replays)[0]
 
 
 def check_against_fixed_tiles(pattern: object, leaves: list, grad: torch.Tensor) -> None:
@@ -97,7 +87,8 @@ def report(name: str, pattern: object, backend, length: int) -> None:
         check_against_fixed_tiles(pattern, leaves, grad)
     for mode, call in calls.items():
         call()  # tiles tuned, kernels compiled
-        queued, host = median_event_ms(call), host_ms(call)
+        queued = time_call(call, torch.device("cuda"), rep_ms=50, max_repeats=30)[0]
+        host = host_ms(call)
         try:
             graph = f"{graph_ms(call):.3f}"
         except Exception as error:  # noqa: BLE001 - report, go on

@@ -17,7 +17,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from genoattn.attention.dispatch import get_backend
-from genoattn.bench.attention import PATTERNS
+from genoattn.bench.attention import PATTERNS, time_call
 
 
 def main() -> None:
@@ -81,17 +81,11 @@ def table(name: str, pattern: object, backend, length: int, rows: int) -> None:
 
 
 def fwdbwd_ms(backend, pattern: object, length: int, calls: int = 20) -> float:
-    """Median GPU milliseconds of one forward+backward call, calls queued back to back (as the benchmark)."""
+    """Median GPU milliseconds of one forward+backward call, calls queued back to back (the benchmark's timing)."""
     q, k, v, grad = (torch.randn(1, 8, length, 64, device="cuda", dtype=torch.bfloat16) for _ in range(4))
     leaves = [t.requires_grad_() for t in (q, k, v)]
-    torch.autograd.grad(backend.attend(*leaves, pattern), leaves, grad)  # warm: tiles known
-    events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(calls)]
-    for start, end in events:
-        start.record()
-        torch.autograd.grad(backend.attend(*leaves, pattern), leaves, grad)
-        end.record()
-    torch.cuda.synchronize()
-    return sorted(start.elapsed_time(end) for start, end in events)[calls // 2]
+    return time_call(lambda: torch.autograd.grad(backend.attend(*leaves, pattern), leaves, grad),
+                     torch.device("cuda"), rep_ms=50, max_repeats=calls)[0]
 
 
 def sweep(name: str, pattern: object, backend, length: int, keys: list) -> None:

@@ -28,6 +28,7 @@ from genoattn.attention.kernels.launch import (
     TUNE,
     TritonBackend,
     launch,
+    output_delta,
     patch_interpreter_index,
     precision,
     run_kernel,
@@ -201,14 +202,10 @@ def band_backward(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor
     head_dim = q.shape[-1]
     grad_out = grad_out.contiguous()
     batch, heads, length = q.shape[:3]
-    delta = torch.empty(batch, heads, length, device=q.device, dtype=torch.float32)  # rowsum(dO * O)
     _autotuned()
-    if atomic_dq:  # else the dQ kernel, which runs first, computes delta
-        from genoattn.attention.kernels.band_triton import band_bwd_delta_kernel
-
-        run_kernel(band_bwd_delta_kernel, (-(-length // 64), batch * heads),
-                   (out, grad_out, delta, *out.stride()[:3], *grad_out.stride()[:3], heads, length),
-                   {"HEAD_DIM": head_dim, "BLOCK": 64})
+    # rowsum(dO * O); without atomic dQ the dQ kernel, which runs first, computes it
+    delta = (output_delta(out, grad_out) if atomic_dq
+             else torch.empty(batch, heads, length, device=q.device, dtype=torch.float32))
     dk, dv = torch.empty_like(k), torch.empty_like(v)
     dq = torch.zeros(q.shape, device=q.device, dtype=torch.float32) if atomic_dq else torch.empty_like(q)
     slopes = alibi_slopes.float().contiguous() if alibi_slopes is not None else lse

@@ -33,6 +33,7 @@ from genoattn.attention.kernels.launch import (
     TUNE,
     TritonBackend,
     launch,
+    output_delta,
     patch_interpreter_index,
     precision,
     run_kernel,
@@ -215,12 +216,7 @@ def bigbird_backward(grad: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor,
     tables = bigbird_tables(pattern, length, heads, q.device)
     grad = grad.contiguous()
     _autotuned()
-    from genoattn.attention.kernels.band_triton import band_bwd_delta_kernel
-
-    delta = torch.empty(batch, heads, length, device=q.device, dtype=torch.float32)  # rowsum(dO * O)
-    run_kernel(band_bwd_delta_kernel, (-(-length // 64), batch * heads),
-               (out, grad, delta, *out.stride()[:3], *grad.stride()[:3], heads, length),
-               {"HEAD_DIM": head_dim, "BLOCK": 64})
+    delta = output_delta(out, grad)  # rowsum(dO * O)
     edges = EdgeRows(length, b)
     dq_edge, dk, dv = edges.backward(grad, q, k, v, out, lse, state, scale)  # dk, dv: contiguous [B, H, L, D]
     dkdv_blocks, dq_blocks = blocks if blocks is not None else (None, None)

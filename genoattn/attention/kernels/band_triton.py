@@ -146,17 +146,40 @@ def _query_tile(q_bh, stride_ql, m0, g, Lg, DIL, LEFT, RIGHT, KS, HEAD_DIM: tl.c
 
 
 @triton.jit
-def _scores(q, k, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL, HOLE,
-            MASKED: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr, HAS_HOLE: tl.constexpr):
-    """Scores [BM, BN] in units of ``_score_unit`` (raw q.k without ALiBi: the scale goes into one fused
-    multiply-add with the softmax's subtraction); when MASKED, -inf outside each row's run lo..hi and, with
-    HAS_HOLE, inside its hole (|c - c'| <= HOLE)."""
+def _key_tile(q, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi, first, t, t_begin, t_end, last,
+              scale_log2, alibi_log2, DIL, HOLE, HEAD_DIM: tl.constexpr, BLOCK_N: tl.constexpr,
+              MASKED: tl.constexpr, ENDS: tl.constexpr, HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr,
+              HAS_HOLE: tl.constexpr, V_TRANSPOSED: tl.constexpr):
+    """Key tile t of a query tile's walk (forward, dQ): (scores [BM, BN] in ``_score_unit`` units, keys [D, BN],
+    values [BN, D] or with V_TRANSPOSED [D, BN]). Raw q.k without ALiBi (the scale goes into one fused multiply-add
+    with the softmax's subtraction); masked (-inf outside each row's run lo..hi and, with HAS_HOLE, inside its
+    hole) for every tile (MASKED), none, or with ENDS (one loop over the whole run) outside t_begin..t_end - 1."""
+    offs_d = tl.arange(0, HEAD_DIM)
+    offs_n = first + t * BLOCK_N + tl.arange(0, BLOCK_N)
+    k_at = k_base + (offs_n * DIL)[None, :] * stride_kl + offs_d[:, None]  # [D, BN]
+    if V_TRANSPOSED:
+        v_at = v_base + (offs_n * DIL)[None, :] * stride_vl + offs_d[:, None]  # [D, BN]
+    else:
+        v_at = v_base + (offs_n * DIL)[:, None] * stride_vl + offs_d[None, :]  # [BN, D]
+    if MASKED or ENDS:  # an end tile may run past the last key; the tiles between hold none
+        in_range = offs_n <= last
+        k = tl.load(k_at, mask=in_range[None, :], other=0.0)
+        if V_TRANSPOSED:
+            v = tl.load(v_at, mask=in_range[None, :], other=0.0)
+        else:
+            v = tl.load(v_at, mask=in_range[:, None], other=0.0)
+    else:
+        k = tl.load(k_at)
+        v = tl.load(v_at)
     s = tl.dot(q, k, input_precision=PRECISION)
     if HAS_ALIBI:
         s = s * scale_log2 - alibi_log2 * (DIL * tl.abs(offs_m[:, None] - offs_n[None, :])).to(tl.float32)
-    if MASKED:
+    if ENDS:
+        if (t < t_begin) | (t >= t_end):
+            s = _mask_scores(s, offs_m, offs_n, row_lo, row_hi, HOLE, HAS_HOLE)
+    elif MASKED:
         s = _mask_scores(s, offs_m, offs_n, row_lo, row_hi, HOLE, HAS_HOLE)
-    return s
+    return s, k, v
 
 
 @triton.jit
@@ -170,7 +193,7 @@ def _mask_scores(s, offs_m, offs_n, row_lo, row_hi, HOLE, HAS_HOLE: tl.constexpr
 
 @triton.jit
 def _score_unit(scale_log2, HAS_ALIBI: tl.constexpr):
-    """What ``_scores`` (and ``_global_scores``) values are multiplied by to give base-2 scores."""
+    """What ``_key_tile``'s and ``_global_scores``' scores are multiplied by to give base-2 scores."""
     unit = scale_log2
     if HAS_ALIBI:
         unit = 1.0
@@ -366,24 +389,11 @@ def _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, r
                HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr, HAS_HOLE: tl.constexpr):
     """Fold key tiles start..stop - 1 into the running softmax: every tile masked (MASKED), none, or with ENDS
     (one loop over the whole run) those outside t_begin..t_end - 1."""
-    offs_d = tl.arange(0, HEAD_DIM)
     unit = _score_unit(scale_log2, HAS_ALIBI)
     for t in range(start, stop):
-        offs_n = first + t * BLOCK_N + tl.arange(0, BLOCK_N)
-        k_at = k_base + (offs_n * DIL)[None, :] * stride_kl + offs_d[:, None]  # [D, BN]
-        v_at = v_base + (offs_n * DIL)[:, None] * stride_vl + offs_d[None, :]  # [BN, D]
-        if MASKED or ENDS:  # an end tile may run past the last key; the tiles between hold none
-            in_range = offs_n <= last
-            k = tl.load(k_at, mask=in_range[None, :], other=0.0)
-            v = tl.load(v_at, mask=in_range[:, None], other=0.0)
-        else:
-            k = tl.load(k_at)
-            v = tl.load(v_at)
-        s = _scores(q, k, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL, HOLE,
-                    MASKED, HAS_ALIBI, PRECISION, HAS_HOLE)
-        if ENDS:
-            if (t < t_begin) | (t >= t_end):
-                s = _mask_scores(s, offs_m, offs_n, row_lo, row_hi, HOLE, HAS_HOLE)
+        s, k, v = _key_tile(q, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi, first, t, t_begin,
+                            t_end, last, scale_log2, alibi_log2, DIL, HOLE, HEAD_DIM, BLOCK_N, MASKED, ENDS,
+                            HAS_ALIBI, PRECISION, HAS_HOLE, False)
         acc, m_i, l_i = _online_softmax(acc, m_i, l_i, s, v, unit, PRECISION)
     return acc, m_i, l_i
 
@@ -578,24 +588,11 @@ def _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_
               HEAD_DIM: tl.constexpr, BLOCK_N: tl.constexpr, MASKED: tl.constexpr, ENDS: tl.constexpr,
               HAS_ALIBI: tl.constexpr, PRECISION: tl.constexpr, HAS_HOLE: tl.constexpr):
     """Accumulate dQ [BM, D] of one query tile over key tiles start..stop - 1, masked as in ``_fwd_tiles``."""
-    offs_d = tl.arange(0, HEAD_DIM)
     unit = _score_unit(scale_log2, HAS_ALIBI)
     for t in range(start, stop):
-        offs_n = first + t * BLOCK_N + tl.arange(0, BLOCK_N)
-        k_at = k_base + (offs_n * DIL)[None, :] * stride_kl + offs_d[:, None]  # [D, BN]
-        v_at = v_base + (offs_n * DIL)[None, :] * stride_vl + offs_d[:, None]  # [D, BN]
-        if MASKED or ENDS:  # an end tile may run past the last key; the tiles between hold none
-            in_range = offs_n <= last
-            k_t = tl.load(k_at, mask=in_range[None, :], other=0.0)
-            v_t = tl.load(v_at, mask=in_range[None, :], other=0.0)
-        else:
-            k_t = tl.load(k_at)
-            v_t = tl.load(v_at)
-        s = _scores(q, k_t, offs_m, offs_n, row_lo, row_hi, scale_log2, alibi_log2, DIL, HOLE,
-                    MASKED, HAS_ALIBI, PRECISION, HAS_HOLE)
-        if ENDS:
-            if (t < t_begin) | (t >= t_end):
-                s = _mask_scores(s, offs_m, offs_n, row_lo, row_hi, HOLE, HAS_HOLE)
+        s, k_t, v_t = _key_tile(q, k_base, v_base, stride_kl, stride_vl, offs_m, row_lo, row_hi, first, t, t_begin,
+                                t_end, last, scale_log2, alibi_log2, DIL, HOLE, HEAD_DIM, BLOCK_N, MASKED, ENDS,
+                                HAS_ALIBI, PRECISION, HAS_HOLE, True)
         p = tl.exp2(s * unit - lse[:, None])
         dp = tl.dot(do, v_t, input_precision=PRECISION)  # [BM, BN]
         ds = p * (dp - delta[:, None])

@@ -129,9 +129,12 @@ def _signature(kernel, values: list, kwargs: dict) -> tuple:
         _tensor_prefix[kernel_id] = None if any(isinstance(v, Tensor) for v in values[count:]) else count
     count = _tensor_prefix[kernel_id]
     config = [kwargs.get(key) for key in CONFIG_KEYS]
-    if count is not None and all(isinstance(t, Tensor) for t in values[:count]):
-        return (kernel_id, *[(t.dtype, t.data_ptr() % 16 == 0, t.get_device()) for t in values[:count]],
-                *values[count:], *config)
+    if count is not None:
+        try:
+            return (kernel_id, *[(t.dtype, t.data_ptr() % 16 == 0, t.get_device()) for t in values[:count]],
+                    *values[count:], *config)
+        except AttributeError:  # something other than a tensor in the prefix (None): convert one by one
+            pass
     return (kernel_id, *[(v.dtype, v.data_ptr() % 16 == 0, v.get_device()) if isinstance(v, Tensor) else v
                          for v in values], *config)
 
@@ -162,6 +165,18 @@ def run_kernel(kernel, grid, args: tuple, kwargs: dict) -> None:
     stream = torch.cuda.current_stream(args[0].device).cuda_stream
     compiled.run(size[0], size[1] if len(size) > 1 else 1, size[2] if len(size) > 2 else 1, stream,
                  compiled.function, compiled.packed_metadata, None, None, None, *values)
+
+
+def output_delta(out: Tensor, grad_out: Tensor) -> Tensor:
+    """delta = rowsum(dO * O), float32 [B, H, L], the attention backward's per-row term (one small kernel)."""
+    from genoattn.attention.kernels.band_triton import band_bwd_delta_kernel
+
+    batch, heads, length, head_dim = out.shape
+    delta = torch.empty(batch, heads, length, device=out.device, dtype=torch.float32)
+    run_kernel(band_bwd_delta_kernel, (-(-length // 64), batch * heads),
+               (out, grad_out, delta, *out.stride()[:3], *grad_out.stride()[:3], heads, length),
+               {"HEAD_DIM": head_dim, "BLOCK": 64})
+    return delta
 
 
 class TritonBackend:
