@@ -238,5 +238,5 @@ def mask_tokens(ids: np.ndarray, rng: np.random.Generator, tokenizer: Tokenizer,
     inputs[chosen & (action < 0.8)] = vocab.MASK
     rand = chosen & (action >= 0.8) & (action < 0.9)
     inputs[rand] = rng.integers(tokenizer.random_token_low, tokenizer.random_token_high, size=int(rand.sum()))
-    labels = np.where(chosen, ids, vocab.IGNORE_INDEX).astype(np.int64)
+    labels = np.where(chosen, ids.astype(np.int64), vocab.IGNORE_INDEX)  # int64 first: uint8 ids would wrap -100
     return inputs, labels

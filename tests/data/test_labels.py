@@ -201,3 +201,11 @@ def test_mask_tokens_rates_specials_and_labels():
     assert replaced.any() and (k_in[replaced] >= kmer.FIRST_KMER).all() and (k_in[replaced] < kmer.vocab_size).all()
     with pytest.raises(ConfigError, match="mlm_probability"):
         mask_tokens(ids, rng, tok, 1.0)
+
+
+def test_mask_tokens_labels_from_uint8_ids_keep_ignore_index():
+    """The datasets hand over uint8 ids: IGNORE_INDEX (-100) must not wrap to 156 in the labels."""
+    ids = np.random.default_rng(0).integers(vocab.A, vocab.T + 1, size=(4, 256)).astype(np.uint8)
+    _, labels = mask_tokens(ids, np.random.default_rng(1), NucleotideTokenizer())
+    assert set(np.unique(labels)) <= {IGN, vocab.A, vocab.C, vocab.G, vocab.T}
+    assert (labels == IGN).mean() > 0.8
