@@ -39,11 +39,17 @@ def pattern_image(pattern: object, length: int, head: int = 0, block_size: int |
 
 
 def plot_pattern(
-    pattern: object, length: int, head: int = 0, ax: Axes | None = None, block_size: int | None = None
+    pattern: object,
+    length: int,
+    head: int = 0,
+    ax: Axes | None = None,
+    block_size: int | None = None,
+    legend: bool = True,
 ) -> Axes:
     """Draw which keys (columns) each query (rows) sees for one head; ``block_size`` adds the block grid.
 
-    Returns the matplotlib Axes (a new figure when ``ax`` is None).
+    Returns the matplotlib Axes (a new figure when ``ax`` is None); ``legend`` names the grey levels on the axes
+    (``mask_legend_handles`` gives the entries for a figure-level legend instead).
     """
     if ax is None:
         import matplotlib.pyplot as plt
@@ -65,25 +71,65 @@ def plot_pattern(
             ax.axhline(edge - 0.5, color="tab:red", linewidth=0.5)
             ax.axvline(edge - 0.5, color="tab:red", linewidth=0.5)
     ax.set_title(f"{pattern}" + (f" head {head}" if head else ""), fontsize=8)
-    ax.set_xlabel("key position j")
-    ax.set_ylabel("query position i")
+    ax.set_xlabel("key position j (token)")
+    ax.set_ylabel("query position i (token)")
+    if legend:
+        ax.legend(handles=mask_legend_handles(dense, block_size is not None), loc="upper right", fontsize=6,
+                  framealpha=0.8)
     return ax
 
 
+def mask_legend_handles(dense: bool = True, block_edges: bool = False) -> list:
+    """Legend entries of the mask image's grey levels (dense: visible/masked; block map: full/partial/skipped)."""
+    from matplotlib import colormaps
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    greys = colormaps["Greys"]
+    if dense:
+        levels = [(1.0, "visible (i sees j)"), (0.0, "masked")]
+    else:
+        levels = [(1.0, "block fully visible"), (0.5, "block partly visible"), (0.0, "block skipped")]
+    handles = [Patch(facecolor=greys(level), edgecolor="grey", label=label) for level, label in levels]
+    if block_edges and dense:
+        handles.append(Line2D([], [], color="tab:red", linewidth=0.5, label="block edge"))
+    return handles
+
+
+def differing_head(pattern: object, length: int, num_heads: int = 4) -> int | None:
+    """The first head whose mask differs from head 0's at ``length`` (None: every head sees the same keys)."""
+    mask = pattern.dense_mask(length, num_heads)  # [H or 1, L, L]
+    for head in range(1, mask.shape[0]):
+        if not torch.equal(mask[head], mask[0]):
+            return head
+    return None
+
+
 def plot_patterns(
-    patterns: Sequence[object], length: int, head: int = 0, block_size: int | None = None, ncols: int = 4
+    patterns: Sequence[object],
+    length: int,
+    head: int | Sequence[int] = 0,
+    block_size: int | None = None,
+    ncols: int = 4,
 ) -> Figure:
-    """Grid of ``plot_pattern`` panels, one per pattern; returns the Figure."""
+    """Grid of ``plot_pattern`` panels, one per pattern (``head``: one head for all, or one per pattern), with one
+    legend for the figure; returns the Figure."""
     import matplotlib.pyplot as plt
 
     if not patterns:
         raise InputError("plot_patterns needs at least one pattern, got none")
+    heads = [head] * len(patterns) if isinstance(head, int) else list(head)
+    if len(heads) != len(patterns):
+        raise InputError(f"plot_patterns: {len(heads)} heads given for {len(patterns)} patterns")
     ncols = min(ncols, len(patterns))
     nrows = -(-len(patterns) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.2 * nrows), squeeze=False)
-    for ax, pattern in zip(axes.flat, patterns):
-        plot_pattern(pattern, length, head=head, ax=ax, block_size=block_size)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.2 * nrows + 0.4), squeeze=False)
+    for ax, pattern, h in zip(axes.flat, patterns, heads):
+        plot_pattern(pattern, length, head=h, ax=ax, block_size=block_size, legend=False)
     for ax in list(axes.flat)[len(patterns) :]:
         ax.set_axis_off()
-    fig.tight_layout()
+    dense = length <= MAX_DENSE_LENGTH
+    handles = mask_legend_handles(dense, block_size is not None)
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8)
+    fig.tight_layout(rect=(0, 0.4 / (3.2 * nrows + 0.4), 1, 1))
     return fig

@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from genoattn.attention.patterns import BigBird, Longformer, Neighborhood, SlidingWindow  # noqa: E402
-from genoattn.attention.viz import MAX_DENSE_LENGTH, plot_pattern, plot_patterns  # noqa: E402
+from genoattn.attention.viz import MAX_DENSE_LENGTH, differing_head, plot_pattern, plot_patterns  # noqa: E402
 from genoattn.errors import InputError  # noqa: E402
 
 
@@ -62,3 +62,18 @@ def test_plot_patterns_grid():
         plot_patterns([], 8)
     with pytest.raises(InputError):
         plot_pattern(SlidingWindow(2), 8, head=-1)
+
+
+def test_plots_have_units_and_a_legend():
+    ax = plot_pattern(SlidingWindow(3), 16, block_size=8)
+    assert ax.get_xlabel() == "key position j (token)" and ax.get_ylabel() == "query position i (token)"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["visible (i sees j)", "masked", "block edge"]
+    fig = plot_patterns([SlidingWindow(3), BigBird(4, 1, seed=0)], 32, head=[0, 1])
+    assert len(fig.legends) == 1 and all(a.get_legend() is None for a in fig.axes)
+    assert "head 1" in fig.axes[1].get_title()
+
+
+def test_differing_head():
+    assert differing_head(SlidingWindow(3), 16) is None
+    assert differing_head(Longformer(2, (0,), (1, 1, 2)), 16, num_heads=3) == 2
