@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime
 import json
 import math
 import platform
@@ -388,6 +389,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
                                              "dynamic": flex.config.dynamic},
         "flops_convention": "fwd = 4*D*visible pairs; fwd+bwd = 2.5 x fwd; Performer: 8*L*M*D per head",
         "command": " ".join(["python -m genoattn.bench.attention", *(argv if argv is not None else sys.argv[1:])]),
+        "utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),  # orders the runs
     }
     rows: list[Row] = []
     said: set = set()
