@@ -7,7 +7,7 @@ import importlib
 from torch import Tensor, nn
 
 from genoattn.attention.dispatch import BACKEND_ORDER, attend
-from genoattn.errors import ConfigError
+from genoattn.errors import ConfigError, InputError
 from genoattn.models.positions import POSITION_KINDS, RotaryEmbedding, alibi_slopes
 from genoattn.models.specs import AttentionSpec, PerformerSpec, RoutingSpec
 
@@ -99,12 +99,27 @@ class SelfAttention(nn.Module):
             "alibi_slopes", alibi_slopes(num_heads) if positions == "alibi" else None, persistent=False
         )
 
-    def forward(self, x: Tensor) -> Tensor:
-        batch, length, width = x.shape
+    def _heads(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """q, k, v [B, H, L, D] of x [B, L, d], positions applied to q and k."""
+        batch, length, _ = x.shape
         qkv = self.qkv(x).view(batch, length, 3, self.num_heads, self.head_dim)  # [B, L, 3, H, D]
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [B, H, L, D]
         if self.rotary is not None:
             q, k = self.rotary(q, k)
+        return q, k, v
+
+    def attention_weights(self, x: Tensor) -> Tensor:
+        """Attention weights [B, H, L, L] this layer gives x [B, L, d] (mask patterns only; dense, so small L)."""
+        if self.kernel is not None:
+            raise InputError(f"{type(self.spec).__name__} has no attention weights to show (it never forms them)")
+        from genoattn.attention.backends.reference import attention_probs
+
+        q, k, _ = self._heads(x)
+        return attention_probs(q, k, self.spec, self.alibi_slopes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        batch, length, width = x.shape
+        q, k, v = self._heads(x)
         if self.kernel is not None:
             out = self.kernel(q, k, v)  # [B, H, L, D]
         else:

@@ -27,18 +27,22 @@ class ReferenceBackend:
     def attend(
         self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
     ) -> Tensor:
-        num_heads, length = q.shape[1], q.shape[2]
-        mask = pattern.dense_mask(length, num_heads).to(q.device)  # [H or 1, L, L]
-        scores = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])  # [B, H, L, L]
-        if alibi_slopes is not None:
-            idx = torch.arange(length, device=q.device)
-            distance = (idx[:, None] - idx[None, :]).abs().to(scores.dtype)  # [L, L]
-            scores = scores - alibi_slopes.to(scores.dtype).view(-1, 1, 1) * distance  # [B, H, L, L]
-        scores = scores.masked_fill(~mask, float("-inf"))
-        probs = torch.softmax(scores, dim=-1)
-        # A query with no visible key would give NaN; no DESIGN.md pattern has one, but stay finite.
-        probs = torch.nan_to_num(probs, nan=0.0)
-        return probs @ v  # [B, H, L, D]
+        return attention_probs(q, k, pattern, alibi_slopes) @ v  # [B, H, L, D]
+
+
+def attention_probs(q: Tensor, k: Tensor, pattern: object, alibi_slopes: Tensor | None = None) -> Tensor:
+    """Attention weights [B, H, L, L] of q, k [B, H, L, D] under ``pattern`` (0 where masked; rows sum to 1)."""
+    num_heads, length = q.shape[1], q.shape[2]
+    mask = pattern.dense_mask(length, num_heads).to(q.device)  # [H or 1, L, L]
+    scores = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])  # [B, H, L, L]
+    if alibi_slopes is not None:
+        idx = torch.arange(length, device=q.device)
+        distance = (idx[:, None] - idx[None, :]).abs().to(scores.dtype)  # [L, L]
+        scores = scores - alibi_slopes.to(scores.dtype).view(-1, 1, 1) * distance  # [B, H, L, L]
+    scores = scores.masked_fill(~mask, float("-inf"))
+    probs = torch.softmax(scores, dim=-1)
+    # A query with no visible key would give NaN; no DESIGN.md pattern has one, but stay finite.
+    return torch.nan_to_num(probs, nan=0.0)
 
 
 backend = ReferenceBackend()
