@@ -1,6 +1,6 @@
 """Performer attention (FAVOR+, Choromanski et al. 2021): positive orthogonal random features.
 
-Formula (DESIGN.md): q and k are scaled by head_dim^-1/4, then
+Formula (docs/design.md, section 2.3): q and k are scaled by head_dim^-1/4, then
 
     phi(x) = M^-1/2 * (exp(W x - |x|^2 / 2 - stabiliser) + eps),   eps = 1e-4,
     out    = phi(q) (phi(k)^T v) / (phi(q) sum_j phi(k_j)),
