@@ -1,4 +1,4 @@
-"""The contract every attention pattern follows (see DESIGN.md, "Attention: one spec, several backends").
+"""The contract every attention pattern follows (see docs/design.md, section 2.2 "The pattern contract").
 
 A pattern is a frozen dataclass. It gives three views of one boolean "query i may see key j" relation:
 
