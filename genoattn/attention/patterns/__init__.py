@@ -1,4 +1,4 @@
-"""Attention mask patterns (one file each); see DESIGN.md "Exact semantics" for the table they follow."""
+"""Attention mask patterns (one file each); see docs/design.md, section 2.3 "Exact semantics"."""
 
 from genoattn.attention.patterns.base import (
     BlockLayout,
