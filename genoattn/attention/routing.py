@@ -5,7 +5,7 @@ unit-normalised vectors, cluster c of head h takes the ``window`` queries and th
 similar to its centroid (dot product of unit vectors; top-w along the sequence, so every cluster is
 exactly w wide: balanced routing). Each cluster runs softmax attention of its queries over its keys
 (scale 1/sqrt(D)). A query may be picked by several clusters or by none: its output is the sum of its
-cluster outputs divided by (count + 1e-5), hence zero when no cluster picked it (DESIGN.md).
+cluster outputs divided by (count + 1e-5), hence zero when no cluster picked it (docs/design.md, 2.3).
 
 In training mode each forward, after routing with the current centroids, moves every centroid by EMA
 towards the unit-normalised sum of the unit-normalised queries and keys whose nearest centroid it is
