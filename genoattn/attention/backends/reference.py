@@ -41,7 +41,7 @@ def attention_probs(q: Tensor, k: Tensor, pattern: object, alibi_slopes: Tensor 
         scores = scores - alibi_slopes.to(scores.dtype).view(-1, 1, 1) * distance  # [B, H, L, L]
     scores = scores.masked_fill(~mask, float("-inf"))
     probs = torch.softmax(scores, dim=-1)
-    # A query with no visible key would give NaN; no DESIGN.md pattern has one, but stay finite.
+    # A query with no visible key would give NaN; no pattern of docs/design.md 2.3 has one, but stay finite.
     return torch.nan_to_num(probs, nan=0.0)
 
 
