@@ -173,7 +173,7 @@ def residue_view(pattern: object) -> tuple[int, object] | None:
     """(dilation, pattern on each residue class x[g::d]) for dilated patterns that split exactly, else None.
 
     DilatedSlidingWindow(w, d) is SlidingWindow(w) on each class and Neighborhood(k, d) is Neighborhood(k) on
-    each class (DESIGN.md), so running them per class wastes no compute on the skipped positions.
+    each class (docs/design.md, 2.3), so running them per class wastes no compute on the skipped positions.
     """
     if isinstance(pattern, DilatedSlidingWindow) and pattern.dilation > 1:
         return pattern.dilation, SlidingWindow(pattern.window, pattern.causal)
