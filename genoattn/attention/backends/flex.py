@@ -7,7 +7,7 @@ Plans (with their BlockMasks) are cached per (pattern, L, heads, device, options
 (the recompile limit is raised so that many patterns and lengths do not fall back to eager, which would
 materialise L x L scores).
 
-Limits (``can_run`` says which applies): FlexAttention has no backward on CPU (DESIGN.md facts) and cannot
+Limits (``can_run`` says which applies): FlexAttention has no backward on CPU (docs/design.md, 7) and cannot
 return log-sum-exp there, so on CPU it runs forward only and every pattern as a single call; head_dim >= 16;
 float16/bfloat16/float32.
 """
