@@ -1,7 +1,7 @@
 """Visible (query, key) pairs of each pattern, counted from its definition in O(L) memory.
 
 The benchmark's useful FLOPs are 4 * head_dim * pairs (forward); at 1M tokens no L x L mask can be made, so the
-pairs are counted per query row from the DESIGN.md formulas (tests check them against ``dense_mask`` sums).
+pairs are counted per query row from the docs/design.md 2.3 formulas (tests check them against ``dense_mask`` sums).
 """
 
 from __future__ import annotations
