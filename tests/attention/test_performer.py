@@ -1,4 +1,4 @@
-"""Performer (FAVOR+) against a direct float64 transcription of the DESIGN.md formula."""
+"""Performer (FAVOR+) against a direct float64 transcription of the formula in docs/design.md, 2.3."""
 
 from __future__ import annotations
 
