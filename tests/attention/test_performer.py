@@ -20,7 +20,7 @@ def _qkv(shape, dtype=torch.float64, scale=1.0, seed=0, dv=None):
 
 
 def favor_direct(q, k, v, w, causal=False):
-    """DESIGN.md formula, written out with L x L matrices (float64)."""
+    """docs/design.md formula, written out with L x L matrices (float64)."""
     q, k, v, w = (t.double() for t in (q, k, v, w))
     m, d = w.shape
     qs, ks = q * d**-0.25, k * d**-0.25
