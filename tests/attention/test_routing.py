@@ -27,7 +27,7 @@ def _top(x, centroid, width):
 
 
 def routing_loop(q, k, v, centroids, window):
-    """DESIGN.md Routing written as loops over batch, head and cluster, dense softmax per cluster."""
+    """Routing of docs/design.md 2.3 written as loops over batch, head and cluster, dense softmax per cluster."""
     batch, heads, length, dim = q.shape
     width = min(window, length)
     out = torch.zeros(*q.shape[:-1], v.shape[-1], dtype=q.dtype)
