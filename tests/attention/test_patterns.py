@@ -1,4 +1,4 @@
-"""Patterns: mask_mod == dense_mask == the DESIGN.md formula written afresh here (plain loops, tiny L)."""
+"""Patterns: mask_mod == dense_mask == the docs/design.md 2.3 formula written afresh here (plain loops, tiny L)."""
 
 from __future__ import annotations
 
