@@ -22,7 +22,7 @@ from genoattn.errors import InputError
 
 
 def spec_visible(p: object, length: int, num_heads: int, h: int, i: int, j: int) -> bool:
-    """DESIGN.md "Exact semantics", one (head, i, j) at a time."""
+    """docs/design.md 2.3 "Exact semantics", one (head, i, j) at a time."""
     causal_ok = j <= i or not getattr(p, "causal", False)
     if isinstance(p, Full):
         return causal_ok
