@@ -1,6 +1,6 @@
 """Attention: mask patterns, backends behind one ``attend``, and the Performer / Routing modules.
 
-``attend(q, k, v, pattern, backend="auto")`` with q, k, v [batch, heads, length, head_dim]; see docs/design.md, section 2.
+``attend(q, k, v, pattern, backend="auto")`` with q, k, v [batch, heads, length, head_dim]; docs/design.md, 2.
 ``patterns`` and ``attend`` are imported eagerly (light); ``Performer`` and ``Routing`` on first use.
 """
 
