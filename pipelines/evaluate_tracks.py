@@ -15,26 +15,10 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
-
 from genoattn.data.annotations import check_intervals, read_annotation
 from genoattn.data.genome import Genome
-from genoattn.data.labels import IntervalIndex, nucleotide_labels
-from genoattn.data.vocab import IGNORE_INDEX
-
-
-def read_bedgraph(path: Path, lengths: dict[str, int]) -> dict[str, np.ndarray]:
-    """Per-contig float32 arrays (NaN where the bedGraph gives no value); other contigs are skipped."""
-    tracks = {c: np.full(n, np.nan, dtype=np.float32) for c, n in lengths.items()}
-    with open(path) as fh:
-        for line in fh:
-            if line.startswith(("track", "#")) or not line.strip():
-                continue
-            contig, start, end, value = line.split()[:4]
-            if contig in tracks:
-                tracks[contig][int(start) : int(end)] = float(value)
-    return tracks
+from genoattn.data.labels import IntervalIndex
+from genoattn.inference.evaluate import read_bedgraph, track_metrics
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -54,21 +38,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     lengths = {c: lengths[c] for c in names}
     intervals = [iv for iv in read_annotation(args.annotation, args.feature_types) if iv.contig in lengths]
     index = IntervalIndex(check_intervals(intervals, lengths, str(args.annotation)))
-    tracks = read_bedgraph(args.bedgraph, lengths)
-    scores, labels = [], []
-    for contig, n in lengths.items():
-        label = nucleotide_labels(index, contig, 0, n, "binary")
-        keep = (label != IGNORE_INDEX) & ~np.isnan(tracks[contig])
-        scores.append(tracks[contig][keep])
-        labels.append(label[keep])
-    y, s = np.concatenate(labels), np.concatenate(scores)
-    metrics = {
-        "auroc": float(roc_auc_score(y, s)),
-        "auprc": float(average_precision_score(y, s)),
-        "bases": int(len(y)),
-        "positive_fraction": float(y.mean()),
-        "contigs": len(lengths),
-    }
+    metrics, _ = track_metrics(read_bedgraph(args.bedgraph, lengths), index)
     print(json.dumps(metrics, indent=2))
     if args.out:
         args.out.write_text(json.dumps(metrics, indent=2) + "\n")

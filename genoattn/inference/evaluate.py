@@ -1,0 +1,58 @@
+"""Scoring per-nucleotide predictions against an annotation: read a bedGraph back, AUROC/AUPRC per contig.
+
+Bases without a bedGraph value (N runs) and bases whose label is ignored (conflicting overlaps) are left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from genoattn.data.labels import IntervalIndex, nucleotide_labels
+from genoattn.data.vocab import IGNORE_INDEX
+
+
+def read_bedgraph(path: str | Path, lengths: Mapping[str, int]) -> dict[str, np.ndarray]:
+    """Per-contig float32 arrays [length] (NaN where the bedGraph gives no value); other contigs are skipped."""
+    tracks = {c: np.full(n, np.nan, dtype=np.float32) for c, n in lengths.items()}
+    with open(path) as fh:
+        for line in fh:
+            if line.startswith(("track", "#")) or not line.strip():
+                continue
+            contig, start, end, value = line.split()[:4]
+            if contig in tracks:
+                tracks[contig][int(start) : int(end)] = float(value)
+    return tracks
+
+
+def scored_bases(track: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, scores) of the bases that have both a value and a label that counts."""
+    keep = (labels != IGNORE_INDEX) & ~np.isnan(track)
+    return labels[keep], track[keep]
+
+
+def binary_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """AUROC, AUPRC (NaN when only one class is present), bases scored and the positive fraction."""
+    both = len(np.unique(labels)) == 2
+    return {
+        "auroc": float(roc_auc_score(labels, scores)) if both else float("nan"),
+        "auprc": float(average_precision_score(labels, scores)) if both else float("nan"),
+        "bases": int(len(labels)),
+        "positive_fraction": float(labels.mean()) if len(labels) else float("nan"),
+    }
+
+
+def track_metrics(tracks: Mapping[str, np.ndarray], index: IntervalIndex) -> tuple[dict[str, float], list[dict]]:
+    """Binary metrics of positive-class tracks (coding vs not, ``index`` the positive intervals): over all the
+    contigs of ``tracks`` together, and one dict per contig (with its ``contig`` name and ``length``)."""
+    per_contig, all_labels, all_scores = [], [], []
+    for contig, track in tracks.items():
+        labels, scores = scored_bases(track, nucleotide_labels(index, contig, 0, len(track), "binary"))
+        per_contig.append({"contig": contig, "length": len(track), **binary_metrics(labels, scores)})
+        all_labels.append(labels)
+        all_scores.append(scores)
+    overall = binary_metrics(np.concatenate(all_labels or [np.zeros(0)]), np.concatenate(all_scores or [np.zeros(0)]))
+    return {**overall, "contigs": len(per_contig)}, per_contig
