@@ -23,7 +23,7 @@ def test_metrics_per_contig_and_overall():
     index = IntervalIndex([Interval("a", 2, 6, "+"), Interval("b", 0, 10, "-")])
     tracks = {
         "a": np.array([0.1, 0.2, 0.9, 0.8, np.nan, 0.7, 0.3, 0.0], dtype=np.float32),  # perfect where scored
-        "b": np.full(10, 0.6, dtype=np.float32),  # all coding: one class, no AUROC of its own
+        "b": np.full(10, 0.25, dtype=np.float32),  # all coding: one class, no AUROC of its own
     }
     overall, per_contig = track_metrics(tracks, index)
     a, b = per_contig
