@@ -1,0 +1,1 @@
+"""Baselines that the attention models are compared with (no attention, no GPU)."""
