@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import operator
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -205,6 +205,22 @@ def write_fai(records: list[FaiRecord], target: Path, fasta: Path | None = None)
         fasta_ns, fai_ns = fasta.stat().st_mtime_ns, target.stat().st_mtime_ns
         if fai_ns < fasta_ns:
             os.utime(target, ns=(fasta_ns, fasta_ns))
+
+
+def fasta_text(sequences: Mapping[str, str]) -> str:
+    """FASTA of ``{name: sequence}`` with ``FASTA_LINE_WIDTH``-base lines."""
+    parts = []
+    for name, seq in sequences.items():
+        parts.append(f">{name}\n")
+        parts.extend(f"{seq[i:i + FASTA_LINE_WIDTH]}\n" for i in range(0, len(seq), FASTA_LINE_WIDTH))
+    return "".join(parts)
+
+
+def write_fasta(sequences: Mapping[str, str], path: str | Path) -> Path:
+    """Write ``{name: sequence}`` as a plain FASTA file (e.g. a few contigs to predict); returns the path."""
+    path = Path(path)
+    _atomic_write(path, fasta_text(sequences).encode("ascii", errors="replace"))
+    return path
 
 
 def read_fai(path: Path) -> list[FaiRecord]:
@@ -477,11 +493,7 @@ class Genome:
         except InputError:
             _remove_if_empty(entry)
             raise
-        parts = []
-        for name, seq in sequences.items():
-            parts.append(f">{name}\n")
-            parts.extend(f"{seq[i:i + FASTA_LINE_WIDTH]}\n" for i in range(0, len(seq), FASTA_LINE_WIDTH))
-        data = "".join(parts).encode("ascii", errors="replace")
+        data = fasta_text(sequences).encode("ascii", errors="replace")
         records = scan_fasta(data.splitlines(keepends=True), self.path)
         _atomic_write(fasta, data)
         write_fai(records, Path(f"{fasta}.fai"))

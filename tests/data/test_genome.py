@@ -330,3 +330,14 @@ def test_embedded_ecoli_genome(ecoli):
     assert ecoli.fasta_path.parent.parent.parent == ecoli.cache_dir  # decompressed into the cache
     assert sorted(p.name for p in ECOLI_FASTA.parent.iterdir()) == ["annotation.gff3.gz", "genome.fa.gz"]
     assert set(ecoli.fetch("BAC_00002", 0, 10_000)) <= set("ACGTN")
+
+
+def test_write_fasta_round_trips(tmp_path):
+    from genoattn.data.genome import write_fasta
+
+    seqs = {"one": "ACGT" * 40, "two": "GATTACA"}
+    path = write_fasta(seqs, tmp_path / "sub.fa")
+    assert path.read_text().splitlines()[1] == "ACGT" * 15  # 60-base lines
+    with Genome(path, cache_dir=tmp_path / "cache") as genome:
+        assert genome.contigs == {"one": 160, "two": 7}
+        assert genome.fetch("one", 0, 160) == seqs["one"] and genome.fetch("two", 0, 7) == "GATTACA"
