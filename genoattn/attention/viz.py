@@ -21,11 +21,15 @@ if TYPE_CHECKING:
 MAX_DENSE_LENGTH = 4096
 
 
-def pattern_image(pattern: object, length: int, head: int = 0, block_size: int | None = None) -> torch.Tensor:
-    """The array ``plot_pattern`` draws: bool [L, L] mask, or int [NB, NB] block map (0/1/2) for long L."""
-    num_heads = head + 1
-    if head < 0:
-        raise InputError(f"plot_pattern: head must be >= 0, got {head}")
+def pattern_image(
+    pattern: object, length: int, head: int = 0, block_size: int | None = None, num_heads: int | None = None
+) -> torch.Tensor:
+    """The array ``plot_pattern`` draws: bool [L, L] mask, or int [NB, NB] block map (0/1/2) for long L.
+
+    ``num_heads``: heads of the layer (default head + 1; patterns with one setting per head need theirs)."""
+    num_heads = num_heads or head + 1
+    if not 0 <= head < num_heads:
+        raise InputError(f"plot_pattern: head must be in [0, {num_heads}), got {head}")
     if length <= MAX_DENSE_LENGTH:
         mask = pattern.dense_mask(length, num_heads)  # [H or 1, L, L]
         return mask[head if mask.shape[0] > 1 else 0]
@@ -45,6 +49,7 @@ def plot_pattern(
     ax: Axes | None = None,
     block_size: int | None = None,
     legend: bool = True,
+    num_heads: int | None = None,
 ) -> Axes:
     """Draw which keys (columns) each query (rows) sees for one head; ``block_size`` adds the block grid.
 
@@ -55,7 +60,7 @@ def plot_pattern(
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=(4, 4))
-    image = pattern_image(pattern, length, head, block_size)
+    image = pattern_image(pattern, length, head, block_size, num_heads)
     dense = length <= MAX_DENSE_LENGTH
     extent = (-0.5, length - 0.5, length - 0.5, -0.5)
     ax.imshow(
@@ -111,6 +116,7 @@ def plot_patterns(
     head: int | Sequence[int] = 0,
     block_size: int | None = None,
     ncols: int = 4,
+    num_heads: int | None = None,
 ) -> Figure:
     """Grid of ``plot_pattern`` panels, one per pattern (``head``: one head for all, or one per pattern), with one
     legend for the figure; returns the Figure."""
@@ -125,7 +131,7 @@ def plot_patterns(
     nrows = -(-len(patterns) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.2 * nrows + 0.4), squeeze=False)
     for ax, pattern, h in zip(axes.flat, patterns, heads):
-        plot_pattern(pattern, length, head=h, ax=ax, block_size=block_size, legend=False)
+        plot_pattern(pattern, length, head=h, ax=ax, block_size=block_size, legend=False, num_heads=num_heads)
     for ax in list(axes.flat)[len(patterns) :]:
         ax.set_axis_off()
     dense = length <= MAX_DENSE_LENGTH

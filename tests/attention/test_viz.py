@@ -77,3 +77,13 @@ def test_plots_have_units_and_a_legend():
 def test_differing_head():
     assert differing_head(SlidingWindow(3), 16) is None
     assert differing_head(Longformer(2, (0,), (1, 1, 2)), 16, num_heads=3) == 2
+
+
+def test_patterns_with_one_setting_per_head_take_num_heads():
+    pattern = Longformer(2, (0,), (1, 1, 2, 2))
+    ax = plot_pattern(pattern, 16, head=2, num_heads=4)
+    np.testing.assert_array_equal(
+        np.asarray(ax.images[0].get_array()), pattern.dense_mask(16, 4)[2].numpy().astype(np.uint8)
+    )
+    with pytest.raises(InputError, match="head must be in"):
+        plot_pattern(pattern, 16, head=4, num_heads=4)
