@@ -12,8 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from genoattn.analysis.params import PATH_KEYS, config_data
 from genoattn.errors import ConfigError
 
 QUICKSTART = Path("configs") / "quickstart.yaml"
@@ -54,15 +53,10 @@ def _flag(value: object) -> str:
 def training_arguments(repo: Path, config: Path, overrides: dict[str, object], out: Path) -> list[str]:
     """genoattn.train arguments: the config, its data files made absolute (they are relative to the repository),
     the overrides, and outputs under ``out``."""
-    path = repo / config
-    try:
-        data = (yaml.safe_load(path.read_text()) or {}).get("data") or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read the training config: {exc}") from exc
-    args = ["--config", str(path)]
-    for key in ("fasta", "annotation"):
-        if data.get(key) and not Path(data[key]).is_absolute():
-            args += [f"--data.{key}", str(repo / data[key])]
+    args = ["--config", str(repo / config)]
+    for key, value in config_data(repo, config).items():
+        if key in PATH_KEYS:
+            args += [f"--data.{key}", value]
     for key, value in {**QUIET, **overrides}.items():
         args += [f"--{key}", _flag(value)]
     return args + ["--trainer.default_root_dir", str(out), "--checkpoint.dirpath", str(out / "checkpoints")]

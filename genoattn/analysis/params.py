@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import yaml
+
 from genoattn.errors import ConfigError
 
 SIZES: tuple[str, ...] = ("tiny", "full")
@@ -41,3 +43,20 @@ def work_dir(repo: Path) -> Path:
     folder = Path(os.environ.get(WORK_DIR_VARIABLE) or repo / "runs" / "notebooks")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+PATH_KEYS = ("fasta", "annotation", "predict_fasta", "motifs")  # data arguments that name files
+
+
+def config_data(repo: Path, config: str | Path) -> dict:
+    """The ``data:`` section of a training config (e.g. configs/quickstart.yaml) with its file paths made absolute
+    (configs name them relative to the repository)."""
+    path = repo / config
+    try:
+        data = dict((yaml.safe_load(path.read_text()) or {}).get("data") or {})
+    except (OSError, yaml.YAMLError, AttributeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config's data section: {exc}") from exc
+    for key in PATH_KEYS:
+        if data.get(key) and not Path(data[key]).is_absolute():
+            data[key] = str(repo / data[key])
+    return data

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from genoattn.analysis import checkpoint as ck
-from genoattn.analysis.params import notebook_size, repo_root, work_dir
+from genoattn.analysis.params import config_data, notebook_size, repo_root, work_dir
 from genoattn.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,3 +69,10 @@ def test_trained_once_then_reused(tmp_path, monkeypatch):
     assert not first.shipped and "20 steps" in first.description
     with pytest.raises(ConfigError, match="notebook size 'big'"):
         ck.analysis_checkpoint(repo, "big", tmp_path)
+
+
+def test_config_data_paths_are_absolute(tmp_path):
+    data = config_data(REPO, "configs/quickstart.yaml")
+    assert data["fasta"] == str(REPO / "data" / "ecoli_prokka" / "genome.fa.gz") and data["window"] == 4096
+    with pytest.raises(ConfigError, match="cannot read the config's data section"):
+        config_data(tmp_path, "missing.yaml")
