@@ -2,23 +2,28 @@
 
 Set-up (``setup()``, once): open the genome, read and check the annotation, split whole contigs into
 train/val/test, tile each split into windows and drop windows with too many N, build the labels.
+With ``genomes=[...]`` each genome is opened and split on its own, then all are joined
+(:mod:`genoattn.data.genome_set`): contigs named ``"<genome>:<contig>"``, random training windows drawn with
+per-genome weights, and val/test batches carry each row's genome index (``batch["genome"]``) so that
+every genome is scored separately.
 Dataloaders run with ``batch_size=None`` over a :class:`~genoattn.data.datasets.BatchPlanSampler`, so
 each worker builds whole batches by numpy slicing (see :mod:`genoattn.data.datasets`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import warnings
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
 from genoattn.data import vocab
-from genoattn.data.annotations import check_intervals, read_annotation
+from genoattn.data.annotations import Interval, check_intervals, read_annotation
 from genoattn.data.datasets import (
     TASKS,
     ArrayLabels,
@@ -30,6 +35,14 @@ from genoattn.data.datasets import (
     WindowBatchDataset,
 )
 from genoattn.data.genome import Genome
+from genoattn.data.genome_set import (
+    GenomeSpec,
+    JoinedSources,
+    check_genome_specs,
+    default_genome_name,
+    joined_name,
+    window_probabilities,
+)
 from genoattn.data.labels import (
     LABEL_CLASSES,
     IntervalIndex,
@@ -55,11 +68,25 @@ SPLITS = ("train", "val", "test")
 _FETCH_CHUNK = 8_000_000  # bases read at a time when scanning a genome that is not held in memory
 
 
+class _OpenedGenome(NamedTuple):
+    """One genome of the data module, opened, labelled and split."""
+
+    genome: Genome
+    sequences: InMemorySequences | FastaSequences
+    n_content: NContent
+    in_memory: bool
+    intervals: list[Interval] | None
+    index: IntervalIndex | None
+    labels: ArrayLabels | IntervalLabels | None
+    splits: dict[str, list[str]]
+
+
 class GenomeDataModule(pl.LightningDataModule):
     """Windows of a genome, tokenised and labelled for one task, split by whole contigs.
 
     Args:
-        fasta: genome FASTA (plain, gzip or bgzip; multi-FASTA) or GenBank file.
+        fasta: genome FASTA (plain, gzip or bgzip; multi-FASTA) or GenBank file (the one-genome form; give
+            ``genomes`` instead for several).
         annotation: BED / GFF3 / GTF / GenBank annotation (labels of token and sequence classification), or
             for regression a BED/TSV file with a score column. Not needed for ``mlm``.
         task: ``token_classification`` (one label per token), ``sequence_classification`` (one binary
@@ -81,7 +108,8 @@ class GenomeDataModule(pl.LightningDataModule):
         max_n_fraction: windows with a larger fraction of N bases are dropped (1.0 keeps all).
         short_contigs: contigs shorter than ``window``: ``skip`` (with a warning) or ``pad`` (one
             window at 0 padded with PAD; labels IGNORE_INDEX on the padding).
-        test_contigs: test split by contig names (takes precedence over the other test options).
+        test_contigs: test split by contig names (takes precedence over the other test options); with
+            ``genomes``, joined names ``"<genome>:<contig>"``.
         val_contigs: validation split by contig names.
         val_fraction: fraction of contigs drawn (with ``split_seed``) for validation when
             ``val_contigs`` is not given; 0 for no validation split.
@@ -109,11 +137,16 @@ class GenomeDataModule(pl.LightningDataModule):
         cache_dir: cache folder for decompressed FASTA and indexes (default: genoattn's cache).
         predict_fasta: FASTA tiled by the predict dataloader (default: ``fasta``, all contigs).
         pin_memory: pin batches in page-locked memory (faster copies to a GPU).
+        genomes: several genomes instead of ``fasta``/``annotation``: a list of
+            :class:`~genoattn.data.genome_set.GenomeSpec` mappings ``{name, fasta, annotation, weight,
+            feature_types, train_only}``. The split options apply to each genome on its own; ``weight`` sets
+            each genome's share of the random training windows (``train_windows_per_epoch``, needed); val/test
+            metrics are logged per genome (``val/<name>/auroc``) beside the pooled ones.
     """
 
     def __init__(
         self,
-        fasta: str,
+        fasta: str | None = None,
         annotation: str | None = None,
         task: Literal["token_classification", "sequence_classification", "regression", "mlm"] = "token_classification",
         feature_types: Sequence[str] = ("CDS",),
@@ -148,6 +181,7 @@ class GenomeDataModule(pl.LightningDataModule):
         cache_dir: str | None = None,
         predict_fasta: str | None = None,
         pin_memory: bool = False,
+        genomes: list[GenomeSpec] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -166,6 +200,7 @@ class GenomeDataModule(pl.LightningDataModule):
         self.uppercase, self.mlm_probability, self.seed = uppercase, mlm_probability, seed
         self.in_memory, self.in_memory_max_bp, self.cache_dir = in_memory, in_memory_max_bp, cache_dir
         self.predict_fasta, self.pin_memory = predict_fasta, pin_memory
+        self.genome_specs = self._genome_specs(genomes)
         self._check_arguments()
         self.tokenizer = build_tokenizer(tokenizer, k)
         self._built = False
@@ -179,8 +214,12 @@ class GenomeDataModule(pl.LightningDataModule):
                 raise ConfigError(f"{arg}: {msg}")
 
         need(self.task in TASKS, "task", f"expected one of {TASKS}, got {self.task!r}")
-        need(self.task == "mlm" or self.annotation is not None, "annotation",
-             f"task {self.task!r} needs an annotation file (only 'mlm' works without one)")
+        for spec in self.genome_specs:
+            need(self.task == "mlm" or spec.annotation is not None, "annotation",
+                 f"task {self.task!r} needs an annotation file (only 'mlm' works without one)"
+                 + (f"; genome {spec.name!r} has none" if self.is_joined else ""))
+        need(not self.is_joined or self.train_windows_per_epoch is not None, "genomes",
+             "several genomes need train_windows_per_epoch (random training windows, drawn by genome weight)")
         need(self.label_mode in LABEL_CLASSES, "label_mode", f"expected one of {sorted(LABEL_CLASSES)}, "
              f"got {self.label_mode!r}")
         need(isinstance(self.window, int) and self.window >= 1, "window", f"expected a positive integer, "
@@ -216,7 +255,33 @@ class GenomeDataModule(pl.LightningDataModule):
             need(self.window % k == 0, "window", f"must be a multiple of k={k} with the k-mer tokenizer, "
                  f"got {self.window}")
 
+    def _genome_specs(self, genomes: Sequence[GenomeSpec | dict] | None) -> list[GenomeSpec]:
+        """The genomes to read: ``genomes`` (mappings become GenomeSpec) or the one-genome form's fasta."""
+        if genomes is None:
+            if not self.fasta:
+                raise ConfigError("fasta: give a FASTA file (or a list of genomes)")
+            return [GenomeSpec(default_genome_name(str(self.fasta)), str(self.fasta), self.annotation)]
+        if self.fasta is not None or self.annotation is not None:
+            raise ConfigError("genomes: give either fasta/annotation or genomes, not both")
+        try:
+            specs = [g if isinstance(g, GenomeSpec) else GenomeSpec(**g) for g in genomes]
+        except TypeError as exc:
+            raise ConfigError(f"genomes: each genome is a mapping of {{name, fasta, annotation, weight, "
+                              f"feature_types, train_only}} ({exc})") from exc
+        check_genome_specs(specs)
+        return specs
+
     # ------------------------------------------------------------------------------ properties
+
+    @property
+    def is_joined(self) -> bool:
+        """Several genomes (contigs named ``"<genome>:<contig>"``, metrics per genome)."""
+        return len(self.genome_specs) > 1
+
+    @property
+    def genome_names(self) -> list[str]:
+        """Names of the genomes, in order (``batch["genome"]`` indexes this list)."""
+        return [spec.name for spec in self.genome_specs]
 
     @property
     def vocab_size(self) -> int:
@@ -255,27 +320,91 @@ class GenomeDataModule(pl.LightningDataModule):
         runs = {c: _streamed_n_runs(genome, c, n) for c, n in lengths.items()}
         return genome, FastaSequences(genome, list(lengths)), NContent(list(lengths), runs), False
 
+    def _intervals(self, spec: GenomeSpec, lengths: dict[str, int]) -> list[Interval] | None:
+        """The checked annotation intervals of one genome (None for mlm or no annotation)."""
+        if spec.annotation is None or self.task == "mlm":
+            return None
+        feature_types = self.feature_types if spec.feature_types is None else list(spec.feature_types)
+        if self.task == "regression":
+            intervals = read_scores(spec.annotation, self.score_column)
+        else:
+            intervals = read_annotation(spec.annotation, feature_types or None)
+        intervals = check_intervals(intervals, lengths, spec.annotation)
+        if not intervals:
+            raise InputError(f"{spec.annotation}: no intervals of feature types {feature_types} on the "
+                             f"FASTA's contigs")
+        return intervals
+
+    def _split(self, spec: GenomeSpec, names: list[str]) -> dict[str, list[str]]:
+        """One genome's train/val/test contigs (the split options applied to this genome alone)."""
+        if spec.train_only:
+            return {"train": list(names), "val": [], "test": []}
+
+        def own(given: list[str] | None) -> list[str] | None:  # joined "<genome>:<contig>" names -> this genome's
+            if given is None or not self.is_joined:
+                return given
+            return [c.split(":", 1)[1] for c in given if c.split(":", 1)[0] == spec.name]
+
+        return split_contigs(
+            names, test_contigs=own(self.test_contigs), val_contigs=own(self.val_contigs),
+            val_fraction=self.val_fraction, test_fraction=self.test_fraction, holdout_every=self.holdout_every,
+            seed=self.split_seed)
+
+    def _check_joined_contig_args(self) -> None:
+        """With several genomes, test_contigs/val_contigs must name genomes of the list."""
+        known = set(self.genome_names)
+        for arg in ("test_contigs", "val_contigs"):
+            bad = [c for c in getattr(self, arg) or [] if c.split(":", 1)[0] not in known or ":" not in c]
+            if bad:
+                raise ConfigError(f"{arg}: with several genomes, name contigs as '<genome>:<contig>' of the "
+                                  f"genomes {sorted(known)}; got {', '.join(bad[:5])}")
+
     def _build(self) -> None:
-        self.genome, self.sequences, self.n_content, self.is_in_memory = self._open(self.fasta)
-        lengths = self.genome.contigs
-        self.contig_lengths = lengths
-        names = list(lengths)
+        if self.is_joined:
+            self._check_joined_contig_args()
+        parts: list[_OpenedGenome] = []
+        for spec in self.genome_specs:
+            genome, sequences, n_content, in_memory = self._open(spec.fasta)
+            lengths = genome.contigs
+            intervals = self._intervals(spec, lengths)
+            index = IntervalIndex(intervals) if intervals is not None else None
+            labels: ArrayLabels | IntervalLabels | None = None
+            if self.task == "token_classification":
+                labels = (ArrayLabels(contig_labels(index, lengths, self.label_mode), list(lengths)) if in_memory
+                          else IntervalLabels(index, self.label_mode, list(lengths), sequences.lengths))
+            parts.append(_OpenedGenome(genome, sequences, n_content, in_memory, intervals, index, labels,
+                                       self._split(spec, list(lengths))))
 
-        self.interval_index: IntervalIndex | None = None
-        if self.annotation is not None and self.task != "mlm":
-            if self.task == "regression":
-                intervals = read_scores(self.annotation, self.score_column)
-            else:
-                intervals = read_annotation(self.annotation, self.feature_types or None)
-            intervals = check_intervals(intervals, lengths, self.annotation)
-            if not intervals:
-                raise InputError(f"{self.annotation}: no intervals of feature types {self.feature_types} on the "
-                                 f"FASTA's contigs")
-            self.interval_index = IntervalIndex(intervals)
-
-        self.splits = split_contigs(
-            names, test_contigs=self.test_contigs, val_contigs=self.val_contigs, val_fraction=self.val_fraction,
-            test_fraction=self.test_fraction, holdout_every=self.holdout_every, seed=self.split_seed)
+        self.nucleotide_label_source: ArrayLabels | IntervalLabels | JoinedSources | None
+        self.interval_index: IntervalIndex | None
+        if not self.is_joined:
+            only = parts[0]
+            self.genome, self.sequences, self.n_content, self.is_in_memory = (
+                only.genome, only.sequences, only.n_content, only.in_memory)
+            self.contig_lengths = only.genome.contigs
+            self.contig_genome = np.zeros(len(self.contig_lengths), dtype=np.int64)
+            self.nucleotide_label_source, self.interval_index, splits = only.labels, only.index, only.splits
+        else:
+            renamed = [{c: joined_name(spec.name, c) for c in part.genome.contigs}
+                       for spec, part in zip(self.genome_specs, parts)]
+            joined = [name for names in renamed for name in names.values()]
+            self.genome = None
+            self.contig_lengths = {renamed[g][c]: n for g, part in enumerate(parts)
+                                   for c, n in part.genome.contigs.items()}
+            self.contig_genome = np.repeat(np.arange(len(parts)), [len(r) for r in renamed])  # [contigs] genome
+            self.sequences = JoinedSources([part.sequences for part in parts], joined)
+            self.n_content = NContent.joined([part.n_content for part in parts], joined)
+            self.is_in_memory = all(part.in_memory for part in parts)
+            self.interval_index = None
+            if all(part.intervals is not None for part in parts):
+                self.interval_index = IntervalIndex(dataclasses.replace(iv, contig=renamed[g][iv.contig])
+                                                    for g, part in enumerate(parts) for iv in part.intervals)
+            self.nucleotide_label_source = (JoinedSources([part.labels for part in parts], joined)
+                                            if self.task == "token_classification" else None)
+            splits = {split: [renamed[g][c] for g, part in enumerate(parts) for c in part.splits[split]]
+                      for split in SPLITS}
+        self.splits = splits
+        lengths = self.contig_lengths
         self.windows: dict[str, Windows] = {}
         for split in SPLITS:
             stride = self.window - 2 * self.eval_context if split != "train" and self.eval_context else self.stride
@@ -286,22 +415,18 @@ class GenomeDataModule(pl.LightningDataModule):
         short = [c for c, n in lengths.items() if n < self.window]
         if short and self.short_contigs == "skip":
             per_split = ", ".join(f"{sum(c in set(self.splits[s]) for c in short)} {s}" for s in SPLITS)
-            warnings.warn(f"{self.fasta}: skipped {len(short)} contigs shorter than the window ({self.window} bp; "
+            warnings.warn(f"{self.source}: skipped {len(short)} contigs shorter than the window ({self.window} bp; "
                           f"{per_split}): {', '.join(short[:5])}{' ...' if len(short) > 5 else ''}; "
                           "set short_contigs='pad' to keep them", stacklevel=3)
         if not len(self.windows["train"]):
-            raise InputError(f"{self.fasta}: no training windows of {self.window} bp left (contigs too short or "
+            raise InputError(f"{self.source}: no training windows of {self.window} bp left (contigs too short or "
                              f"more than max_n_fraction={self.max_n_fraction} N)")
-
-        self.nucleotide_label_source: ArrayLabels | IntervalLabels | None = None
-        if self.task == "token_classification":
-            if self.is_in_memory:
-                self.nucleotide_label_source = ArrayLabels(
-                    contig_labels(self.interval_index, lengths, self.label_mode), names)
-            else:
-                self.nucleotide_label_source = IntervalLabels(
-                    self.interval_index, self.label_mode, names, self.sequences.lengths)
         self._built = True
+
+    @property
+    def source(self) -> str:
+        """The genome file, or the genomes' names (for messages)."""
+        return str(self.fasta) if not self.is_joined else "genomes " + ", ".join(self.genome_names)
 
     def _build_predict(self) -> None:
         if self.predict_fasta is None:
@@ -321,7 +446,8 @@ class GenomeDataModule(pl.LightningDataModule):
             nucleotide_label_source=self.nucleotide_label_source, interval_index=self.interval_index,
             label_mode=self.label_mode, min_overlap=self.min_overlap, mlm_probability=self.mlm_probability,
             rc_augment=train and self.rc_augment, shift_augment=self.shift_augment if train else 0,
-            compact=self._compact, eval_context=0 if train else self.eval_context)
+            compact=self._compact, eval_context=0 if train else self.eval_context,
+            contig_genome=self.contig_genome if self.is_joined else None)
 
     @property
     def _compact(self) -> bool:
@@ -344,8 +470,10 @@ class GenomeDataModule(pl.LightningDataModule):
             return BatchPlanSampler(base, self.batch_size, shuffle=True, drop_last=len(base) >= self.batch_size,
                                     seed=self.seed)
         jitter = self.jitter if self.jitter is not None else (self.stride or self.window)
+        weights = [spec.weight for spec in self.genome_specs]
+        p = window_probabilities(self.contig_genome[base.contig_index], weights) if self.is_joined else None
         resample = functools.partial(random_windows, base, self.contig_lengths, self.train_windows_per_epoch,
-                                     jitter, n_content=self.n_content, max_n_fraction=self.max_n_fraction)
+                                     jitter, n_content=self.n_content, max_n_fraction=self.max_n_fraction, p=p)
         drop_last = self.train_windows_per_epoch >= self.batch_size
         return BatchPlanSampler(None, self.batch_size, shuffle=False, drop_last=drop_last, seed=self.seed,
                                 resample=resample, num_windows=self.train_windows_per_epoch)
@@ -380,7 +508,7 @@ class GenomeDataModule(pl.LightningDataModule):
         """Numbers behind :meth:`describe`: contigs, bases and windows per split, label balance."""
         self.setup("fit")
         out: dict[str, Any] = {
-            "fasta": str(self.fasta), "contigs": len(self.contig_lengths),
+            "fasta": self.source, "genomes": self.genome_names, "contigs": len(self.contig_lengths),
             "bases": int(sum(self.contig_lengths.values())), "in_memory": self.is_in_memory,
             "task": self.task, "tokenizer": self.tokenizer.name, "vocab_size": self.vocab_size,
             "num_classes": self.num_classes, "window": self.window, "splits": {},

@@ -9,7 +9,8 @@ plan's seed ``(seed, epoch, batch)``, so batches do not depend on the number of 
 Batch dict: ``input_ids`` int64 [B, T] (T = window / k), ``labels`` int64 [B, T] (token tasks and
 MLM; IGNORE_INDEX where unknown), int64 [B] (sequence classification) or float32 [B]
 (regression), ``contig`` list[str], ``start`` int64 [B], ``length`` int64 [B] (bases inside the
-contig; < window only for padded short contigs), ``strand`` list[str] ("-" where reverse-complemented).
+contig; < window only for padded short contigs), ``strand`` list[str] ("-" where reverse-complemented),
+and with several genomes ``genome`` int64 [B] (index of each row's genome).
 """
 
 from __future__ import annotations
@@ -140,12 +141,14 @@ class WindowBatchDataset(torch.utils.data.Dataset):
                  task: Task | None, *, nucleotide_label_source: ArrayLabels | IntervalLabels | None = None,
                  interval_index: IntervalIndex | None = None, label_mode: LabelMode = "binary",
                  min_overlap: float = 0.5, default_score: float = 0.0, mlm_probability: float = 0.15,
-                 rc_augment: bool = False, shift_augment: int = 0, compact: bool = False, eval_context: int = 0):
+                 rc_augment: bool = False, shift_augment: int = 0, compact: bool = False, eval_context: int = 0,
+                 contig_genome: np.ndarray | None = None):
         self.sequences, self.tokenizer, self.window, self.task = sequences, tokenizer, window, task
         self.nucleotide_label_source, self.interval_index = nucleotide_label_source, interval_index
         self.label_mode, self.min_overlap, self.default_score = label_mode, min_overlap, default_score
         self.mlm_probability, self.rc_augment, self.shift_augment = mlm_probability, rc_augment, shift_augment
         self.eval_context = eval_context  # > 0: per-nt labels only on each window's central part (central_keep)
+        self.contig_genome = contig_genome  # [contigs] genome index of each contig (several genomes), or None
         # compact: token ids and integer labels leave in the smallest dtype that holds them (4-8x fewer bytes
         # to move out of a worker process); BatchLoader widens them back to int64 in the main process.
         self.id_dtype = _smallest_int(0, tokenizer.vocab_size - 1) if compact else np.int64
@@ -191,6 +194,8 @@ class WindowBatchDataset(torch.utils.data.Dataset):
             "length": torch.from_numpy(np.minimum(lens - start, self.window).astype(np.int64)),
             "strand": ["-" if f else "+" for f in flip],
         }
+        if self.contig_genome is not None:
+            batch["genome"] = torch.from_numpy(self.contig_genome[ci].astype(np.int64))
         if labels is not None:
             dtype = {"regression": np.float32, "sequence_classification": np.int64}.get(self.task, self.label_dtype)
             batch["labels"] = torch.from_numpy(np.ascontiguousarray(labels, dtype=dtype))

@@ -149,15 +149,16 @@ def jitter_windows(windows: Windows, contig_lengths: Mapping[str, int], jitter: 
 
 def random_windows(base: Windows, contig_lengths: Mapping[str, int], n: int, jitter: int,
                    rng: np.random.Generator, n_content: NContent | None = None,
-                   max_n_fraction: float = 1.0) -> Windows:
+                   max_n_fraction: float = 1.0, p: np.ndarray | None = None) -> Windows:
     """``n`` training windows: drawn with replacement from ``base`` (e.g. the N-filtered tiling of the
-    training contigs), then jittered by up to ``jitter`` bases. A jittered window whose N fraction
-    exceeds ``max_n_fraction`` falls back to its unjittered base window (which passed the filter)."""
+    training contigs; uniformly, or with probabilities ``p`` [len(base)]), then jittered by up to ``jitter``
+    bases. A jittered window whose N fraction exceeds ``max_n_fraction`` falls back to its unjittered base
+    window (which passed the filter)."""
     if n < 1:
         raise ConfigError(f"train_windows_per_epoch: expected a positive integer, got {n}")
     if not len(base):
         raise InputError("random_windows: no windows to draw from (all contigs skipped or filtered)")
-    drawn = base.select(rng.integers(0, len(base), size=n))
+    drawn = base.select(rng.integers(0, len(base), size=n) if p is None else rng.choice(len(base), size=n, p=p))
     moved = jitter_windows(drawn, contig_lengths, jitter, rng)
     if n_content is not None and max_n_fraction < 1.0:
         bad = n_content.fraction(moved) > max_n_fraction
@@ -179,6 +180,14 @@ class NContent:
     def from_ids(cls, ids_by_contig: Mapping[str, np.ndarray]) -> NContent:
         """From nucleotide ids per contig (N is any id other than A/C/G/T)."""
         return cls(list(ids_by_contig), {c: n_runs(ids) for c, ids in ids_by_contig.items()})
+
+    @classmethod
+    def joined(cls, parts: Sequence[NContent], contig_names: Sequence[str]) -> NContent:
+        """Several genomes' N runs as one, their contigs renamed in order to ``contig_names``."""
+        runs = [part._runs[c] for part in parts for c in part.contig_names]
+        if len(runs) != len(contig_names):
+            raise ValueError("NContent.joined: one name per contig of the parts expected")
+        return cls(contig_names, dict(zip(contig_names, runs)))
 
     def count(self, contig: str, start: np.ndarray, end: np.ndarray) -> np.ndarray:
         """Number of N bases in [start, end) of ``contig`` (vectorised over start/end)."""

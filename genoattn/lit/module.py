@@ -74,6 +74,18 @@ class GenomeLitModule(pl.LightningModule):
             raise ConfigError(f"model.net: a {task} network needs num_classes >= 2")
         self.val_metrics = build_metrics(task, self.num_classes).clone(prefix="val/")
         self.test_metrics = build_metrics(task, self.num_classes).clone(prefix="test/")
+        self.genome_metrics = nn.ModuleDict()  # split -> one collection per genome (several genomes only)
+        self._genomes_seen: dict[str, set[int]] = {"val": set(), "test": set()}
+
+    def setup(self, stage: str) -> None:
+        """With a data module of several genomes (``genome_names``), metrics per genome and split."""
+        data = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        names = list(getattr(data, "genome_names", None) or [])
+        if len(names) < 2 or len(self.genome_metrics):
+            return
+        for split in ("val", "test"):
+            self.genome_metrics[split] = nn.ModuleList(
+                build_metrics(self.task, self.num_classes).clone(prefix=f"{split}/{name}/") for name in names)
 
     # ----- forward and loss -----
     def forward(self, input_ids: Tensor) -> Tensor:
@@ -137,6 +149,26 @@ class GenomeLitModule(pl.LightningModule):
         preds, target = metric_inputs(self.task, logits, batch["labels"])
         if target.numel():
             metrics.update(preds, target)
+        if split in self.genome_metrics and "genome" in batch:
+            for g in batch["genome"].unique().tolist():  # the rows of each genome of the batch
+                rows = batch["genome"] == g
+                preds, target = metric_inputs(self.task, logits[rows], batch["labels"][rows])
+                if target.numel():
+                    self.genome_metrics[split][g].update(preds, target)
+                    self._genomes_seen[split].add(g)
+
+    def _log_genome_metrics(self, split: str) -> None:
+        """Per-genome metrics of the genomes that had labelled data this epoch; all reset."""
+        if split not in self.genome_metrics:
+            return
+        seen = torch.zeros(len(self.genome_metrics[split]), device=self.device)  # [genomes]
+        seen[list(self._genomes_seen[split])] = 1.0
+        seen = self.trainer.strategy.reduce(seen, reduce_op="sum")  # the same genomes on every rank
+        for g in seen.nonzero().flatten().tolist():
+            self.log_dict(self.genome_metrics[split][g].compute(), sync_dist=True)
+        for collection in self.genome_metrics[split]:
+            collection.reset()
+        self._genomes_seen[split] = set()
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         self._eval_step(batch, self.val_metrics, "val")
@@ -147,10 +179,12 @@ class GenomeLitModule(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         self.log_dict(self.val_metrics.compute(), prog_bar=True, sync_dist=True)
         self.val_metrics.reset()
+        self._log_genome_metrics("val")
 
     def on_test_epoch_end(self) -> None:
         self.log_dict(self.test_metrics.compute(), sync_dist=True)
         self.test_metrics.reset()
+        self._log_genome_metrics("test")
 
     def predict_step(self, batch: dict, batch_idx: int) -> Tensor:
         return self.predict_logits(batch["input_ids"])
