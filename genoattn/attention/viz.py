@@ -7,6 +7,7 @@ which never builds an L x L mask.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -75,7 +76,7 @@ def plot_pattern(
         for edge in range(block_size, length, block_size):
             ax.axhline(edge - 0.5, color="tab:red", linewidth=0.5)
             ax.axvline(edge - 0.5, color="tab:red", linewidth=0.5)
-    ax.set_title(f"{pattern}" + (f" head {head}" if head else ""), fontsize=8)
+    ax.set_title(textwrap.fill(f"{pattern}" + (f" head {head}" if head else ""), 44), fontsize=8)
     ax.set_xlabel("key position j (token)")
     ax.set_ylabel("query position i (token)")
     if legend:
@@ -129,7 +130,8 @@ def plot_patterns(
         raise InputError(f"plot_patterns: {len(heads)} heads given for {len(patterns)} patterns")
     ncols = min(ncols, len(patterns))
     nrows = -(-len(patterns) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.2 * nrows + 0.4), squeeze=False)
+    height = 3.6 * nrows + 0.4  # inches: panels, then the legend row
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, height), squeeze=False)
     for ax, pattern, h in zip(axes.flat, patterns, heads):
         plot_pattern(pattern, length, head=h, ax=ax, block_size=block_size, legend=False, num_heads=num_heads)
     for ax in list(axes.flat)[len(patterns) :]:
@@ -137,5 +139,5 @@ def plot_patterns(
     dense = length <= MAX_DENSE_LENGTH
     handles = mask_legend_handles(dense, block_size is not None)
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8)
-    fig.tight_layout(rect=(0, 0.4 / (3.2 * nrows + 0.4), 1, 1))
+    fig.tight_layout(rect=(0, 0.4 / height, 1, 1))
     return fig
