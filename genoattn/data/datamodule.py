@@ -139,7 +139,7 @@ class GenomeDataModule(pl.LightningDataModule):
         pin_memory: pin batches in page-locked memory (faster copies to a GPU).
         genomes: several genomes instead of ``fasta``/``annotation``: a list of
             :class:`~genoattn.data.genome_set.GenomeSpec` mappings ``{name, fasta, annotation, weight,
-            feature_types, train_only}``. The split options apply to each genome on its own; ``weight`` sets
+            feature_types, role}``. The split options apply to each genome on its own; ``weight`` sets
             each genome's share of the random training windows (``train_windows_per_epoch``, needed); val/test
             metrics are logged per genome (``val/<name>/auroc``) beside the pooled ones.
     """
@@ -267,7 +267,7 @@ class GenomeDataModule(pl.LightningDataModule):
             specs = [g if isinstance(g, GenomeSpec) else GenomeSpec(**g) for g in genomes]
         except TypeError as exc:
             raise ConfigError(f"genomes: each genome is a mapping of {{name, fasta, annotation, weight, "
-                              f"feature_types, train_only}} ({exc})") from exc
+                              f"feature_types, role}} ({exc})") from exc
         check_genome_specs(specs)
         return specs
 
@@ -337,8 +337,8 @@ class GenomeDataModule(pl.LightningDataModule):
 
     def _split(self, spec: GenomeSpec, names: list[str]) -> dict[str, list[str]]:
         """One genome's train/val/test contigs (the split options applied to this genome alone)."""
-        if spec.train_only:
-            return {"train": list(names), "val": [], "test": []}
+        if spec.role != "split":
+            return {"train": [], "val": [], "test": [], spec.role: list(names)}
 
         def own(given: list[str] | None) -> list[str] | None:  # joined "<genome>:<contig>" names -> this genome's
             if given is None or not self.is_joined:

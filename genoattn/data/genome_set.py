@@ -13,12 +13,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
 from genoattn.errors import ConfigError
 
+ROLES = ("split", "train", "test")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
@@ -33,8 +34,9 @@ class GenomeSpec:
         annotation: BED / GFF3 / GTF / GenBank annotation (not needed for ``mlm``).
         weight: share of the random training windows drawn from this genome is ``weight / sum(weights)``.
         feature_types: annotation feature types of this genome (default: the data module's ``feature_types``).
-        train_only: every contig trains (no val/test part), e.g. a one-contig genome that a contig split
-            would leave without training data.
+        role: ``split`` (its contigs split by the data module's split options), ``train`` (every contig
+            trains: e.g. a one-contig genome) or ``test`` (every contig is test data, never trained on nor used
+            to pick a checkpoint: a genome held out whole, scored as ``test/<name>/...``).
     """
 
     name: str
@@ -42,7 +44,7 @@ class GenomeSpec:
     annotation: str | None = None
     weight: float = 1.0
     feature_types: list[str] | None = None
-    train_only: bool = False
+    role: Literal["split", "train", "test"] = "split"
 
 
 def check_genome_specs(specs: Sequence[GenomeSpec]) -> None:
@@ -59,6 +61,8 @@ def check_genome_specs(specs: Sequence[GenomeSpec]) -> None:
         seen.add(spec.name)
         if not spec.fasta:
             raise ConfigError(f"genomes[{i}].fasta: a FASTA or GenBank file is needed ({spec.name})")
+        if spec.role not in ROLES:
+            raise ConfigError(f"genomes[{i}].role: expected one of {ROLES}, got {spec.role!r} ({spec.name})")
         if not (isinstance(spec.weight, (int, float)) and spec.weight > 0 and np.isfinite(spec.weight)):
             raise ConfigError(f"genomes[{i}].weight: expected a number > 0, got {spec.weight!r} ({spec.name})")
 

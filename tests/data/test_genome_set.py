@@ -47,7 +47,7 @@ def make(two_genomes, **kwargs) -> GenomeDataModule:
     genomes = [
         {"name": "rich", "fasta": two_genomes["rich"]["fasta"], "annotation": two_genomes["rich"]["annotation"]},
         {"name": "poor", "fasta": two_genomes["poor"]["fasta"], "annotation": two_genomes["poor"]["annotation"],
-         "train_only": True},
+         "role": "train"},
     ]
     args = dict(genomes=genomes, window=64, stride=32, batch_size=4, holdout_every=2, val_fraction=0.0,
                 train_windows_per_epoch=16, cache_dir=two_genomes["cache"])
@@ -62,12 +62,23 @@ def make(two_genomes, **kwargs) -> GenomeDataModule:
 def test_each_genome_is_split_on_its_own_and_joined(two_genomes):
     dm = make(two_genomes)
     assert dm.genome_names == ["rich", "poor"] and dm.is_joined
-    # holdout_every=2 on rich's sorted contigs (r0, r2, r4 held out); poor is train_only
+    # holdout_every=2 on rich's sorted contigs (r0, r2, r4 held out); poor trains whole
     assert dm.splits["test"] == ["rich:r0", "rich:r2", "rich:r4"]
     assert dm.splits["train"] == ["rich:r1", "rich:r3", "poor:p0", "poor:p1"]
     assert dm.contig_lengths["poor:p0"] == 900 and dm.contig_lengths["rich:r3"] == 550
     assert isinstance(dm.sequences, JoinedSources)
     assert dm.stats()["genomes"] == ["rich", "poor"]
+
+
+def test_a_test_genome_is_held_out_whole_and_never_drawn_for_training(two_genomes):
+    dm = make(two_genomes, genomes=[
+        {"name": "rich", "fasta": two_genomes["rich"]["fasta"], "annotation": two_genomes["rich"]["annotation"]},
+        {"name": "poor", "fasta": two_genomes["poor"]["fasta"], "annotation": two_genomes["poor"]["annotation"],
+         "role": "test", "weight": 5.0}], train_windows_per_epoch=200, batch_size=50)
+    assert dm.splits["test"] == ["rich:r0", "rich:r2", "rich:r4", "poor:p0", "poor:p1"]
+    assert dm.splits["train"] == ["rich:r1", "rich:r3"]
+    assert all((b["genome"] == 0).all() for b in dm.train_dataloader())
+    assert {int(g) for b in dm.test_dataloader() for g in b["genome"]} == {0, 1}
 
 
 @pytest.mark.parametrize("in_memory", [True, False])
@@ -101,7 +112,7 @@ def test_weights_set_each_genomes_share_of_training_windows(two_genomes):
               genomes=[{"name": "rich", "fasta": two_genomes["rich"]["fasta"],
                         "annotation": two_genomes["rich"]["annotation"], "weight": 1.0},
                        {"name": "poor", "fasta": two_genomes["poor"]["fasta"],
-                        "annotation": two_genomes["poor"]["annotation"], "weight": 3.0, "train_only": True}])
+                        "annotation": two_genomes["poor"]["annotation"], "weight": 3.0, "role": "train"}])
     genomes = np.concatenate([b["genome"].numpy() for b in dm.train_dataloader()])
     assert len(genomes) == 4000 and abs((genomes == 1).mean() - 0.75) < 0.03
     tiles = np.bincount(dm.contig_genome[dm.windows["train"].contig_index])  # [2] training tiles per genome
@@ -124,7 +135,7 @@ def test_genome_spec_feature_types_override_the_default(two_genomes, tmp_path):
     dm = make(two_genomes, genomes=[
         {"name": "rich", "fasta": two_genomes["rich"]["fasta"], "annotation": two_genomes["rich"]["annotation"]},
         GenomeSpec("poor", two_genomes["poor"]["fasta"], str(tmp_path / "genes.gff3"), feature_types=["gene"],
-                   train_only=True)])
+                   role="train")])
     labels = dm.nucleotide_label_source.gather(np.array([5]), np.array([0]), 64)[0]  # poor:p0
     assert dm.sequences.contig_names[5] == "poor:p0" and labels[10:55].tolist() == [1] * 45
     assert labels[0] == 0 and (labels != vocab.IGNORE_INDEX).all()
@@ -138,6 +149,7 @@ def test_genome_spec_feature_types_override_the_default(two_genomes, tmp_path):
     ({"genomes": [{"name": "a", "fasta": "x.fa", "annotation": "x.gff"}] * 2}, "used twice"),
     ({"genomes": [{"name": "a:b", "fasta": "x.fa", "annotation": "x.gff"}]}, "genomes\\[0\\].name"),
     ({"genomes": [{"name": "a", "fasta": "x.fa", "annotation": "x.gff", "weight": 0}]}, "weight"),
+    ({"genomes": [{"name": "a", "fasta": "x.fa", "annotation": "x.gff", "role": "eval"}]}, "role"),
     ({"genomes": [{"name": "b", "fasta": "y.fa", "annotation": "y"}, {"name": "a", "fasta": "x.fa"}]},
      "genome 'a' has none"),
     ({"genomes": [{"name": "a", "fasta": "x.fa", "colour": "red"}]}, "each genome is a mapping"),
