@@ -23,6 +23,9 @@ _EXPORTS = {
     "mask_tokens": "labels",
     "reverse_complement_labels": "labels",
     "GenomeDataModule": "datamodule",
+    "MotifPairDataModule": "motif_datamodule",
+    "distance_bands": "motif_pairs",
+    "read_motifs": "motifs",
 }
 __all__ = sorted(_EXPORTS)
 

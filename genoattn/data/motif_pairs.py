@@ -25,7 +25,10 @@ an A site lies on the same strand at a distance in the band, else 0.
 Residual cue, by design of any fixed-length window: a pair at distance d must start in ``[0, L - d - len]``, so
 far decoys close to ``L`` put both sites near the window ends. A model that can see a window end and a site
 together (a receptive field reaching from the site to the edge) gets a weak hint; keep ``hi * r`` well below
-``L`` (as :func:`distance_bands` does for all but the last band) when that matters.
+``L`` (as :func:`distance_bands` does for all but the last band) when that matters. Measured: gradient-boosted
+trees on the sites' motifs, strands and distances to the window ends clipped at ``lo / 4`` (what a model that
+cannot see both sites at once could use) reach pair AUROC 0.54 on the last band of L = 4k, 256k and 1M, and
+0.50-0.51 (chance, within noise) on the other bands.
 
 Randomness: window ``i`` of split ``s`` in epoch ``e`` is built from ``np.random.default_rng((seed, 1, s, e, i))``
 and the epoch's plan (kinds, distances, strands, positions) from ``(seed, 0, s, e)``, so windows do not depend
@@ -37,7 +40,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -203,7 +205,7 @@ class MotifPairWindows:
         self.num_windows, self.level, self.shuffle, self.shuffle_rounds = num_windows, level, shuffle, shuffle_rounds
         self.seed, self.split_code, self.fixed = seed, split_code, fixed
         self.site_lengths = (motifs[0].length, motifs[1].length)
-        self._plan = lru_cache(maxsize=2)(self._make_plan)
+        self._plans: dict[int, PairPlan] = {}  # the latest epochs' plans
 
     @property
     def window(self) -> int:
@@ -211,11 +213,13 @@ class MotifPairWindows:
 
     def plan(self, epoch: int = 0) -> PairPlan:
         """The plan of an epoch (cached; the same in every process)."""
-        return self._plan(0 if self.fixed else int(epoch))
-
-    def _make_plan(self, epoch: int) -> PairPlan:
-        rng = np.random.default_rng((self.seed, _PLAN_STREAM, self.split_code, epoch))
-        return plan_pairs(self.num_windows, rng, self.layout, self.site_lengths, self.level)
+        epoch = 0 if self.fixed else int(epoch)
+        if epoch not in self._plans:
+            if len(self._plans) >= 2:
+                self._plans.pop(next(iter(self._plans)))
+            rng = np.random.default_rng((self.seed, _PLAN_STREAM, self.split_code, epoch))
+            self._plans[epoch] = plan_pairs(self.num_windows, rng, self.layout, self.site_lengths, self.level)
+        return self._plans[epoch]
 
     def _cut(self, rng: np.random.Generator) -> np.ndarray:
         """A background window: uint8 [window], from a random offset, wrapping around the split's end."""
@@ -233,7 +237,8 @@ class MotifPairWindows:
         plan = self.plan(epoch)
         indices = np.asarray(indices, dtype=np.int64)
         ids = np.empty((len(indices), self.window), dtype=np.uint8)
-        token_labels = np.full((len(indices), self.window), vocab.IGNORE_INDEX, dtype=np.int8)
+        token = self.level == "token"
+        token_labels = np.full((len(indices), self.window) if token else (0, 0), vocab.IGNORE_INDEX, dtype=np.int8)
         for row, i in enumerate(indices):  # a loop over windows; each window is built by vectorised numpy
             rng = np.random.default_rng((self.seed, _WINDOW_STREAM, self.split_code, epoch, int(i)))
             window = self._cut(rng)
@@ -244,11 +249,11 @@ class MotifPairWindows:
             plant(window, sites, plan.site_pos[i], plan.site_strand[i])
             ids[row] = window
             for m, pos in zip(motif_ids, plan.site_pos[i]):
-                if m == MOTIF_B:
+                if token and m == MOTIF_B:
                     token_labels[row, pos:pos + self.site_lengths[MOTIF_B]] = plan.label[i]
         return {
             "input_ids": ids,
-            "labels": token_labels if self.level == "token" else plan.label[indices].astype(np.int64),
+            "labels": token_labels if token else plan.label[indices].astype(np.int64),
             "kind": plan.kind[indices].astype(np.int64),
             "distance": plan.distance[indices],
             "site_pos": plan.site_pos[indices],
