@@ -145,24 +145,28 @@ def newest_per_pattern_backend(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def ratio_to_best_dense(rows: pd.DataFrame) -> pd.DataFrame:
-    """Add ``best_dense_tflops``, ``best_dense`` (backend and length) and ``ratio_best_dense``: useful TFLOP/s over
+    """Add ``best_dense_tflops``, ``best_dense`` (backend and length), ``best_dense_run`` and ``ratio_best_dense``:
+    useful TFLOP/s over
     the fastest dense kernel's (pattern 'full', any backend) on the same device and mode, at the same length or,
     where no dense kernel ran (e.g. SDPA is capped at 256k), at the longest shorter length measured. Performer
     counts its own arithmetic, not visible pairs: no ratio."""
     dense = rows[rows.pattern == DENSE_PATTERN]
     best = dense.sort_values("useful_tflops").groupby(["device", "mode", "length"]).tail(1)
     out = rows.copy()
-    tflops, names = [], []
+    tflops, names, runs = [], [], []
     for row in out.itertuples(index=False):
         pool = best[(best.device == row.device) & (best["mode"] == row.mode) & (best.length <= row.length)]
         if pool.empty or row.pattern == "performer":
             tflops.append(float("nan"))
             names.append("")
+            runs.append("")
             continue
         ref = pool.loc[pool.length.idxmax()]
         tflops.append(float(ref.useful_tflops))
         names.append(f"{ref.backend} at L={int(ref.length):,}")
+        runs.append(ref.run)
     out["best_dense_tflops"] = tflops
     out["best_dense"] = names
+    out["best_dense_run"] = runs
     out["ratio_best_dense"] = out.useful_tflops / out.best_dense_tflops
     return out

@@ -76,6 +76,7 @@ def test_newest_run_per_pattern_backend_and_ratio_to_best_dense(tmp_path):
     ratios = ratio_to_best_dense(newest.reset_index()).set_index(["pattern", "backend", "length"])
     assert ratios.loc[("sliding_window", "flex", 1024), "ratio_best_dense"] == pytest.approx(60 / 120)
     assert ratios.loc[("sliding_window", "flex", 1024), "best_dense"] == "flex at L=1,024"
+    assert ratios.loc[("sliding_window", "flex", 1024), "best_dense_run"] == "old"
     assert ratios.loc[("sliding_window", "flex", 4096), "ratio_best_dense"] == pytest.approx(55 / 120)  # shorter L
 
 
