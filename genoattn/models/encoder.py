@@ -11,6 +11,8 @@ from genoattn.data.vocab import PAD, VOCAB_SIZE
 from genoattn.errors import ConfigError, InputError
 from genoattn.models.attention import SelfAttention
 from genoattn.models.blocks import Block, make_norm
+from genoattn.models.frames import FEATURES as FRAME_FEATURES
+from genoattn.models.frames import reading_frame_features
 from genoattn.models.specs import FULL, AttentionSpec, layer_specs, updates_state
 from genoattn.models.stem import PatchStem
 
@@ -52,6 +54,9 @@ class GenomeEncoder(nn.Module):
         stem_hidden: hidden width of the stem (0: a single linear map per window).
         stem_kmer: k > 1 feeds the stem the k-mers at each offset of its window (3: codons) instead of single
             nucleotides (see ``PatchStem``).
+        reading_frames: compute the stop-codon distances of every reading frame from the ids
+            (:mod:`genoattn.models.frames`) and feed them to the stem and, through a linear map, to the
+            nucleotide embeddings.
         norm: 'layernorm' or 'rmsnorm'.
         checkpointing: recompute each block in the backward pass (activation checkpointing) to save memory;
             blocks whose attention updates its own state in training (RoutingSpec, PerformerSpec with
@@ -77,6 +82,7 @@ class GenomeEncoder(nn.Module):
         norm: str = "layernorm",
         checkpointing: bool = False,
         rotary_base: float = 10000.0,
+        reading_frames: bool = False,
     ) -> None:
         super().__init__()
         for name, value in (("vocab_size", vocab_size), ("d_model", d_model), ("num_layers", num_layers),
@@ -92,7 +98,10 @@ class GenomeEncoder(nn.Module):
         self.checkpointed = [checkpointing and not updates_state(spec) for spec in self.specs]
         self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=PAD if PAD < vocab_size else None)
         use_stem = patch_size > 1 or (stem_kernel_size or 1) > 1 or stem_kmer > 1
-        self.stem = PatchStem(d_model, patch_size, stem_kernel_size, stem_hidden, stem_kmer) if use_stem else None
+        frame_features = FRAME_FEATURES if reading_frames else 0
+        self.stem = (PatchStem(d_model, patch_size, stem_kernel_size, stem_hidden, stem_kmer, frame_features)
+                     if use_stem else None)
+        self.frame_embedding = nn.Linear(FRAME_FEATURES, d_model) if reading_frames else None
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(
             Block(
@@ -116,10 +125,13 @@ class GenomeEncoder(nn.Module):
         if extra:
             input_ids = F.pad(input_ids, (0, extra), value=PAD)  # [B, N * p]
         nucleotides = self.embedding(input_ids)  # [B, N * p, d]
+        frames = reading_frame_features(input_ids) if self.frame_embedding is not None else None  # [B, N * p, 12]
+        if frames is not None:
+            nucleotides = nucleotides + self.frame_embedding(frames.to(nucleotides.dtype))
         if self.stem is None:
             tokens = nucleotides
         else:  # the stem reads the ids: same map as stem(nucleotides), without k * d-wide windows
-            tokens = self.stem.forward_ids(input_ids, self.embedding.weight)  # [B, N, d]
+            tokens = self.stem.forward_ids(input_ids, self.embedding.weight, frames)  # [B, N, d]
         return self.drop(tokens), nucleotides
 
     def contextualize(self, tokens: Tensor) -> Tensor:

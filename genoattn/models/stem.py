@@ -34,10 +34,13 @@ class PatchStem(nn.Module):
         hidden: width of a hidden GELU layer between the window and the token (0: one linear map).
         kmer: > 1 replaces the first layer's nucleotide inputs by the k-mers starting at each offset of the
             window (learned vectors per offset and k-mer; ``forward_ids`` only). k = 3 sees codons directly.
+        frame_features: > 0: ``forward_ids`` also takes that many features per nucleotide (e.g. the reading-frame
+            features of :mod:`genoattn.models.frames`); a linear map of the patch's own features joins the first
+            layer (the same as concatenating them to its input).
     """
 
     def __init__(self, d_model: int, patch_size: int, kernel_size: int | None = None, hidden: int = 0,
-                 kmer: int = 1) -> None:
+                 kmer: int = 1, frame_features: int = 0) -> None:
         super().__init__()
         kernel_size = patch_size if kernel_size is None else kernel_size
         if patch_size < 1 or kernel_size < patch_size:
@@ -52,6 +55,9 @@ class PatchStem(nn.Module):
         self.kmer = kmer
         self.pad_left = (kernel_size - patch_size) // 2
         self.pad_right = kernel_size - patch_size - self.pad_left
+        self.frame_features = frame_features
+        self.frame_linear = (nn.Linear(patch_size * frame_features, hidden or d_model, bias=False)
+                             if frame_features else None)
         if kmer > 1:  # one learned vector per (offset in the window, k-mer); 4**k + 1: any k-mer with a non-ACGT
             offsets = kernel_size - kmer + 1
             self.kmer_table = nn.Embedding(offsets * (4**kmer + 1), hidden or d_model)
@@ -82,20 +88,27 @@ class PatchStem(nn.Module):
             windows = windows.transpose(2, 3).reshape(batch, -1, self.kernel_size * width)  # [B, N, k * d]
         return self.linear(windows)  # [B, N, d]
 
-    def forward_ids(self, input_ids: Tensor, embedding: Tensor) -> Tensor:
+    def forward_ids(self, input_ids: Tensor, embedding: Tensor, features: Tensor | None = None) -> Tensor:
         """``forward(embedding[input_ids])`` without materialising the windows: [B, L] ids -> [B, N, d].
 
         The first linear map over a window of k embeddings is a sum over offsets of ``W_j @ e(id_j)``, so
         it is a sum of k rows of per-offset tables ``T[j, v] = W_j @ e(v)`` (computed from the current
         weights on every call, so gradients reach both): an ``embedding_bag`` of k lookups per token
         instead of a (k * d) x hidden matrix product, about k * d times fewer multiply-adds.
-        Zero padding at the ends is an extra all-zero table row.
+        Zero padding at the ends is an extra all-zero table row. ``features`` [B, L, frame_features] (required when
+        the stem was built with ``frame_features``) add a linear map of each patch's features to the first layer.
         """
-        length = input_ids.shape[1]
+        batch, length = input_ids.shape
         if length % self.patch_size:
             raise ConfigError(f"PatchStem: length {length} is not a multiple of patch_size {self.patch_size}")
+        if (features is None) != (self.frame_linear is None):
+            raise ConfigError(f"PatchStem: built with frame_features={self.frame_features}, called with "
+                              f"{'no' if features is None else 'extra'} features")
+        extra = None
+        if self.frame_linear is not None:
+            extra = self.frame_linear(features.reshape(batch, length // self.patch_size, -1))  # [B, N, h]
         if self.kmer > 1:
-            return self._forward_kmers(input_ids)
+            return self._forward_kmers(input_ids, extra)
         first = self.linear[0] if isinstance(self.linear, nn.Sequential) else self.linear
         vocab, width = embedding.shape
         padded = torch.cat([embedding, embedding.new_zeros(1, width)])  # [V + 1, d]; row V: zero padding
@@ -103,9 +116,9 @@ class PatchStem(nn.Module):
         tables = torch.einsum("hkd,vd->kvh", weight, padded).reshape(-1, first.out_features)  # [k * (V+1), h]
         ids = F.pad(input_ids, (self.pad_left, self.pad_right), value=vocab)  # [B, L + k - p]
         windows = ids.unfold(1, self.kernel_size, self.patch_size)  # [B, N, k]
-        return self._sum_rows(windows, vocab + 1, tables, first.bias)
+        return self._sum_rows(windows, vocab + 1, tables, first.bias, extra)
 
-    def _forward_kmers(self, input_ids: Tensor) -> Tensor:
+    def _forward_kmers(self, input_ids: Tensor, extra: Tensor | None = None) -> Tensor:
         """k-mer stem: the window's first layer is a sum of learned vectors, one per (offset, k-mer), so a codon
         (k = 3) such as a stop codon at a given offset is one table row rather than a conjunction to learn."""
         base = self.base_index[input_ids]  # [B, L]: A/C/G/T -> 0..3, anything else -> 4
@@ -115,15 +128,19 @@ class PatchStem(nn.Module):
         weights = 4 ** torch.arange(self.kmer - 1, -1, -1, device=base.device)  # [kmer]
         kmer_ids = torch.where(unknown, 4**self.kmer, (grams * weights).sum(-1))  # [B, L + k - p - kmer + 1]
         windows = kmer_ids.unfold(1, self.kernel_size - self.kmer + 1, self.patch_size)  # [B, N, offsets]
-        return self._sum_rows(windows, 4**self.kmer + 1, self.kmer_table.weight, self.kmer_bias)
+        return self._sum_rows(windows, 4**self.kmer + 1, self.kmer_table.weight, self.kmer_bias, extra)
 
-    def _sum_rows(self, windows: Tensor, rows_per_offset: int, table: Tensor, bias: Tensor) -> Tensor:
-        """First layer as a table lookup, then the rest of the stem: windows [B, N, n] hold, per token and
-        window offset o, a row within offset o's block of ``rows_per_offset`` rows of ``table`` [n * R, h]."""
+    def _sum_rows(self, windows: Tensor, rows_per_offset: int, table: Tensor, bias: Tensor,
+                  extra: Tensor | None = None) -> Tensor:
+        """First layer as a table lookup (plus ``extra`` [B, N, h] when given), then the rest of the stem: windows
+        [B, N, n] hold, per token and window offset o, a row within offset o's block of ``rows_per_offset`` rows
+        of ``table`` [n * R, h]."""
         batch, _, n = windows.shape
         bags = windows + torch.arange(n, device=windows.device) * rows_per_offset  # [B, N, n] rows of the table
         hidden = F.embedding_bag(bags.reshape(-1, n), table, mode="sum") + bias  # [B * N, h]
         hidden = hidden.reshape(batch, -1, table.shape[-1])  # [B, N, h]
+        if extra is not None:
+            hidden = hidden + extra
         if isinstance(self.linear, nn.Sequential):
             hidden = self.linear[2](self.linear[1](hidden))
         return hidden  # [B, N, d]

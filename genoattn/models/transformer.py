@@ -48,6 +48,8 @@ class GenomeTransformer(nn.Module):
         checkpointing: activation checkpointing per block (recompute in backward to save memory); blocks
             with RoutingSpec or a redrawing PerformerSpec are not recomputed (their state changes per pass).
         rotary_base: RoPE frequency base.
+        reading_frames: the stem and the nucleotide embeddings also see, per nucleotide, the distances to the stop
+            codons of all six reading frames, computed from the ids inside the model (:mod:`genoattn.models.frames`).
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class GenomeTransformer(nn.Module):
         tie_weights: bool = True,
         checkpointing: bool = False,
         rotary_base: float = 10000.0,
+        reading_frames: bool = False,
     ) -> None:
         super().__init__()
         # Init args, kept so a checkpoint can rebuild this network for prediction (genoattn.lit.checkpoint).
@@ -81,6 +84,7 @@ class GenomeTransformer(nn.Module):
             "attention": attention, "backend": backend, "positions": positions, "patch_size": patch_size,
             "stem_kernel_size": stem_kernel_size, "stem_hidden": stem_hidden, "stem_kmer": stem_kmer, "norm": norm,
             "pooling": pooling, "tie_weights": tie_weights, "checkpointing": checkpointing, "rotary_base": rotary_base,
+            "reading_frames": reading_frames,
         }
         if task not in TASKS:
             raise ConfigError(f"model.task: expected one of {TASKS}, got {task!r}")
@@ -95,7 +99,7 @@ class GenomeTransformer(nn.Module):
             vocab_size=vocab_size, d_model=d_model, num_layers=num_layers, num_heads=num_heads,
             mlp_ratio=mlp_ratio, dropout=dropout, attention=attention, backend=backend, positions=positions,
             patch_size=patch_size, stem_kernel_size=stem_kernel_size, stem_hidden=stem_hidden, stem_kmer=stem_kmer,
-            norm=norm, checkpointing=checkpointing, rotary_base=rotary_base,
+            norm=norm, checkpointing=checkpointing, rotary_base=rotary_base, reading_frames=reading_frames,
         )
         self.cls = nn.Parameter(torch.zeros(1, 1, d_model)) if pooling == "cls" and not self.token_level else None
         self.upsample = PatchUpsample(d_model, patch_size, norm) if self.token_level and patch_size > 1 else None
