@@ -1,7 +1,8 @@
 """The notebooks' figure conventions, checked: every plot has a title, axis labels with units and a legend.
 
 A label has units when it ends in a parenthesised or bracketed unit ("sequence length L (tokens)"); an axis of
-named categories (pattern names, contigs) needs a label but no unit. An image or scatter coloured through a
+named categories (pattern names, contigs) needs a label but no unit. Panels stacked over one shared x axis
+(browser tracks) share its label and the title of the panel that has one. An image or scatter coloured through a
 colour bar counts the colour bar as its legend; the colour bar's own axes are checked as part of it (label only).
 """
 
@@ -12,7 +13,7 @@ import re
 from matplotlib.axes import Axes
 from matplotlib.category import StrCategoryConverter
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedFormatter
+from matplotlib.ticker import FixedFormatter, FixedLocator, FuncFormatter
 
 UNIT = re.compile(r"[(\[][^()\[\]]+[)\]]\s*$")
 
@@ -22,8 +23,12 @@ def _has_data(ax: Axes) -> bool:
 
 
 def _categorical(axis) -> bool:  # noqa: ANN001 - matplotlib XAxis / YAxis
+    """Strings plotted as categories, or ticks named by hand (``set_yticks(ticks, labels=...)``: matplotlib gives
+    them a FixedFormatter, or since 3.10 a FuncFormatter over a FixedLocator)."""
     converter = axis.get_converter() if hasattr(axis, "get_converter") else axis.converter
-    return isinstance(converter, StrCategoryConverter) or isinstance(axis.get_major_formatter(), FixedFormatter)
+    formatter = axis.get_major_formatter()
+    named = isinstance(formatter, FuncFormatter) and isinstance(axis.get_major_locator(), FixedLocator)
+    return isinstance(converter, StrCategoryConverter) or isinstance(formatter, FixedFormatter) or named
 
 
 def _colorbar(ax: Axes) -> bool:
@@ -39,11 +44,13 @@ def axes_problems(ax: Axes, where: str = "") -> list[str]:
         label = cbar_axis.get_label().get_text()
         return [] if label and UNIT.search(label) else [f"{where}colour bar label {label!r} has no units"]
     fig = ax.get_figure()
-    name = ax.get_title() or ax.get_title("left") or ax.get_title("right")
+    stacked = ax.get_shared_x_axes().get_siblings(ax)  # panels of one plot over a shared x axis (tracks)
+    name = next((t for a in [ax, *stacked] for t in (a.get_title(), a.get_title("left")) if t), "")
     suptitle = fig._suptitle.get_text() if fig is not None and fig._suptitle is not None else ""
     where = f"{where}axes {name or suptitle or '(untitled)'!r}: "
     problems = [] if name or suptitle else [f"{where}no title"]
-    for axis, label in ((ax.xaxis, ax.get_xlabel()), (ax.yaxis, ax.get_ylabel())):
+    xlabel = next((a.get_xlabel() for a in [ax, *stacked] if a.get_xlabel()), "")
+    for axis, label in ((ax.xaxis, xlabel), (ax.yaxis, ax.get_ylabel())):
         which = axis.axis_name
         if not label:
             problems.append(f"{where}no {which} label")

@@ -58,3 +58,16 @@ def test_suptitle_figure_legend_and_empty_axes():
     fig.suptitle("masks")
     assert figure_problems(fig) == []
     assert open_figure_problems() == []
+
+
+def test_stacked_tracks_share_the_x_label_and_title():
+    fig, (top, bottom) = plt.subplots(2, 1, sharex=True)
+    for ax in (top, bottom):
+        ax.plot([0, 1], [0, 1], label="x")
+        ax.set_ylabel("value (units)")
+        ax.legend()
+    top.set_title("tracks")
+    bottom.set_xlabel("position (nt)")
+    assert figure_problems(fig) == []
+    bottom.set_xlabel("")
+    assert sum("no x label" in p for p in figure_problems(fig)) == 2
