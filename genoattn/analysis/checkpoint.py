@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,10 +30,12 @@ DONE = "finished.json"  # written after training returns: a folder without it is
 
 @dataclass(frozen=True)
 class AnalysisCheckpoint:
-    """A checkpoint and where it came from (``shipped``: REPO/models; else trained here with ``overrides``)."""
+    """A checkpoint and where it came from (``shipped``: REPO/models; else trained here); ``name`` is short (for
+    plot titles), ``description`` a sentence."""
 
     path: Path
     shipped: bool
+    name: str
     description: str
 
 
@@ -71,7 +74,13 @@ def trained_checkpoint(repo: Path, work_dir: Path, overrides: dict[str, object],
         return last
     from genoattn.train import run
 
-    run(training_arguments(repo, config, overrides, out))
+    lightning = logging.getLogger("pytorch_lightning")
+    level = lightning.level
+    lightning.setLevel(logging.WARNING)  # no device banners and tips in the notebook
+    try:
+        run(training_arguments(repo, config, overrides, out))
+    finally:
+        lightning.setLevel(level)
     if not last.exists():
         raise ConfigError(f"{out}: training finished without writing {last.name}")
     (out / DONE).write_text(json.dumps({"config": str(config), "overrides": overrides}, default=str) + "\n")
@@ -82,12 +91,14 @@ def analysis_checkpoint(repo: Path, size: str, work_dir: Path) -> AnalysisCheckp
     """The shipped model if REPO/models holds one, else the quickstart trained for the notebook ``size``."""
     shipped = shipped_checkpoint(repo)
     if shipped is not None:
-        return AnalysisCheckpoint(shipped, True, f"shipped model {shipped.relative_to(repo)}")
+        return AnalysisCheckpoint(shipped, True, f"shipped model {shipped.name}",
+                                  f"shipped model {shipped.relative_to(repo)}")
     if size not in TRAINING:
         raise ConfigError(f"notebook size {size!r}: expected one of {', '.join(TRAINING)}")
     overrides = TRAINING[size]
     path = trained_checkpoint(repo, work_dir, overrides)
     steps = overrides["trainer.max_steps"]
-    return AnalysisCheckpoint(path, False, f"no shipped model in models/: the quickstart config trained here for "
+    return AnalysisCheckpoint(path, False, f"quickstart trained {steps} steps",
+                              f"no shipped model in models/: the quickstart config trained here for "
                                            f"{steps} steps ({size} size; figures from it show the method, not a "
                                            "good model)")

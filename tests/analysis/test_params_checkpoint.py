@@ -46,7 +46,7 @@ def test_shipped_checkpoint_wins(tmp_path):
     (tmp_path / "models" / "coding.ckpt").write_bytes(b"x")
     found = ck.analysis_checkpoint(tmp_path, "tiny", tmp_path / "work")
     assert found.shipped and found.path == tmp_path / "models" / "coding.ckpt"
-    assert found.description == "shipped model models/coding.ckpt"
+    assert found.description == "shipped model models/coding.ckpt" and found.name == "shipped model coding.ckpt"
 
 
 def test_trained_once_then_reused(tmp_path, monkeypatch):
@@ -66,7 +66,7 @@ def test_trained_once_then_reused(tmp_path, monkeypatch):
     first = ck.analysis_checkpoint(repo, "tiny", tmp_path / "work")
     again = ck.analysis_checkpoint(repo, "tiny", tmp_path / "work")
     assert len(calls) == 1 and first.path == again.path and first.path.name == "last.ckpt"
-    assert not first.shipped and "20 steps" in first.description
+    assert not first.shipped and "20 steps" in first.description and first.name == "quickstart trained 20 steps"
     with pytest.raises(ConfigError, match="notebook size 'big'"):
         ck.analysis_checkpoint(repo, "big", tmp_path)
 
