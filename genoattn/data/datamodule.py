@@ -78,6 +78,7 @@ class _OpenedGenome(NamedTuple):
     intervals: list[Interval] | None
     index: IntervalIndex | None
     labels: ArrayLabels | IntervalLabels | None
+    frames: ArrayLabels | IntervalLabels | None  # codon positions, for composition_augment
     splits: dict[str, list[str]]
 
 
@@ -125,6 +126,11 @@ class GenomeDataModule(pl.LightningDataModule):
             allows (as ``genoattn.predict`` stitches); 0 scores every base of non-overlapping windows.
         num_workers: dataloader worker processes (each opens its own file handle).
         rc_augment: training: reverse-complement each window with probability 0.5 (labels follow).
+        composition_augment: training, per-nucleotide tasks: fraction of windows given another codon usage and GC
+            content, labels unchanged (:func:`~genoattn.data.augment.shift_composition`: CDS codons redrawn among
+            synonyms, non-coding bases mutated towards G/C or A/T).
+        composition_strength: largest strength of that shift (drawn uniformly in [-s, s] per window; 2 moves
+            the synonymous codon usage of a 50%-GC genome to about 15-85% GC at the third codon position).
         shift_augment: training: shift each window by up to this many bases (labels follow).
         tokenizer: ``nucleotide`` (one token per base) or ``kmer`` (non-overlapping k-mers).
         k: k-mer size for ``tokenizer: kmer`` (vocabulary 5 + 4**k); ignored otherwise.
@@ -171,6 +177,8 @@ class GenomeDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         rc_augment: bool = False,
         shift_augment: int = 0,
+        composition_augment: float = 0.0,
+        composition_strength: float = 2.0,
         tokenizer: Literal["nucleotide", "kmer"] = "nucleotide",
         k: int = 3,
         uppercase: bool = True,
@@ -197,6 +205,7 @@ class GenomeDataModule(pl.LightningDataModule):
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
         self.eval_context = eval_context
         self.num_workers, self.rc_augment, self.shift_augment = num_workers, rc_augment, shift_augment
+        self.composition_augment, self.composition_strength = composition_augment, composition_strength
         self.uppercase, self.mlm_probability, self.seed = uppercase, mlm_probability, seed
         self.in_memory, self.in_memory_max_bp, self.cache_dir = in_memory, in_memory_max_bp, cache_dir
         self.predict_fasta, self.pin_memory = predict_fasta, pin_memory
@@ -244,6 +253,10 @@ class GenomeDataModule(pl.LightningDataModule):
         need(not (self.eval_context and self.task != "token_classification"), "eval_context",
              "only per-nucleotide (token_classification) evaluation keeps central parts")
         need(self.shift_augment >= 0, "shift_augment", f"expected >= 0, got {self.shift_augment}")
+        need(0.0 <= self.composition_augment <= 1.0, "composition_augment",
+             f"expected a fraction in [0, 1], got {self.composition_augment}")
+        need(not self.composition_augment or self.task == "token_classification", "composition_augment",
+             "needs per-nucleotide annotation labels (task token_classification)")
         need(not (self.test_contigs is not None and self.holdout_every is not None), "holdout_every",
              "give either test_contigs or holdout_every, not both")
         for arg in ("val_fraction", "test_fraction"):
@@ -335,6 +348,14 @@ class GenomeDataModule(pl.LightningDataModule):
                              f"FASTA's contigs")
         return intervals
 
+    @staticmethod
+    def _label_source(index: IntervalIndex, lengths: dict[str, int], mode: str,
+                      in_memory: bool) -> ArrayLabels | IntervalLabels:
+        """Per-nucleotide labels of one genome: whole-contig arrays in memory, else computed per window."""
+        if in_memory:
+            return ArrayLabels(contig_labels(index, lengths, mode), list(lengths))
+        return IntervalLabels(index, mode, list(lengths), np.array(list(lengths.values()), dtype=np.int64))
+
     def _split(self, spec: GenomeSpec, names: list[str]) -> dict[str, list[str]]:
         """One genome's train/val/test contigs (the split options applied to this genome alone)."""
         if spec.role != "split":
@@ -368,11 +389,13 @@ class GenomeDataModule(pl.LightningDataModule):
             lengths = genome.contigs
             intervals = self._intervals(spec, lengths)
             index = IntervalIndex(intervals) if intervals is not None else None
-            labels: ArrayLabels | IntervalLabels | None = None
+            labels = frames = None
             if self.task == "token_classification":
-                labels = (ArrayLabels(contig_labels(index, lengths, self.label_mode), list(lengths)) if in_memory
-                          else IntervalLabels(index, self.label_mode, list(lengths), sequences.lengths))
-            parts.append(_OpenedGenome(genome, sequences, n_content, in_memory, intervals, index, labels,
+                labels = self._label_source(index, lengths, self.label_mode, in_memory)
+            if self.composition_augment:
+                frames = labels if self.label_mode == "frame" else self._label_source(index, lengths, "frame",
+                                                                                      in_memory)
+            parts.append(_OpenedGenome(genome, sequences, n_content, in_memory, intervals, index, labels, frames,
                                        self._split(spec, list(lengths))))
 
         self.nucleotide_label_source: ArrayLabels | IntervalLabels | JoinedSources | None
@@ -384,6 +407,7 @@ class GenomeDataModule(pl.LightningDataModule):
             self.contig_lengths = only.genome.contigs
             self.contig_genome = np.zeros(len(self.contig_lengths), dtype=np.int64)
             self.nucleotide_label_source, self.interval_index, splits = only.labels, only.index, only.splits
+            self.frame_label_source = only.frames
         else:
             renamed = [{c: joined_name(spec.name, c) for c in part.genome.contigs}
                        for spec, part in zip(self.genome_specs, parts)]
@@ -401,6 +425,8 @@ class GenomeDataModule(pl.LightningDataModule):
                                                     for g, part in enumerate(parts) for iv in part.intervals)
             self.nucleotide_label_source = (JoinedSources([part.labels for part in parts], joined)
                                             if self.task == "token_classification" else None)
+            self.frame_label_source = (JoinedSources([part.frames for part in parts], joined)
+                                       if self.composition_augment else None)
             splits = {split: [renamed[g][c] for g, part in enumerate(parts) for c in part.splits[split]]
                       for split in SPLITS}
         self.splits = splits
@@ -447,7 +473,10 @@ class GenomeDataModule(pl.LightningDataModule):
             label_mode=self.label_mode, min_overlap=self.min_overlap, mlm_probability=self.mlm_probability,
             rc_augment=train and self.rc_augment, shift_augment=self.shift_augment if train else 0,
             compact=self._compact, eval_context=0 if train else self.eval_context,
-            contig_genome=self.contig_genome if self.is_joined else None)
+            contig_genome=self.contig_genome if self.is_joined else None,
+            frame_label_source=self.frame_label_source if train else None,
+            composition_augment=self.composition_augment if train else 0.0,
+            composition_strength=self.composition_strength)
 
     @property
     def _compact(self) -> bool:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from genoattn.data import vocab
-from genoattn.data.augment import reverse_complement_rows, shift_starts
+from genoattn.data.augment import reverse_complement_rows, shift_composition, shift_starts
 from genoattn.data.labels import (
     IntervalIndex,
     LabelMode,
@@ -142,13 +142,19 @@ class WindowBatchDataset(torch.utils.data.Dataset):
                  interval_index: IntervalIndex | None = None, label_mode: LabelMode = "binary",
                  min_overlap: float = 0.5, default_score: float = 0.0, mlm_probability: float = 0.15,
                  rc_augment: bool = False, shift_augment: int = 0, compact: bool = False, eval_context: int = 0,
-                 contig_genome: np.ndarray | None = None):
+                 contig_genome: np.ndarray | None = None, frame_label_source: Any = None,
+                 composition_augment: float = 0.0, composition_strength: float = 2.0):
         self.sequences, self.tokenizer, self.window, self.task = sequences, tokenizer, window, task
         self.nucleotide_label_source, self.interval_index = nucleotide_label_source, interval_index
         self.label_mode, self.min_overlap, self.default_score = label_mode, min_overlap, default_score
         self.mlm_probability, self.rc_augment, self.shift_augment = mlm_probability, rc_augment, shift_augment
         self.eval_context = eval_context  # > 0: per-nt labels only on each window's central part (central_keep)
         self.contig_genome = contig_genome  # [contigs] genome index of each contig (several genomes), or None
+        # composition_augment: fraction of rows whose codon usage / GC is shifted (needs frame labels)
+        self.frame_label_source, self.composition_augment = frame_label_source, composition_augment
+        self.composition_strength = composition_strength
+        if composition_augment and frame_label_source is None:
+            raise ValueError("composition_augment needs a frame_label_source")
         # compact: token ids and integer labels leave in the smallest dtype that holds them (4-8x fewer bytes
         # to move out of a worker process); BatchLoader widens them back to int64 in the main process.
         self.id_dtype = _smallest_int(0, tokenizer.vocab_size - 1) if compact else np.int64
@@ -176,6 +182,10 @@ class WindowBatchDataset(torch.utils.data.Dataset):
                 labels = np.where(outside, vocab.IGNORE_INDEX, labels).astype(labels.dtype)
         elif self.task in ("sequence_classification", "regression"):
             labels = self._window_labels(names, start)
+        if self.composition_augment:
+            shifted = rng.random(len(start)) < self.composition_augment  # [B]
+            strength = np.where(shifted, rng.uniform(-1, 1, len(start)) * self.composition_strength, 0.0)
+            nt = shift_composition(nt, self.frame_label_source.gather(ci, start, self.window), strength, rng)
         flip = rng.random(len(start)) < 0.5 if self.rc_augment else np.zeros(len(start), dtype=bool)
         per_nt = labels if self.task == "token_classification" else None
         nt, per_nt = reverse_complement_rows(nt, per_nt, flip, self.label_mode)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from genoattn.data import vocab
 from genoattn.data.annotations import read_annotation
@@ -164,3 +165,15 @@ def test_bad_genome_lists_fail_with_one_line(change, message):
 def test_contig_names_of_a_joined_split_must_name_a_genome(two_genomes):
     with pytest.raises(ConfigError, match="'<genome>:<contig>'"):
         make(two_genomes, holdout_every=None, test_contigs=["r0"])
+
+
+def test_composition_augment_changes_training_sequences_only(two_genomes):
+    plain = make(two_genomes, rc_augment=False)
+    shifted = make(two_genomes, rc_augment=False, composition_augment=1.0)
+    a, b = next(iter(plain.train_dataloader())), next(iter(shifted.train_dataloader()))
+    assert a["contig"] == b["contig"] and torch.equal(a["labels"], b["labels"])
+    assert not torch.equal(a["input_ids"], b["input_ids"])
+    for x, y in zip(plain.test_dataloader(), shifted.test_dataloader(), strict=True):
+        assert torch.equal(x["input_ids"], y["input_ids"])
+    with pytest.raises(ConfigError, match="composition_augment"):
+        make(two_genomes, task="mlm", composition_augment=0.5)
