@@ -47,3 +47,22 @@ def attention_maps(net: nn.Module, input_ids: Tensor) -> list[Tensor]:
         for handle in handles:
             handle.remove()
     return [m for m in maps if m is not None]
+
+
+def mean_distance(weights: Tensor) -> Tensor:
+    """Weighted mean |i - j| per query, averaged over queries: float [B, H] (tokens) from weights [B, H, N, N]."""
+    n = weights.shape[-1]
+    idx = torch.arange(n, device=weights.device)
+    distance = (idx[:, None] - idx[None, :]).abs().to(weights.dtype)  # [N, N]
+    return (weights * distance).sum(-1).mean(-1)
+
+
+def offset_profile(weights: Tensor, max_offset: int) -> Tensor:
+    """Mean weight a query gives the key at offset j - i, for offsets -max_offset..max_offset: float [B, H, 2m + 1]
+    (averaged over the queries that have a key at that offset)."""
+    n = weights.shape[-1]
+    if not 0 <= max_offset < n:
+        raise InputError(f"offset_profile: max_offset must be in [0, {n}) for {n} tokens, got {max_offset}")
+    rows = [torch.diagonal(weights, offset=offset, dim1=-2, dim2=-1).mean(-1)  # over the N - |offset| queries
+            for offset in range(-max_offset, max_offset + 1)]
+    return torch.stack(rows, dim=-1)

@@ -8,7 +8,7 @@ import torch
 from genoattn.attention.patterns import Longformer, SlidingWindow
 from genoattn.errors import InputError
 from genoattn.models import GenomeTransformer, PerformerSpec
-from genoattn.models.attention_maps import attention_maps
+from genoattn.models.attention_maps import attention_maps, mean_distance, offset_profile
 
 
 def tiny(attention, **kwargs) -> GenomeTransformer:
@@ -46,3 +46,16 @@ def test_patch_tokens_and_mode_restored():
 def test_patterns_without_weights_are_refused():
     with pytest.raises(InputError, match="PerformerSpec has no attention weights"):
         attention_maps(tiny(PerformerSpec(num_features=8, seed=0)), torch.randint(4, 8, (1, 16)))
+
+
+def test_mean_distance_and_offset_profile():
+    weights = torch.zeros(1, 2, 5, 5)
+    weights[0, 0] = torch.eye(5)  # head 0: every query on itself
+    weights[0, 1, torch.arange(4), torch.arange(1, 5)] = 1.0  # head 1: the next key (the last query: itself)
+    weights[0, 1, 4, 4] = 1.0
+    torch.testing.assert_close(mean_distance(weights), torch.tensor([[0.0, 0.8]]))
+    profile = offset_profile(weights, 1)  # offsets -1, 0, +1
+    torch.testing.assert_close(profile[0, 0], torch.tensor([0.0, 1.0, 0.0]))
+    torch.testing.assert_close(profile[0, 1], torch.tensor([0.0, 0.2, 1.0]))
+    with pytest.raises(InputError, match="max_offset must be in"):
+        offset_profile(weights, 5)
