@@ -1,5 +1,7 @@
 """SDPA-parts backend: FixedFactorized as two *dense* attention calls over views and a gather of q, k, v, each on
-SDPA's flash kernel, merged exactly.
+SDPA's flash kernel, merged exactly; and, on CUDA, Full as one ``scaled_dot_product_attention`` call (PyTorch
+picks its fastest dense kernel: flash, cuDNN or memory-efficient), so that dense models in training skip
+FlexAttention's compilation.
 
 FixedFactorized(block=l, summary=c), not causal, L a multiple of l, is two parts over disjoint keys, merged by
 log-sum-exp:
@@ -21,7 +23,7 @@ from torch import Tensor
 
 from genoattn.attention.dense_flash import flash_backward, flash_forward
 from genoattn.attention.merge import merge_lse
-from genoattn.attention.patterns import FixedFactorized
+from genoattn.attention.patterns import FixedFactorized, Full
 
 
 def _blocks(x: Tensor, block: int) -> Tensor:
@@ -78,7 +80,7 @@ class SdpaPartsBackend:
     def can_run(
         self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
     ) -> str | None:
-        reason = _pattern_reason(pattern, q.shape[2])
+        reason = _pattern_reason(pattern, q.shape[2], q.is_cuda)
         if reason is not None:
             return reason
         if alibi_slopes is not None:
@@ -92,11 +94,15 @@ class SdpaPartsBackend:
     def attend(
         self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
     ) -> Tensor:
+        if type(pattern) is Full:
+            return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=pattern.causal)
         return FixedFactorizedAttention.apply(q, k, v, pattern.block, pattern.summary)
 
 
-def _pattern_reason(pattern: object, length: int) -> str | None:
+def _pattern_reason(pattern: object, length: int, on_cuda: bool = True) -> str | None:
     """Why this backend has no plan for ``pattern`` at ``length`` (None: it has one)."""
+    if type(pattern) is Full:
+        return None if on_cuda else "Full runs here on CUDA only (on CPU the blocked backend runs it)"
     if type(pattern) is FixedFactorized:
         if pattern.causal:
             return "causal FixedFactorized: the summary columns would need a per-row limit (not a dense call)"
@@ -105,7 +111,7 @@ def _pattern_reason(pattern: object, length: int) -> str | None:
         if length % pattern.block:
             return f"L={length} is not a multiple of the block ({pattern.block})"
         return None
-    return f"{type(pattern).__name__} has no dense-parts plan here (FixedFactorized)"
+    return f"{type(pattern).__name__} has no dense-parts plan here (FixedFactorized, Full)"
 
 
 backend = SdpaPartsBackend()
