@@ -1,8 +1,9 @@
 """The notebooks' figure conventions, checked: every plot has a title, axis labels with units and a legend.
 
 A label has units when it ends in a parenthesised or bracketed unit ("sequence length L (tokens)"); an axis of
-named categories (pattern names, contigs) needs a label but no unit. Panels stacked over one shared x axis
-(browser tracks) share its label and the title of the panel that has one. An image or scatter coloured through a
+named categories (pattern names, contigs) needs a label but no unit. Panels sharing an axis share its label (a grid
+labelled on its outer panels only); panels stacked over one shared x axis (browser tracks) also share the title
+of the panel that has one. An image or scatter coloured through a
 colour bar counts the colour bar as its legend; the colour bar's own axes are checked as part of it (label only).
 """
 
@@ -50,7 +51,8 @@ def axes_problems(ax: Axes, where: str = "") -> list[str]:
     where = f"{where}axes {name or suptitle or '(untitled)'!r}: "
     problems = [] if name or suptitle else [f"{where}no title"]
     xlabel = next((a.get_xlabel() for a in [ax, *stacked] if a.get_xlabel()), "")
-    for axis, label in ((ax.xaxis, xlabel), (ax.yaxis, ax.get_ylabel())):
+    ylabel = next((a.get_ylabel() for a in [ax, *ax.get_shared_y_axes().get_siblings(ax)] if a.get_ylabel()), "")
+    for axis, label in ((ax.xaxis, xlabel), (ax.yaxis, ylabel)):
         which = axis.axis_name
         if not label:
             problems.append(f"{where}no {which} label")

@@ -71,3 +71,14 @@ def test_stacked_tracks_share_the_x_label_and_title():
     assert figure_problems(fig) == []
     bottom.set_xlabel("")
     assert sum("no x label" in p for p in figure_problems(fig)) == 2
+
+
+def test_grid_labelled_on_its_outer_panels():
+    fig, axes = plt.subplots(2, 2, sharex=True, sharey=True)
+    for i, ax in enumerate(axes.flat):
+        ax.plot([0, 1], [0, 1], label="x")
+        ax.set_title(f"panel {i}")
+        ax.set(xlabel="key (token)", ylabel="query (token)")
+        ax.label_outer()
+    fig.legend()
+    assert axes[0, 1].get_ylabel() == "" and figure_problems(fig) == []
