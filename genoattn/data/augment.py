@@ -82,15 +82,17 @@ def _codon_starts(frames: np.ndarray, base: np.ndarray, first: int, second: int,
 
 
 def shift_composition(nt_ids: np.ndarray, frames: np.ndarray, strength: np.ndarray, rng: np.random.Generator,
-                      mutation_rate: float = 0.3) -> np.ndarray:
+                      mutation_rate: float = 0.3, genetic_code: np.ndarray | int = 11) -> np.ndarray:
     """Give rows another composition, labels unchanged (module docstring).
 
     nt_ids: uint8 [B, L] nucleotide ids; frames: int8 [B, L] ``frame`` labels (0 non-coding, 1-3 plus-strand
     codon positions, 4-6 minus-strand, IGNORE_INDEX ambiguous); strength: float [B], > 0 favours G/C, < 0 A/T,
     0 leaves the row as it is. Synonyms are drawn with weights ``exp(strength * GC count)``; a non-coding
     A/T (G/C) base becomes a random G/C (A/T) base with probability ``mutation_rate * |tanh(strength)|``.
-    Returns a new uint8 [B, L] array."""
-    synonyms, gc = synonym_table()
+    genetic_code: NCBI table of every row (int [B]) or of all rows. Returns a new uint8 [B, L] array."""
+    codes, row_table = np.unique(np.broadcast_to(genetic_code, strength.shape), return_inverse=True)  # [K], [B]
+    synonyms = np.stack([synonym_table(int(c))[0] for c in codes])  # [K, 64, 6]
+    gc = synonym_table(int(codes[0]))[1]  # [64], the same under every code
     base = _BASE_INDEX[nt_ids]  # [B, L] 0..3, 4 = not ACGT
     out = base.copy()
     for first, third, minus in ((1, 3, False), (6, 4, True)):  # a minus codon reads 6, 5, 4 left to right
@@ -99,7 +101,7 @@ def shift_composition(nt_ids: np.ndarray, frames: np.ndarray, strength: np.ndarr
         if minus:
             triplet = 3 - triplet[:, ::-1]  # the codon, read on the minus strand
         code = triplet @ np.array([16, 4, 1])  # [n]
-        options = synonyms[code]  # [n, 6]
+        options = synonyms[row_table[rows], code]  # [n, 6]
         score = strength[rows, None] * gc[np.maximum(options, 0)] + rng.gumbel(size=options.shape)  # [n, 6]
         chosen = options[np.arange(len(code)), np.where(options >= 0, score, -np.inf).argmax(-1)]  # [n]
         new = np.stack([chosen // 16, chosen // 4 % 4, chosen % 4], axis=-1)  # [n, 3]

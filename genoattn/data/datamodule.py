@@ -145,7 +145,7 @@ class GenomeDataModule(pl.LightningDataModule):
         pin_memory: pin batches in page-locked memory (faster copies to a GPU).
         genomes: several genomes instead of ``fasta``/``annotation``: a list of
             :class:`~genoattn.data.genome_set.GenomeSpec` mappings ``{name, fasta, annotation, weight,
-            feature_types, role}``. The split options apply to each genome on its own; ``weight`` sets
+            feature_types, role, genetic_code}``. The split options apply to each genome on its own; ``weight`` sets
             each genome's share of the random training windows (``train_windows_per_epoch``, needed); val/test
             metrics are logged per genome (``val/<name>/auroc``) beside the pooled ones.
     """
@@ -280,7 +280,7 @@ class GenomeDataModule(pl.LightningDataModule):
             specs = [g if isinstance(g, GenomeSpec) else GenomeSpec(**g) for g in genomes]
         except TypeError as exc:
             raise ConfigError(f"genomes: each genome is a mapping of {{name, fasta, annotation, weight, "
-                              f"feature_types, role}} ({exc})") from exc
+                              f"feature_types, role, genetic_code}} ({exc})") from exc
         check_genome_specs(specs)
         return specs
 
@@ -476,7 +476,8 @@ class GenomeDataModule(pl.LightningDataModule):
             contig_genome=self.contig_genome if self.is_joined else None,
             frame_label_source=self.frame_label_source if train else None,
             composition_augment=self.composition_augment if train else 0.0,
-            composition_strength=self.composition_strength)
+            composition_strength=self.composition_strength,
+            genetic_code=np.array([spec.genetic_code for spec in self.genome_specs])[self.contig_genome])
 
     @property
     def _compact(self) -> bool:

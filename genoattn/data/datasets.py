@@ -143,7 +143,8 @@ class WindowBatchDataset(torch.utils.data.Dataset):
                  min_overlap: float = 0.5, default_score: float = 0.0, mlm_probability: float = 0.15,
                  rc_augment: bool = False, shift_augment: int = 0, compact: bool = False, eval_context: int = 0,
                  contig_genome: np.ndarray | None = None, frame_label_source: Any = None,
-                 composition_augment: float = 0.0, composition_strength: float = 2.0):
+                 composition_augment: float = 0.0, composition_strength: float = 2.0,
+                 genetic_code: np.ndarray | None = None):
         self.sequences, self.tokenizer, self.window, self.task = sequences, tokenizer, window, task
         self.nucleotide_label_source, self.interval_index = nucleotide_label_source, interval_index
         self.label_mode, self.min_overlap, self.default_score = label_mode, min_overlap, default_score
@@ -153,6 +154,7 @@ class WindowBatchDataset(torch.utils.data.Dataset):
         # composition_augment: fraction of rows whose codon usage / GC is shifted (needs frame labels)
         self.frame_label_source, self.composition_augment = frame_label_source, composition_augment
         self.composition_strength = composition_strength
+        self.genetic_code = genetic_code  # [contigs] NCBI table of each contig's CDS (default 11 for all)
         if composition_augment and frame_label_source is None:
             raise ValueError("composition_augment needs a frame_label_source")
         # compact: token ids and integer labels leave in the smallest dtype that holds them (4-8x fewer bytes
@@ -185,7 +187,9 @@ class WindowBatchDataset(torch.utils.data.Dataset):
         if self.composition_augment:
             shifted = rng.random(len(start)) < self.composition_augment  # [B]
             strength = np.where(shifted, rng.uniform(-1, 1, len(start)) * self.composition_strength, 0.0)
-            nt = shift_composition(nt, self.frame_label_source.gather(ci, start, self.window), strength, rng)
+            codes = self.genetic_code[ci] if self.genetic_code is not None else 11
+            nt = shift_composition(nt, self.frame_label_source.gather(ci, start, self.window), strength, rng,
+                                   genetic_code=codes)
         flip = rng.random(len(start)) < 0.5 if self.rc_augment else np.zeros(len(start), dtype=bool)
         per_nt = labels if self.task == "token_classification" else None
         nt, per_nt = reverse_complement_rows(nt, per_nt, flip, self.label_mode)

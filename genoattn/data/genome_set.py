@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
+from Bio.Data import CodonTable
 
 from genoattn.errors import ConfigError
 
@@ -37,6 +38,8 @@ class GenomeSpec:
         role: ``split`` (its contigs split by the data module's split options), ``train`` (every contig
             trains: e.g. a one-contig genome) or ``test`` (every contig is test data, never trained on nor used
             to pick a checkpoint: a genome held out whole, scored as ``test/<name>/...``).
+        genetic_code: NCBI translation table of its CDS (synonymous codons of ``composition_augment``; 4: TGA
+            codes for tryptophan).
     """
 
     name: str
@@ -45,6 +48,7 @@ class GenomeSpec:
     weight: float = 1.0
     feature_types: list[str] | None = None
     role: Literal["split", "train", "test"] = "split"
+    genetic_code: int = 11
 
 
 def check_genome_specs(specs: Sequence[GenomeSpec]) -> None:
@@ -61,6 +65,9 @@ def check_genome_specs(specs: Sequence[GenomeSpec]) -> None:
         seen.add(spec.name)
         if not spec.fasta:
             raise ConfigError(f"genomes[{i}].fasta: a FASTA or GenBank file is needed ({spec.name})")
+        if spec.genetic_code not in CodonTable.unambiguous_dna_by_id:
+            raise ConfigError(f"genomes[{i}].genetic_code: not an NCBI translation table: {spec.genetic_code!r} "
+                              f"({spec.name})")
         if spec.role not in ROLES:
             raise ConfigError(f"genomes[{i}].role: expected one of {ROLES}, got {spec.role!r} ({spec.name})")
         if not (isinstance(spec.weight, (int, float)) and spec.weight > 0 and np.isfinite(spec.weight)):

@@ -63,3 +63,15 @@ def test_zero_strength_keeps_non_coding_bases_and_synonyms_follow_the_genetic_co
         code(c) for c in ("TTA", "TTG", "CTT", "CTC", "CTA", "CTG"))  # leucine
     assert sorted(c for c in synonyms[code("TGA")] if c >= 0) == sorted(code(c) for c in ("TAA", "TAG", "TGA"))
     assert list(synonyms[code("ATG")]) == [code("ATG")] + [-1] * 5 and gc_count[code("CGC")] == 3
+
+
+def test_each_row_follows_its_genetic_code():
+    ids, frames, seq = window(3)
+    seq = seq[:60] + "TGA" + seq[63:]  # codon 10 of the plus CDS: a stop under code 11, tryptophan under code 4
+    ids = TOK.encode(seq)[None]
+    rows = np.repeat(ids, 2, axis=0)
+    out = shift_composition(rows, np.repeat(frames, 2, axis=0), np.array([2.0, 2.0]), np.random.default_rng(0),
+                            genetic_code=np.array([4, 11]))
+    mycoplasma, standard = TOK.decode(out[0]), TOK.decode(out[1])
+    assert mycoplasma[60:63] in ("TGA", "TGG") and standard[60:63] in ("TAA", "TAG", "TGA")
+    assert str(Seq(mycoplasma[PLUS[0]:PLUS[1]]).translate(table=4)) == str(Seq(seq[PLUS[0]:PLUS[1]]).translate(table=4))
