@@ -24,35 +24,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 from genoattn.data.annotations import GENBANK_SUFFIXES, annotation_suffix, check_intervals, read_annotation
 from genoattn.data.genome import Genome
-from genoattn.data.labels import IntervalIndex, nucleotide_labels
+from genoattn.data.labels import IntervalIndex
 from genoattn.data.manifest import ManifestGenome, read_manifest
 from genoattn.data.windows import split_contigs
 from genoattn.errors import GenoattnError, InputError
+from genoattn.inference.evaluate import read_bedgraph, track_metrics
 
 BIGWIG_SUFFIXES = (".bw", ".bigwig")
 TRACK_SUFFIXES = (".bedGraph", ".bedgraph", ".bw", ".bigWig")
-
-
-def read_bedgraph(path: Path, lengths: Mapping[str, int]) -> dict[str, np.ndarray]:
-    """Per-contig float32 arrays (NaN where the bedGraph gives no value); other contigs are skipped."""
-    tracks = {c: np.full(n, np.nan, dtype=np.float32) for c, n in lengths.items()}
-    with open(path) as fh:
-        for number, line in enumerate(fh, 1):
-            if line.startswith(("track", "browser", "#")) or not line.strip():
-                continue
-            cols = line.split()
-            if len(cols) < 4:
-                raise InputError(f"{path}:{number}: expected 4 bedGraph columns (contig, start, end, value)")
-            if cols[0] in tracks:
-                try:
-                    tracks[cols[0]][int(cols[1]) : int(cols[2])] = float(cols[3])
-                except ValueError:
-                    raise InputError(f"{path}:{number}: start/end must be integers and value a number") from None
-    return tracks
 
 
 def read_bigwig(path: Path, lengths: Mapping[str, int]) -> dict[str, np.ndarray]:
@@ -109,40 +91,27 @@ def held_out(lengths: Mapping[str, int], holdout_every: int | None) -> dict[str,
     return {c: n for c, n in lengths.items() if c in test}
 
 
-def coding_labels(annotation: str | Path, lengths: Mapping[str, int],
-                  feature_types: Sequence[str] = ("CDS",)) -> dict[str, np.ndarray]:
-    """int8 [length] per contig: 1 inside a feature of ``feature_types``, else 0."""
+def coding_index(annotation: str | Path, lengths: Mapping[str, int],
+                 feature_types: Sequence[str] = ("CDS",)) -> IntervalIndex:
+    """The features of ``feature_types`` on the contigs of ``lengths`` (the positive class)."""
     intervals = [iv for iv in read_annotation(annotation, list(feature_types)) if iv.contig in lengths]
-    index = IntervalIndex(check_intervals(intervals, lengths, str(annotation)))
-    return {c: nucleotide_labels(index, c, 0, n, "binary") for c, n in lengths.items()}
+    return IntervalIndex(check_intervals(intervals, lengths, str(annotation)))
 
 
-def score_tracks(tracks: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray]) -> dict[str, float]:
-    """AUROC/AUPRC of per-base scores against 0/1 labels over the contigs of ``labels`` (NaN scores left out)."""
-    ys, ss = [], []
-    for contig, label in labels.items():
-        score = tracks[contig]
-        keep = ~np.isnan(score)
-        ys.append(label[keep])
-        ss.append(score[keep])
-    y, s = np.concatenate(ys), np.concatenate(ss)
-    if not len(y) or y.min() == y.max():
-        raise InputError(f"cannot score: {len(y)} bases with a value, {int(y.sum())} of them positive "
-                         "(AUROC needs both classes)")
-    return {
-        "auroc": float(roc_auc_score(y, s)),
-        "auprc": float(average_precision_score(y, s)),
-        "bases": int(len(y)),
-        "positive_fraction": float(y.mean()),
-        "contigs": len(labels),
-    }
+def scored_tracks(tracks: Mapping[str, np.ndarray], index: IntervalIndex) -> dict[str, float]:
+    """AUROC/AUPRC over all contigs of ``tracks`` (genoattn.inference.evaluate); InputError with one class only."""
+    metrics, _ = track_metrics(tracks, index)
+    if np.isnan(metrics["auroc"]):
+        raise InputError(f"cannot score {metrics['bases']} bases of which a fraction {metrics['positive_fraction']} "
+                         "is positive: AUROC needs both classes")
+    return metrics
 
 
 def evaluate(track: str | Path, annotation: str | Path, fasta: str | Path | None = None,
              feature_types: Sequence[str] = ("CDS",), holdout_every: int | None = None) -> dict[str, float]:
     """Score one genome's track file (see the module doc)."""
     lengths = held_out(contig_lengths(annotation, fasta), holdout_every)
-    return score_tracks(read_track(track, lengths), coding_labels(annotation, lengths, feature_types))
+    return scored_tracks(read_track(track, lengths), coding_index(annotation, lengths, feature_types))
 
 
 def find_track(directory: Path, name: str) -> Path | None:

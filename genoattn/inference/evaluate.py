@@ -13,18 +13,25 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from genoattn.data.labels import IntervalIndex, nucleotide_labels
 from genoattn.data.vocab import IGNORE_INDEX
+from genoattn.errors import InputError
 
 
 def read_bedgraph(path: str | Path, lengths: Mapping[str, int]) -> dict[str, np.ndarray]:
-    """Per-contig float32 arrays [length] (NaN where the bedGraph gives no value); other contigs are skipped."""
+    """Per-contig float32 arrays [length] (NaN where the bedGraph gives no value); other contigs are skipped.
+    A malformed line raises InputError naming the file and line."""
     tracks = {c: np.full(n, np.nan, dtype=np.float32) for c, n in lengths.items()}
     with open(path) as fh:
-        for line in fh:
-            if line.startswith(("track", "#")) or not line.strip():
+        for number, line in enumerate(fh, 1):
+            if line.startswith(("track", "browser", "#")) or not line.strip():
                 continue
-            contig, start, end, value = line.split()[:4]
-            if contig in tracks:
-                tracks[contig][int(start) : int(end)] = float(value)
+            cols = line.split()
+            if len(cols) < 4:
+                raise InputError(f"{path}:{number}: expected 4 bedGraph columns (contig, start, end, value)")
+            if cols[0] in tracks:
+                try:
+                    tracks[cols[0]][int(cols[1]) : int(cols[2])] = float(cols[3])
+                except ValueError:
+                    raise InputError(f"{path}:{number}: start and end must be integers, value a number") from None
     return tracks
 
 

@@ -91,7 +91,7 @@ def test_manifest_mode_scores_each_genome_with_a_track(genome, tmp_path):
 def test_bad_inputs_exit_with_one_line(genome, capsys):
     (genome / "bad.bedGraph").write_text("a\t0\tten\t0.5\n")
     for argv, message in (
-        (["--track", str(genome / "bad.bedGraph")], "bad.bedGraph:1: start/end must be integers"),
+        (["--track", str(genome / "bad.bedGraph")], "bad.bedGraph:1: start and end must be integers"),
         (["--track", str(genome / "none.bedGraph")], "track file not found"),
     ):
         with pytest.raises(SystemExit) as info:
