@@ -19,8 +19,9 @@ from genoattn.errors import ConfigError
 QUICKSTART = Path("configs") / "quickstart.yaml"
 # Overrides of the quickstart config per notebook size (CLI keys of genoattn.train).
 TRAINING: dict[str, dict[str, object]] = {
-    "tiny": {"trainer.max_steps": 20, "data.window": 1024, "data.batch_size": 4, "data.eval_context": 0,
-             "model.warmup_steps": 5},
+    "tiny": {"trainer.max_steps": 20, "trainer.num_sanity_val_steps": 0, "data.window": 1024, "data.batch_size": 4,
+             "data.eval_context": 0, "model.warmup_steps": 5, "model.net.init_args.num_layers": 2,
+             "model.net.init_args.d_model": 32, "model.net.init_args.stem_hidden": 64},
     "full": {"trainer.max_steps": 600, "trainer.val_check_interval": 200},
 }
 QUIET = {"trainer.max_time": None, "trainer.enable_progress_bar": False, "trainer.enable_model_summary": False,
