@@ -12,18 +12,24 @@ windows lying entirely inside them are not run.
 is read on the forward strand's patch grid, i.e. a contig whose length is not a multiple of the patch size is
 averaged with the reverse complement of the contig padded with PAD to that multiple.
 
+--regions predicts only some contigs or parts of them: ``CONTIG``, ``CONTIG:START-END`` (1-based, inclusive, as
+samtools writes regions) or BED files, repeatable; outputs then cover those bases, in contig coordinates.
+
 Contigs are tiled into the model's window with overlap and only each window's central part is kept, so the
 tracks equal those of a single pass over a whole contig wherever the model's receptive field fits in the
 context (it does by default for local attention patterns). Every output is written to a hidden partial file
-and renamed when complete; ``--resume`` continues an interrupted run, giving byte-identical files.
+and renamed when complete; ``--resume`` continues an interrupted run (from inside a long contig too), giving
+byte-identical files. One run at a time writes into an output folder (a second one stops with an error).
 
-Exit status: 0 on success, 2 with a one-line message for bad inputs (unreadable/empty FASTA, a checkpoint
-of another program, format or task, an output folder that cannot be written) or bad options.
+Exit status: 0 on success, 2 with a one-line message for bad inputs (unreadable/empty/non-DNA FASTA, a checkpoint
+of another program, format or task, unknown contigs or coordinates in --regions, an output folder that cannot be
+written or is in use, a full disk) or bad options.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
 from pathlib import Path
@@ -31,6 +37,8 @@ from pathlib import Path
 from genoattn.errors import GenoattnError
 
 log = logging.getLogger("genoattn.predict")
+# File-system errors reported as one line (a full disk, a quota, permissions, a read-only or vanished folder).
+_FILE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.EIO}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--no-bedgraph", dest="bedgraph", action="store_false", help="no per-nucleotide bedGraph")
     io.add_argument("--no-bed", dest="bed", action="store_false", help="no BED file of called intervals")
     io.add_argument("--cache-dir", help="genoattn cache for decompressed FASTA and indexes")
+    io.add_argument("--regions", action="extend", nargs="+", default=[], metavar="REGION",
+                    help="predict only these: CONTIG, CONTIG:START-END (1-based, inclusive) or a BED file; "
+                    "repeatable (default: every contig)")
     tiling = p.add_argument_group("tiling")
     tiling.add_argument("--window", type=int, help="nucleotides per model window (default: training window)")
     tiling.add_argument("--context", type=int,
@@ -69,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="GPUs (or CPU processes) through Lightning's predict loop; 1 = the single-process path")
     run.add_argument("--precision", default="auto", choices=["auto", "32", "bf16", "16"],
                      help="auto: bf16 autocast on CUDA, float32 on CPU")
-    run.add_argument("--batch-size", type=int, help="windows per model call (default 64 on CUDA, 8 on CPU)")
+    run.add_argument("--batch-size", type=int, help="windows per model call, >= 1 (default 64 on CUDA, 8 on CPU)")
     run.add_argument("--threads", type=int, help="CPU threads for torch")
     run.add_argument("--compile", action="store_true", help="torch.compile the model's blocks (experimental)")
     run.add_argument("--lightning", action="store_true", help=argparse.SUPPRESS)  # force the Lightning path
@@ -87,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     except GenoattnError as exc:
         print(f"genoattn.predict: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        if exc.errno not in _FILE_ERRORS:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"genoattn.predict: error: {where}{exc.strerror}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"genoattn.predict: interrupted; finished contigs are recorded in {args.out}, rerun with --resume "
               "to continue", file=sys.stderr)
@@ -96,34 +113,14 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     import torch
 
-    from genoattn.inference.engine import PredictOptions, predict_files
-    from genoattn.inference.model import load_model
-    from genoattn.inference.outputs import check_output_dir
-    from genoattn.inference.runner import resolve_device
+    from genoattn.inference.outputs import is_main_process, output_folder
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    check_output_dir(args.out)  # before loading anything
-    device = resolve_device(args.device)
-    batch_size = args.batch_size or (64 if device.type == "cuda" else 8)
-    options = PredictOptions(
-        window=args.window, context=args.context, stride=args.stride, batch_size=batch_size, device=str(device),
-        precision=args.precision, rc=args.rc, bedgraph=args.bedgraph, bed=args.bed, threshold=args.threshold,
-        merge_gap=args.merge_gap, min_length=args.min_length, decimals=args.decimals, min_n_run=args.min_n_run,
-        pad_short=args.pad_short,
-        per_record=args.per_record, resume=args.resume, progress=not args.quiet, compile=args.compile,
-        cache_dir=args.cache_dir,
-    )
-    options.check()
-    net, info = load_model(args.checkpoint, window=args.window)
-    if args.devices > 1 or args.lightning:
-        from genoattn.inference.distributed import predict_files_lightning
-
-        report = predict_files_lightning(net, info, args.fasta, args.out, options, devices=args.devices)
-        if report is None:  # not the main process
-            return 0
-    else:
-        report = predict_files(net, info, args.fasta, args.out, options)
+    with output_folder(args.out, lock=is_main_process()):  # before loading anything; removed again if left empty
+        report = _predict(args)
+    if report is None:  # not the main process
+        return 0
     for item in report.inputs:
         if item["skipped_complete"]:
             log.info("%s: already complete", item["fasta"])
@@ -132,6 +129,31 @@ def _run(args: argparse.Namespace) -> int:
                  item["seconds"], ", ".join(Path(o).name for o in item["outputs"]))
     log.info("%s bp in %.1f s: %.3g bp/s", f"{report.bases:,}", report.seconds, report.bases_per_second)
     return 0
+
+
+def _predict(args: argparse.Namespace):
+    from genoattn.inference.engine import PredictOptions, predict_files
+    from genoattn.inference.model import load_model
+    from genoattn.inference.runner import resolve_device
+
+    device = resolve_device(args.device)
+    batch_size = args.batch_size if args.batch_size is not None else (64 if device.type == "cuda" else 8)
+    options = PredictOptions(
+        window=args.window, context=args.context, stride=args.stride, batch_size=batch_size, device=str(device),
+        precision=args.precision, rc=args.rc, bedgraph=args.bedgraph, bed=args.bed, threshold=args.threshold,
+        merge_gap=args.merge_gap, min_length=args.min_length, decimals=args.decimals, min_n_run=args.min_n_run,
+        pad_short=args.pad_short,
+        per_record=args.per_record, resume=args.resume, progress=not args.quiet, compile=args.compile,
+        cache_dir=args.cache_dir, regions=tuple(args.regions),
+    )
+    options.check()
+    net, info = load_model(args.checkpoint, window=args.window)
+    options.check_outputs(info)
+    if args.devices > 1 or args.lightning:
+        from genoattn.inference.distributed import predict_files_lightning
+
+        return predict_files_lightning(net, info, args.fasta, args.out, options, devices=args.devices)
+    return predict_files(net, info, args.fasta, args.out, options)
 
 
 if __name__ == "__main__":

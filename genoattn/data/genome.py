@@ -6,6 +6,8 @@ Accepted inputs (recognised from content, not only from the name):
 - plain gzip FASTA: pyfaidx cannot seek it, so it is decompressed once into the cache.
 - GenBank (``.gb/.gbk/.genbank/.gbff`` or a file starting with ``LOCUS``, optionally gzip):
   its sequences are written once as FASTA into the cache.
+- a file whose name says another compression than its content (plain text called ``x.fa.gz``, BGZF called
+  ``x.fa``): pyfaidx goes by the name, so it reads the file through a link in the cache named after the content.
 
 Indexes: the ``.fai`` (and ``.gzi``) go beside the FASTA when its folder and the file itself are
 writable, else into the cache. An index beside the FASTA that is older than it, or whose records
@@ -23,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import operator
 import os
+import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +41,13 @@ FASTA_LINE_WIDTH = 60  # line width of the FASTA files this module writes (GenBa
 _SEQUENCE_BYTES = bytes(range(ord("A"), ord("Z") + 1)) + bytes(range(ord("a"), ord("z") + 1)) + b"-*."
 # Slack allowed between a .fai's last record end and the file size (a final newline, a few blank lines).
 _FAI_TAIL_SLACK = 64
+# IUPAC nucleotide codes (read as ACGT, or N for ambiguity codes; U as T) and gaps: any other letter (protein
+# E, F, I, L, P, Q, ...) means the file is not DNA.
+IUPAC_DNA = "ACGTUNRYSWKMBDHV"
+_DNA_BYTES = (IUPAC_DNA + IUPAC_DNA.lower() + "-.").encode()
+# pyfaidx picks its reader from the file name: BGZF for these suffixes, a refusal for the second group.
+_PYFAIDX_BGZF_SUFFIXES = (".bgz", ".gz")
+_PYFAIDX_REFUSED_SUFFIXES = (".bz2", ".zip")
 
 
 def default_cache_dir() -> Path:
@@ -263,6 +273,22 @@ def _is_genbank(path: Path, compression: str | None) -> bool:
         lines.close()
 
 
+def _pyfaidx_misreads(name: str, bgzf: bool) -> bool:
+    """True when pyfaidx, which goes by the file name, would read this content with the wrong reader or refuse it."""
+    lower = name.lower()
+    return lower.endswith(_PYFAIDX_REFUSED_SUFFIXES) or lower.endswith(_PYFAIDX_BGZF_SUFFIXES) != bgzf
+
+
+def _content_name(name: str, bgzf: bool) -> str:
+    """A file name pyfaidx reads right: ``x.fa`` for plain text (``x.fa.gz`` named wrongly), ``x.fa.gz`` for BGZF."""
+    lower = name.lower()
+    for suffix in _PYFAIDX_BGZF_SUFFIXES + _PYFAIDX_REFUSED_SUFFIXES + (".bgzf",):
+        if lower.endswith(suffix) and len(name) > len(suffix):
+            name, lower = name[: -len(suffix)], lower[: -len(suffix)]
+            break
+    return f"{name}.gz" if bgzf else name
+
+
 def _can_write_beside(path: Path) -> bool:
     """True when ``path`` and its folder are writable (permission bits checked too: root ignores them)."""
     try:
@@ -344,6 +370,21 @@ class Genome:
                              f"file changed since indexing? (index {self.index_path})")
         return seq.translate(_COMPLEMENT)[::-1] if strand == "-" else seq
 
+    def non_dna_letters(self, max_letters: int = 4_000_000) -> tuple[dict[str, int], int]:
+        """Letters that are not IUPAC nucleotide codes or gaps (e.g. protein letters) in the first ``max_letters``
+        of the file, in contig order: (letter -> count, letters looked at). ``fetch`` reads them as N."""
+        found: dict[str, int] = {}
+        seen = 0
+        for contig, length in self._contigs.items():
+            if seen >= max_letters:
+                break
+            take = min(length, max_letters - seen)
+            raw = self._handle().from_file(contig, 1, take) if take else ""
+            for byte in raw.encode("latin-1", "replace").translate(None, _DNA_BYTES):
+                found[chr(byte)] = found.get(chr(byte), 0) + 1
+            seen += take
+        return found, seen
+
     def close(self) -> None:
         """Close the file handle (fetch reopens it if needed)."""
         if self._faidx is not None:
@@ -411,6 +452,8 @@ class Genome:
             fasta = self._gunzip_to_cache()
             return fasta, Path(f"{fasta}.fai"), None
         bgzf = compression == "bgzf"
+        if _pyfaidx_misreads(self.path.name, bgzf):
+            return self._link_in_cache(bgzf)
         beside = Path(f"{self.path}.fai")
         if beside.exists() and self._fai_is_fresh(beside, bgzf):
             if not bgzf:
@@ -429,20 +472,45 @@ class Genome:
             return self.path, fai, (entry / f"{self.path.name}.gzi") if bgzf else None
         return self._index_at(entry, bgzf)
 
-    def _index_at(self, folder: Path, bgzf: bool) -> tuple[Path, Path, Path | None]:
-        """Validate the FASTA and write its .fai (and, for BGZF, .gzi) into ``folder``."""
-        fai = folder / f"{self.path.name}.fai"
+    def _index_at(self, folder: Path, bgzf: bool, source: Path | None = None) -> tuple[Path, Path, Path | None]:
+        """Validate the FASTA and write its .fai (and, for BGZF, .gzi) into ``folder``; ``source`` is the path
+        pyfaidx opens (default: the input itself)."""
+        source = source or self.path
+        fai = folder / f"{source.name}.fai"
         records = scan_fasta(iter_binary_lines(self.path, "gzip" if bgzf else None), self.path)
         write_fai(records, fai, self.path)
         if not bgzf:
-            return self.path, fai, None
-        gzi = folder / f"{self.path.name}.gzi"
+            return source, fai, None
+        gzi = folder / f"{source.name}.gzi"
         gzi.unlink(missing_ok=True)  # a stale .gzi would be trusted by pyfaidx
         try:  # pyfaidx builds the .gzi when it is missing
-            pyfaidx.Faidx(str(self.path), indexname=str(fai), gzi_indexname=str(gzi), rebuild=False).close()
+            pyfaidx.Faidx(str(source), indexname=str(fai), gzi_indexname=str(gzi), rebuild=False).close()
         except (pyfaidx.FastaIndexingError, OSError, ValueError) as exc:
+            fai.unlink(missing_ok=True)  # no index left behind for a file that cannot be read
             raise InputError(f"{self.path}: cannot index BGZF file: {' '.join(str(exc).split())}") from None
-        return self.path, fai, gzi
+        return source, fai, gzi
+
+    def _link_in_cache(self, bgzf: bool) -> tuple[Path, Path, Path | None]:
+        """Read a file whose name misleads pyfaidx (see the module doc) through a link in the cache named after
+        its content (a copy where links are not allowed); its indexes go there too, nothing beside the input."""
+        entry = self._cache_entry()
+        link = entry / _content_name(self.path.name, bgzf)
+        fai, gzi = Path(f"{link}.fai"), Path(f"{link}.gzi")
+        if fai.exists() and (not bgzf or gzi.exists()):  # the indexes are written last: the entry is complete
+            return link, fai, gzi if bgzf else None
+        if not link.exists():
+            tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+            try:
+                try:
+                    tmp.symlink_to(self.path.resolve())
+                except OSError:
+                    shutil.copyfile(self.path, tmp)
+                os.replace(tmp, link)
+            except OSError as exc:
+                raise InputError(f"{self.path}: cannot create {link}: {exc.strerror or exc}") from None
+            finally:
+                tmp.unlink(missing_ok=True)
+        return self._index_at(entry, bgzf, source=link)
 
     def _fai_is_fresh(self, fai: Path, bgzf: bool) -> bool:
         """An existing .fai is fresh when not older than the FASTA and, if uncompressed, matching its size."""

@@ -1,7 +1,9 @@
 """Batch prediction over FASTA files (``python -m genoattn.predict``): tiling and stitching, model runs,
-bedGraph/BED/TSV writers with atomic completion, resume."""
+bedGraph/BED/TSV writers with atomic completion, resume, regions; ``predict_genome`` for arrays in memory."""
 
+from genoattn.inference.api import RegionScores, predict_genome
 from genoattn.inference.engine import PredictOptions, RunReport, predict_files
 from genoattn.inference.model import ModelInfo, load_model, receptive_field
 
-__all__ = ["ModelInfo", "PredictOptions", "RunReport", "load_model", "predict_files", "receptive_field"]
+__all__ = ["ModelInfo", "PredictOptions", "RegionScores", "RunReport", "load_model", "predict_files",
+           "predict_genome", "receptive_field"]

@@ -1,6 +1,6 @@
 """Multi-device prediction through Lightning's predict loop (``--devices N``).
 
-Every process builds the same batch plan from the contig lengths (no reading: windows inside N runs are
+Every process builds the same batch plan from the regions' lengths (no reading: windows inside N runs are
 run too, and masked when written). A map-style dataset turns plan batch ``i`` into token ids by reading its
 windows from the FASTA; Lightning's distributed sampler shares the batches among the processes; a
 ``BasePredictionWriter`` saves each batch's scores as ``.npy`` into a hidden folder of the output folder.
@@ -27,45 +27,48 @@ from torch.utils.data import DataLoader, Dataset
 from genoattn.data.genome import Genome
 from genoattn.data.tokenizers import build_tokenizer, encode_nucleotides
 from genoattn.inference.engine import (
-    InputRun,
     PredictOptions,
     RunReport,
-    Writer,
     open_inputs,
     prepare_runs,
     resolve_geometry,
+    run_summaries,
     unique_stems,
+    writer_settings,
 )
 from genoattn.inference.model import ModelInfo
-from genoattn.inference.outputs import ResumePoint, check_output_dir
+from genoattn.inference.outputs import ResumePoint, is_main_process, output_folder
 from genoattn.inference.plan import BatchPlanner, Begin, End, InputEnd, PlannedBatch, Tile, Window
+from genoattn.inference.regions import Region, parse_regions, regions_per_input
 from genoattn.inference.runner import ModelRunner, resolve_device
-from genoattn.inference.tiling import n_mask, sequence_tiles, stitch_tiles
+from genoattn.inference.stages import InputRun, Writer
+from genoattn.inference.tiling import Geometry, n_mask, region_tiles, resume_tiles
 
 SCORES_DIR = ".genoattn-predict-scores"
 
 
-def plan_batches(runs: list[tuple[int, Genome, ResumePoint]], info: ModelInfo, geometry, batch_size: int
-                 ) -> list[PlannedBatch]:
+def plan_batches(runs: list[tuple[int, list[Region], ResumePoint]], info: ModelInfo, geometry: Geometry,
+                 batch_size: int) -> list[PlannedBatch]:
     """Every batch of the run; a row is (input index, contig, start, length) of a window."""
     planner = BatchPlanner(batch_size)
     batches: list[PlannedBatch] = []
-    for index, genome, resume in runs:
+    for index, regions, resume in runs:
         if resume.complete:
             continue
         batches += planner.start_input(resume.cursor)
-        for name, length in list(genome.contigs.items())[resume.done:]:
-            planner.note(Begin(index, name, length, None))
-            if length and info.token_level:
-                tiles = stitch_tiles(length, geometry.window, geometry.context, geometry.align, geometry.pad_short)
-                for s, ks, ke in zip(tiles.start.tolist(), tiles.keep_start.tolist(), tiles.keep_end.tolist()):
-                    batches += planner.row(tiles.length, (index, name, s, tiles.length),
-                                           lambda r, s=s, ks=ks, ke=ke: Tile(r, ks, ke, s))
-            elif length:
-                tiles = sequence_tiles(length, geometry.window, geometry.stride, geometry.align, geometry.pad_short)
-                for s, e in zip(tiles.start.tolist(), tiles.keep_end.tolist()):
-                    batches += planner.row(tiles.length, (index, name, s, tiles.length),
-                                           lambda r, s=s, e=e: Window(r, s, e))
+        for i, region in enumerate(regions[resume.done:]):
+            inside = resume.partial if i == 0 else None
+            planner.note(Begin(index, region, None, inside["writer"] if inside is not None else None))
+            _, _, tiles = region_tiles(region.start, region.end, region.length, geometry, info.token_level)
+            if inside is not None:
+                tiles = resume_tiles(tiles, int(inside["window"]), int(inside["position"]))
+            n = tiles.length
+            for s, ks, ke in zip(tiles.start.tolist(), tiles.keep_start.tolist(), tiles.keep_end.tolist()):
+                row = (index, region.contig, s, n)
+                if info.token_level:
+                    batches += planner.row(n, row, lambda r, s=s, ks=ks, ke=ke, n=n: Tile(r, ks, ke, s, n))
+                else:
+                    batches += planner.row(n, row, lambda r, s=s, e=ke, n=n: Window(r, s, e, n))
             planner.note(End(planner.cursor))
         planner.note(InputEnd(index))
         batches += planner.flush()
@@ -132,38 +135,44 @@ class ScoreSaver(BasePredictionWriter):
         os.replace(tmp, target)
 
 
-def _is_main_process() -> bool:
-    return int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0
-
-
-def _resume_points(out: Path, fasta: list, stems: list[str]) -> list[ResumePoint]:
+def _resume_points(out: Path, stems: list[str]) -> list[ResumePoint]:
     """Resume points as process 0 recorded them in the state files (other processes only read)."""
     points = []
     for stem in stems:
         state = json.loads((out / f"{stem}.state.json").read_text())
-        points.append(ResumePoint(int(state["done"]), tuple(state["cursor"]), bool(state["complete"])))
+        partial = state.get("partial")
+        cursor = tuple(partial["cursor"]) if partial else tuple(state["cursor"])
+        points.append(ResumePoint(int(state["done"]), cursor, bool(state["complete"]), partial))
     return points
 
 
 def predict_files_lightning(net: nn.Module, info: ModelInfo, fasta: list[str | Path], out_dir: str | Path,
                             options: PredictOptions, devices: int = 1) -> RunReport | None:
     """Like :func:`genoattn.inference.engine.predict_files` over ``devices`` processes; returns the report on
-    process 0 and None on the others."""
+    process 0 and None on the others (only process 0 locks the output folder)."""
     options.check()
+    main = is_main_process()
+    with output_folder(out_dir, lock=main) as out:
+        return _predict_lightning(net, info, fasta, out, options, devices, main)
+
+
+def _predict_lightning(net: nn.Module, info: ModelInfo, fasta: list[str | Path], out: Path, options: PredictOptions,
+                       devices: int, main: bool) -> RunReport | None:
     device = resolve_device(options.device)
     geometry = resolve_geometry(info, options)
-    out = check_output_dir(out_dir)
-    main = _is_main_process()
     runs: list[InputRun] = []
     if main:
         runs = prepare_runs(info, fasta, out, options, geometry, device, pad_batches=False)
         genomes = {run.index: run.genome for run in runs}
+        per_input = {run.index: run.regions for run in runs}
         points = [run.resume for run in runs]
     else:
         opened = open_inputs(fasta, options.cache_dir)
         genomes = {i: genome for i, (_, genome) in enumerate(opened)}
-        points = _resume_points(out, fasta, unique_stems([path for path, _ in opened]))
-    batches = plan_batches([(i, genomes[i], points[i]) for i in genomes], info, geometry, options.batch_size)
+        specs = parse_regions(options.regions) if options.regions else None
+        per_input = dict(enumerate(regions_per_input(specs, list(genomes.values()))))
+        points = _resume_points(out, unique_stems([path for path, _ in opened]))
+    batches = plan_batches([(i, per_input[i], points[i]) for i in genomes], info, geometry, options.batch_size)
     folder = out / SCORES_DIR
     if main:
         shutil.rmtree(folder, ignore_errors=True)
@@ -191,18 +200,16 @@ def _merge(runs: list[InputRun], batches: list[PlannedBatch], folder: Path, info
     """Process 0: replay the plan through the writers with the saved scores, then remove them."""
     t0 = time.perf_counter()
 
-    def read_masked(run: InputRun, contig: str, length: int) -> np.ndarray:
-        ids = encode_nucleotides(run.genome.fetch(contig, 0, length)) if length else np.zeros(0, np.uint8)
+    def read_masked(run: InputRun, region: Region) -> np.ndarray:
+        ids = encode_nucleotides(run.genome.fetch(region.contig, region.start, region.end))
         return n_mask(ids, options.min_n_run)
 
-    writer = Writer(runs, info, options, read_masked=read_masked)
+    writer = Writer(runs, info, *writer_settings(info, options), read_masked=read_masked)
     for i, batch in enumerate(batches):
         scores = np.load(folder / f"{i:09d}.npy") if batch.real_rows else None
         writer(scores, batch.segments)
     shutil.rmtree(folder, ignore_errors=True)
-    total = sum(length for run in runs for _, length in run.todo)
+    total = sum(run.bases_todo() for run in runs)
     seconds = model_seconds + time.perf_counter() - t0
-    inputs = [{"fasta": str(run.path), "outputs": [str(p) for p in run.outputs.final.values()],
-               "contigs": len(run.todo), "bases": sum(n for _, n in run.todo), "seconds": seconds,
-               "skipped_complete": run.resume.complete} for run in runs]
-    return RunReport(inputs, total, seconds, {"predict_loop_s": model_seconds, "merge_s": time.perf_counter() - t0})
+    return RunReport(run_summaries(runs, seconds), total, seconds,
+                     {"predict_loop_s": model_seconds, "merge_s": time.perf_counter() - t0})

@@ -1,56 +1,45 @@
-"""Batch prediction over FASTA files: read and tile contigs, run batches, stitch and write, resume.
+"""Batch prediction over FASTA files: options, inputs and their regions, outputs, and the run itself.
 
-Three stages overlap in three threads: a producer reads each contig once (pyfaidx), encodes it with the
-vectorised lookup table, masks N runs, tiles it and fills batches of token ids (pinned memory on CUDA); the
-main thread runs the model (bf16 autocast on CUDA, scores copied back without waiting); a writer thread
-waits for each batch's scores, keeps the central part of every window and feeds the contig's writers, which
-append to the partial output files. Queues of ``prefetch`` batches bound the memory in flight.
+A run reads every input (or the ``--regions`` of it), tiles each region into overlapping windows, runs the
+model on batches of them and stitches the central parts into per-nucleotide tracks (or window rows), with
+three stages overlapping in three threads (genoattn.inference.pipeline, .stages). Outputs appear only when
+complete; ``--resume`` continues an interrupted run, inside long contigs too (genoattn.inference.outputs).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-import queue
 import re
-import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from genoattn import __version__
 from genoattn.data.genome import Genome
-from genoattn.data.tokenizers import build_tokenizer, encode_nucleotides
 from genoattn.errors import ConfigError, InputError
 from genoattn.inference.model import ModelInfo
-from genoattn.inference.outputs import OutputFiles, ResumePoint, check_output_dir, file_fingerprint
-from genoattn.inference.plan import BatchPlanner, Begin, End, InputEnd, PlannedBatch, Skip, Tile, Window
-from genoattn.inference.runner import ModelRunner, PendingScores, resolve_device, score_channels
-from genoattn.inference.tiling import (
-    check_context,
-    check_window,
-    choose_context,
-    masked_counts,
-    n_mask,
-    pad_ids,
-    round_down,
-    sequence_tiles,
-    stitch_tiles,
-)
-from genoattn.inference.writers import ContigRows, ContigTracks, RowSettings, TrackSettings
+from genoattn.inference.outputs import OutputFiles, file_fingerprint, output_folder
+from genoattn.inference.pipeline import run_pipeline
+from genoattn.inference.regions import RegionSpec, parse_regions, regions_per_input
+from genoattn.inference.runner import ModelRunner, resolve_device, score_channels
+from genoattn.inference.stages import InputRun, Producer, Writer
+from genoattn.inference.tiling import Geometry, check_context, check_window, choose_context, round_down
+from genoattn.inference.writers import RowSettings, TrackSettings
 
 log = logging.getLogger("genoattn.predict")
 
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas", ".fsa", ".ffn", ".seq", ".mfa", ".gb", ".gbk", ".gbff",
                   ".genbank")
 COMPRESSION_SUFFIXES = (".gz", ".bgz", ".bgzf")
-_TORCH_DTYPES = {np.dtype(np.uint8): torch.uint8, np.dtype(np.int16): torch.int16, np.dtype(np.int32): torch.int32}
+NOT_DNA_FRACTION = 0.1  # an input with at least this share of letters outside IUPAC DNA is refused (protein?)
+ALPHABET_SAMPLE = 4_000_000  # letters of each input checked for that, from its start
 
 
 @dataclass(frozen=True)
@@ -83,6 +72,8 @@ class PredictOptions:
         pad_batches: pad every batch of full windows to ``batch_size`` rows (default: on CUDA, so that the
             model always sees the same shape: no recompilation, same kernels as in an interrupted run).
         cache_dir: genoattn cache for decompressed/indexed FASTA.
+        regions: predict only these (``CONTIG``, ``CONTIG:START-END`` 1-based inclusive, or BED files); empty:
+            every contig (genoattn.inference.regions).
     """
 
     window: int | None = None
@@ -107,6 +98,7 @@ class PredictOptions:
     prefetch: int = 4
     pad_batches: bool | None = None
     cache_dir: str | None = None
+    regions: tuple[str, ...] = ()
 
     def check(self) -> None:
         def need(ok: bool, name: str, expected: str, value: object) -> None:
@@ -124,16 +116,12 @@ class PredictOptions:
         need(self.context is None or self.context >= 0, "context", "an integer >= 0", self.context)
         need(self.stride is None or self.stride >= 1, "stride", "a positive integer", self.stride)
 
-
-@dataclass(frozen=True)
-class Geometry:
-    """Window length, overlap on each side (stitched outputs) or stride (window outputs), and alignment."""
-
-    window: int
-    context: int
-    stride: int
-    align: int
-    pad_short: bool = False  # contigs shorter than the window run padded to it (as trained), not at their length
+    def check_outputs(self, info: ModelInfo) -> None:
+        """A per-nucleotide model must write something: not both --no-bedgraph and --no-bed (the command line
+        checks this; the benchmark runs the pipeline without outputs on purpose)."""
+        if info.token_level and not (self.bedgraph or self.bed):
+            raise ConfigError("--no-bedgraph and --no-bed together leave nothing to write for a per-nucleotide "
+                              "model (keep one of them)")
 
 
 def resolve_geometry(info: ModelInfo, options: PredictOptions) -> Geometry:
@@ -180,26 +168,24 @@ def unique_stems(paths: list[Path]) -> list[str]:
     return stems
 
 
-@dataclass
-class InputRun:
-    """One input file of a run: its genome, contigs, output files and resume point."""
-
-    index: int
-    path: Path
-    genome: Genome
-    stem: str
-    outputs: OutputFiles
-    contigs: list[tuple[str, int]]
-    resume: ResumePoint = field(default_factory=ResumePoint)
-    seconds: float = 0.0
-
-    @property
-    def todo(self) -> list[tuple[str, int]]:
-        return [] if self.resume.complete else self.contigs[self.resume.done:]
+def check_dna(genome: Genome) -> None:
+    """InputError when the input is not DNA (at least NOT_DNA_FRACTION of its first letters are outside the IUPAC
+    nucleotide codes: a protein FASTA?); a note with the share when a few such letters are read as N."""
+    found, seen = genome.non_dna_letters(ALPHABET_SAMPLE)
+    bad = sum(found.values())
+    if not bad or not seen:
+        return
+    letters = "".join(sorted(found, key=lambda c: -found[c])[:8])
+    share = f"{bad / seen:.2%} of the first {seen:,} letters"
+    if bad / seen >= NOT_DNA_FRACTION:
+        raise InputError(f"{genome.path}: not DNA: {share} are not IUPAC nucleotide codes ({letters}); a protein "
+                         "FASTA? genoattn predicts from DNA")
+    log.warning("note: %s: %s are not IUPAC nucleotide codes (%s); they are read as N", genome.path, share, letters)
 
 
 def open_inputs(paths: list[str | Path], cache_dir: str | None = None) -> list[tuple[Path, Genome]]:
-    """Open (and index) every input before any work; InputError for a bad file or one without sequence."""
+    """Open (and index) every input before any work; InputError for a bad file, one without sequence or one that
+    is not DNA."""
     if not paths:
         raise InputError("no FASTA input given (expected at least one --fasta file)")
     opened = []
@@ -207,6 +193,7 @@ def open_inputs(paths: list[str | Path], cache_dir: str | None = None) -> list[t
         genome = Genome(raw, uppercase=False, cache_dir=cache_dir)
         if genome.total_length == 0:
             raise InputError(f"{genome.path}: no sequence ({len(genome)} records, all empty)")
+        check_dna(genome)
         opened.append((genome.path, genome))
     return opened
 
@@ -255,12 +242,13 @@ def row_settings(info: ModelInfo, options: PredictOptions) -> RowSettings:
 
 
 def run_fingerprint(info: ModelInfo, options: PredictOptions, geometry: Geometry, device: torch.device,
-                    path: Path, pad_batches: bool) -> dict[str, Any]:
-    """What must not change between an interrupted run and its ``--resume`` (outputs and batch layout)."""
+                    path: Path, pad_batches: bool, regions: list[str] | None = None) -> dict[str, Any]:
+    """What must not change between an interrupted run and its ``--resume`` (outputs and batch layout);
+    ``regions``: the names of the input's regions when --regions chose them."""
     kept = {k: v for k, v in asdict(options).items() if k not in ("resume", "progress", "prefetch", "cache_dir",
                                                                     "device", "window", "context", "stride")}
     checkpoint = file_fingerprint(info.source) if info.source and Path(info.source).is_file() else info.source
-    return {
+    fingerprint = {
         "genoattn": __version__,
         "checkpoint": checkpoint,
         "input": file_fingerprint(path),
@@ -269,252 +257,9 @@ def run_fingerprint(info: ModelInfo, options: PredictOptions, geometry: Geometry
         "device": device.type,
         "pad_batches": pad_batches,
         "options": kept,
+        "regions": hashlib.sha256("\n".join(regions).encode()).hexdigest()[:16] if regions is not None else None,
     }
-
-
-# ---------------------------------------------------------------------------------------------- the stages
-
-
-@dataclass
-class HostBatch:
-    tokens: torch.Tensor | None  # [rows, T] token ids (None: no real row, nothing to compute)
-    segments: list
-
-
-class Producer:
-    """Reads, encodes, masks and tiles contigs; yields HostBatches (see the module doc)."""
-
-    def __init__(self, runs: list[InputRun], info: ModelInfo, geometry: Geometry, options: PredictOptions,
-                 pin: bool, pad_batches: bool) -> None:
-        self.runs, self.info, self.geometry, self.options = runs, info, geometry, options
-        self.pin, self.pad_batches = pin, pad_batches
-        self.tokenizer = build_tokenizer(info.tokenizer, info.k)
-        self.read_seconds = 0.0
-
-    def __iter__(self) -> Iterator[HostBatch]:
-        """Batches in order; the next contig is read and encoded in a helper thread while this one is tiled."""
-        jobs = [(run, name, length) for run in self.runs for name, length in run.todo]
-        planner = BatchPlanner(self.options.batch_size)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="genoattn-predict-fetch") as pool:
-            ahead = pool.submit(self._read, *jobs[0]) if jobs else None
-            position = 0
-            for run in self.runs:
-                if run.resume.complete:
-                    continue
-                yield from self._materialise(planner.start_input(run.resume.cursor))
-                for name, length in run.todo:
-                    ids, masked = ahead.result()
-                    position += 1
-                    ahead = pool.submit(self._read, *jobs[position]) if position < len(jobs) else None
-                    yield from self._materialise(self._contig(planner, run, name, length, ids, masked))
-                planner.note(InputEnd(run.index))
-                yield from self._materialise(planner.flush())
-
-    def _read(self, run: InputRun, name: str, length: int) -> tuple[np.ndarray, np.ndarray]:
-        """Nucleotide ids (uint8 [length]) and N-run mask of a whole contig."""
-        t0 = time.perf_counter()
-        ids = encode_nucleotides(run.genome.fetch(name, 0, length)) if length else np.zeros(0, np.uint8)
-        masked = n_mask(ids, self.options.min_n_run)
-        self.read_seconds += time.perf_counter() - t0
-        return ids, masked
-
-    def _contig(self, planner: BatchPlanner, run: InputRun, name: str, length: int, ids: np.ndarray,
-                masked: np.ndarray) -> list[PlannedBatch]:
-        planner.note(Begin(run.index, name, length, masked))
-        done: list[PlannedBatch] = []
-        g = self.geometry
-        if length and self.info.token_level:
-            tiles = stitch_tiles(length, g.window, g.context, g.align, g.pad_short)
-            ids = pad_ids(ids, int(tiles.start[-1]) + tiles.length)
-            skip = masked_counts(masked, tiles.keep_start, tiles.keep_end) == tiles.keep_end - tiles.keep_start
-            for s, ks, ke, sk in zip(tiles.start.tolist(), tiles.keep_start.tolist(), tiles.keep_end.tolist(),
-                                     skip.tolist()):
-                if sk:
-                    planner.note(Skip(ks, ke))
-                else:
-                    done += planner.row(tiles.length, ids[s: s + tiles.length],
-                                        lambda r, s=s, ks=ks, ke=ke: Tile(r, ks, ke, s))
-        elif length:
-            tiles = sequence_tiles(length, g.window, g.stride, g.align, g.pad_short)
-            ids = pad_ids(ids, int(tiles.start[-1]) + tiles.length)
-            counts = masked_counts(masked, tiles.keep_start, tiles.keep_end)
-            for s, e, c in zip(tiles.start.tolist(), tiles.keep_end.tolist(), counts.tolist()):
-                if c < e - s:  # windows entirely inside N runs get no row
-                    done += planner.row(tiles.length, ids[s: s + tiles.length],
-                                        lambda r, s=s, e=e: Window(r, s, e))
-        planner.note(End(planner.cursor))
-        return done
-
-    def _materialise(self, batches: list[PlannedBatch]) -> Iterator[HostBatch]:
-        for batch in batches:
-            yield self.tokens(batch)
-
-    def tokens(self, batch: PlannedBatch) -> HostBatch:
-        if not batch.real_rows:
-            return HostBatch(None, batch.segments)
-        rows = len(batch.rows)
-        if self.pad_batches and batch.length == self.geometry.window:  # (short contigs vary in length anyway)
-            rows = max(rows, self.options.batch_size)
-        width = batch.length // self.info.k
-        tokens = torch.zeros((rows, width), dtype=_TORCH_DTYPES[np.dtype(self.tokenizer.dtype)], pin_memory=self.pin)
-        view = tokens.numpy()
-        for i, source in enumerate(batch.rows):
-            if source is not None:
-                view[i] = self.tokenizer.encode_nucleotides(source)
-        return HostBatch(tokens, batch.segments)
-
-
-class Writer:
-    """Executes batch segments: routes scores to contig writers, completes contigs and inputs."""
-
-    def __init__(self, runs: list[InputRun], info: ModelInfo, options: PredictOptions,
-                 on_contig_done: Callable[[int, str], None] | None = None, progress=None,
-                 read_masked: Callable[[InputRun, str, int], np.ndarray] | None = None) -> None:
-        self.runs = {run.index: run for run in runs}
-        self.info, self.options = info, options
-        self.tracks = track_settings(info, options) if info.token_level else None
-        self.rows = None if info.token_level else row_settings(info, options)
-        self.channels = score_channels(info)
-        self.on_contig_done, self.progress, self.read_masked = on_contig_done, progress, read_masked
-        self.write_seconds = 0.0
-        self._run: InputRun | None = None
-        self._contig: ContigTracks | ContigRows | None = None
-        self._name, self._length = "", 0
-        self._started = time.perf_counter()
-
-    def __call__(self, scores: np.ndarray | None, segments: list) -> None:
-        t0 = time.perf_counter()
-        for seg in segments:
-            if isinstance(seg, Tile):
-                self._contig.add(seg.start, seg.stop, scores[seg.row, seg.start - seg.offset: seg.stop - seg.offset])
-                self._advance(seg.stop - seg.start)
-            elif isinstance(seg, Skip):
-                self._contig.add(seg.start, seg.stop, None)
-                self._advance(seg.stop - seg.start)
-            elif isinstance(seg, Window):
-                self._contig.add_window(seg.start, seg.stop, scores[seg.row])
-            elif isinstance(seg, Begin):
-                self._begin(seg)
-            elif isinstance(seg, End):
-                self._end(seg)
-            elif isinstance(seg, InputEnd):
-                run = self.runs[seg.input]
-                run.outputs.complete()
-                run.seconds = time.perf_counter() - self._started
-                self._started = time.perf_counter()
-        self.write_seconds += time.perf_counter() - t0
-
-    def _advance(self, bases: int) -> None:
-        if self.progress is not None:
-            self.progress.update(bases)
-
-    def _begin(self, seg: Begin) -> None:
-        run = self._run = self.runs[seg.input]
-        masked = seg.masked if seg.masked is not None else self.read_masked(run, seg.contig, seg.length)
-        self._name, self._length = seg.contig, seg.length
-        if self.tracks is not None:
-            self._contig = ContigTracks(seg.contig, seg.length, masked, self.tracks, run.outputs.write, self.channels)
-        else:
-            self._contig = ContigRows(seg.contig, seg.length, masked, self.rows, run.outputs.write)
-
-    def _end(self, seg: End) -> None:
-        self._contig.finish()
-        if self.tracks is None:
-            self._advance(self._length)
-        self._run.outputs.contig_done(self._name, seg.cursor)
-        self._contig = None
-        if self.on_contig_done is not None:
-            self.on_contig_done(self._run.index, self._name)
-
-
-_END = object()
-
-
-class _Stage(threading.Thread):
-    """A daemon thread running ``body``; its exception is kept and stops the pipeline."""
-
-    def __init__(self, name: str, body: Callable[[], None], stop: threading.Event) -> None:
-        super().__init__(name=name, daemon=True)
-        self.body, self.stop, self.error = body, stop, None
-
-    def run(self) -> None:
-        try:
-            self.body()
-        except BaseException as exc:  # noqa: BLE001  (re-raised by the main thread)
-            self.error = exc
-            self.stop.set()
-
-
-def _put(q: queue.Queue, item: object, stop: threading.Event) -> bool:
-    while not stop.is_set():
-        try:
-            q.put(item, timeout=0.1)
-            return True
-        except queue.Full:
-            continue
-    return False
-
-
-def _get(q: queue.Queue, stop: threading.Event) -> object:
-    while not stop.is_set():
-        try:
-            return q.get(timeout=0.1)
-        except queue.Empty:
-            continue
-    return _END
-
-
-def run_pipeline(batches: Iterator[HostBatch], runner: Callable[[torch.Tensor], PendingScores],
-                 writer: Callable[[np.ndarray | None, list], None], prefetch: int = 2) -> dict[str, float]:
-    """Producer thread -> model (this thread) -> writer thread; returns seconds spent in the model calls."""
-    stop = threading.Event()
-    to_model: queue.Queue = queue.Queue(maxsize=prefetch)
-    to_writer: queue.Queue = queue.Queue(maxsize=prefetch)
-
-    def produce() -> None:
-        for batch in batches:
-            if not _put(to_model, batch, stop):
-                return
-        _put(to_model, _END, stop)
-
-    def write() -> None:
-        while True:
-            item = _get(to_writer, stop)
-            if item is _END:
-                return
-            pending, segments = item
-            writer(pending.get() if pending is not None else None, segments)
-
-    producer = _Stage("genoattn-predict-read", produce, stop)
-    consumer = _Stage("genoattn-predict-write", write, stop)
-    producer.start()
-    consumer.start()
-    model_seconds = 0.0
-    try:
-        while True:
-            batch = _get(to_model, stop)
-            if batch is _END:
-                break
-            t0 = time.perf_counter()
-            pending = runner(batch.tokens) if batch.tokens is not None else None
-            model_seconds += time.perf_counter() - t0
-            if not _put(to_writer, (pending, batch.segments), stop):
-                break
-        if not stop.is_set() and _put(to_writer, _END, stop):
-            consumer.join()
-    except BaseException:
-        stop.set()
-        raise
-    finally:
-        producer.join(timeout=5 if stop.is_set() else None)
-        consumer.join(timeout=5)
-    for stage in (consumer, producer):
-        if stage.error is not None:
-            raise stage.error
-    return {"model_call_s": model_seconds}
-
-
-# ---------------------------------------------------------------------------------------------- entry point
+    return json.loads(json.dumps(fingerprint))  # as the state file holds it (tuples become lists)
 
 
 @dataclass
@@ -531,22 +276,26 @@ class RunReport:
         return self.bases / self.seconds if self.seconds > 0 else 0.0
 
 
-def prepare_runs(info: ModelInfo, fasta: list[str | Path], out_dir: str | Path, options: PredictOptions,
-                 geometry: Geometry, device: torch.device, pad_batches: bool) -> list[InputRun]:
-    """Check the output folder and inputs (before any work), then open each input's outputs (fresh or resumed)."""
-    out = check_output_dir(out_dir)
+def prepare_runs(info: ModelInfo, fasta: list[str | Path], out: Path, options: PredictOptions, geometry: Geometry,
+                 device: torch.device, pad_batches: bool) -> list[InputRun]:
+    """Check the inputs and regions (before any work), then open each input's outputs (fresh or resumed)."""
     opened = open_inputs(fasta, options.cache_dir)
+    specs: list[RegionSpec] | None = parse_regions(options.regions) if options.regions else None
+    per_input = regions_per_input(specs, [genome for _, genome in opened])
     stems = unique_stems([path for path, _ in opened])
     runs = []
-    for index, ((path, genome), stem) in enumerate(zip(opened, stems)):
+    for index, ((path, genome), stem, regions) in enumerate(zip(opened, stems, per_input)):
         names, headers = output_layout(info, options, stem)
-        fingerprint = run_fingerprint(info, options, geometry, device, path, pad_batches)
+        region_names = [region.name for region in regions]
+        fingerprint = run_fingerprint(info, options, geometry, device, path, pad_batches,
+                                      region_names if specs else None)
         outputs = OutputFiles(out, stem, names, headers, fingerprint)
-        contigs = list(genome.contigs.items())
-        run = InputRun(index, path, genome, stem, outputs, contigs)
-        run.resume = outputs.start(options.resume, [name for name, _ in contigs])
-        if options.resume and run.resume.done:
+        run = InputRun(index, path, genome, stem, outputs, regions)
+        run.resume = outputs.start(options.resume, region_names)
+        if options.resume and (run.resume.done or run.resume.partial):
             state = "already complete" if run.resume.complete else f"resuming after {run.resume.done} contigs"
+            if run.resume.partial:
+                state += f", inside {run.resume.partial['name']} at {run.resume.partial['position']:,}"
             log.info("%s: %s", path, state)
         runs.append(run)
     return runs
@@ -555,31 +304,40 @@ def prepare_runs(info: ModelInfo, fasta: list[str | Path], out_dir: str | Path, 
 def predict_files(net: nn.Module, info: ModelInfo, fasta: list[str | Path], out_dir: str | Path,
                   options: PredictOptions | None = None,
                   on_contig_done: Callable[[int, str], None] | None = None) -> RunReport:
-    """Predict every contig of every FASTA file with ``net`` and write the outputs into ``out_dir``.
+    """Predict every contig (or the ``options.regions``) of every FASTA file with ``net`` and write the outputs
+    into ``out_dir``, which is locked against other runs meanwhile.
 
-    ``on_contig_done(input_index, contig)`` is called after each contig's outputs are recorded (tests use it
-    to interrupt a run). Raises InputError/ConfigError for bad inputs, before any model call.
+    ``on_contig_done(input_index, region_name)`` is called after each region's outputs are recorded (tests use
+    it to interrupt a run). Raises InputError/ConfigError for bad inputs, before any model call.
     """
     options = options or PredictOptions()
     options.check()
     device = resolve_device(options.device)
     geometry = resolve_geometry(info, options)
     pad_batches = options.pad_batches if options.pad_batches is not None else device.type == "cuda"
-    runs = prepare_runs(info, fasta, out_dir, options, geometry, device, pad_batches)
-    try:
-        return _execute(net, info, runs, options, geometry, device, pad_batches, on_contig_done)
-    finally:
-        for run in runs:
-            run.outputs.close()
+    with output_folder(out_dir) as out:
+        runs = prepare_runs(info, fasta, out, options, geometry, device, pad_batches)
+        try:
+            return _execute(net, info, runs, options, geometry, device, pad_batches, on_contig_done)
+        finally:
+            for run in runs:
+                run.outputs.close()
+
+
+def writer_settings(info: ModelInfo, options: PredictOptions) -> tuple[TrackSettings | None, RowSettings | None]:
+    """What the per-nucleotide (token-level models) or the window-level writers produce."""
+    if info.token_level:
+        return track_settings(info, options), None
+    return None, row_settings(info, options)
 
 
 def _execute(net: nn.Module, info: ModelInfo, runs: list[InputRun], options: PredictOptions, geometry: Geometry,
              device: torch.device, pad_batches: bool, on_contig_done) -> RunReport:
     runner = ModelRunner(net, info, device, options.precision, options.rc, options.compile)
     producer = Producer(runs, info, geometry, options, pin=device.type == "cuda", pad_batches=pad_batches)
-    total = sum(length for run in runs for _, length in run.todo)
+    total = sum(run.bases_todo() for run in runs)
     progress = _progress_bar(total, options.progress)
-    writer = Writer(runs, info, options, on_contig_done, progress)
+    writer = Writer(runs, info, *writer_settings(info, options), on_contig_done, progress)
     t0 = time.perf_counter()
     try:
         stages = run_pipeline(iter(producer), runner, writer, options.prefetch)
@@ -588,10 +346,15 @@ def _execute(net: nn.Module, info: ModelInfo, runs: list[InputRun], options: Pre
             progress.close()
     seconds = time.perf_counter() - t0
     stages.update(read_s=producer.read_seconds, write_s=writer.write_seconds)
-    inputs = [{"fasta": str(run.path), "outputs": [str(p) for p in run.outputs.final.values()],
-               "contigs": len(run.todo), "bases": sum(n for _, n in run.todo), "seconds": run.seconds,
-               "skipped_complete": run.resume.complete} for run in runs]
-    return RunReport(inputs, total, seconds, stages)
+    return RunReport(run_summaries(runs), total, seconds, stages)
+
+
+def run_summaries(runs: list[InputRun], seconds: float | None = None) -> list[dict[str, Any]]:
+    """Per input: its path, outputs, regions and bases predicted in this run, seconds, and whether it was done."""
+    return [{"fasta": str(run.path), "outputs": [str(p) for p in run.outputs.final.values()],
+             "contigs": len(run.todo), "bases": run.bases_todo(),
+             "seconds": run.seconds if seconds is None else seconds,
+             "skipped_complete": run.resume.complete} for run in runs]
 
 
 def _progress_bar(total: int, enabled: bool):

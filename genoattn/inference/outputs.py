@@ -1,27 +1,49 @@
 """Output files of one input, written so that an interrupted run never leaves a finished-looking file.
 
-Each output is appended to a hidden partial file in the output folder (``.NAME.partial``) contig by contig,
-and renamed to ``NAME`` when every contig is done. A state file ``STEM.state.json`` (written atomically)
-records the fingerprint of the run (checkpoint, input, options), how many contigs are complete (contigs
-complete in file order, so a count and the last name identify them), the partial files' sizes after that
-contig, and the batch layout at that point. ``--resume`` truncates the partial files to those sizes (dropping
-a half-written contig), skips the complete contigs and continues with the same batch layout, so the finished
-files are byte-identical to those of an uninterrupted run.
+Each output is appended to a hidden partial file in the output folder (``.NAME.partial``) region by region
+(a region is a whole contig unless ``--regions`` chose parts), and renamed to ``NAME`` when every region is
+done. A state file ``STEM.state.json`` (written atomically) records the fingerprint of the run (checkpoint,
+input, options), how many regions are complete (in order, so a count and the last name identify them), the
+partial files' sizes after that region and the batch layout at that point; and, inside a long region, a
+``partial`` point: the first base not yet written, the window to restart from, the batch layout there and the
+writers' held-back values. ``--resume`` truncates the partial files to the recorded sizes (dropping anything
+half-written), skips the complete regions, continues a partial one from its point, with the same batch
+layout, so the finished files are byte-identical to those of an uninterrupted run.
+
+One run at a time writes into a folder: :func:`output_folder` holds an exclusive lock on it (``flock`` on the
+folder itself, released by the system when the process ends, so a killed run never blocks ``--resume``).
+Write errors (a full disk) raise one InputError line; what was written up to the last recorded point stays
+valid for ``--resume``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from genoattn.errors import InputError
 
+try:
+    import fcntl
+except ImportError:  # Windows: no folder lock
+    fcntl = None
+
 STATE_FORMAT = 1
-STATE_INTERVAL_S = 0.5  # least time between two state writes (the last contig always writes)
+STATE_INTERVAL_S = 0.5  # least time between two state writes (the last region always writes)
+_LOCKS: dict[Path, list] = {}  # locked folder -> [file descriptor, holders in this process]
+_LOCKS_GUARD = threading.Lock()
+
+
+def is_main_process() -> bool:
+    """False in the extra processes Lightning starts for ``--devices N`` (they neither lock nor write)."""
+    return int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0
 
 
 def check_output_dir(path: str | Path) -> Path:
@@ -40,6 +62,49 @@ def check_output_dir(path: str | Path) -> Path:
     return out
 
 
+@contextlib.contextmanager
+def output_folder(path: str | Path, lock: bool = True) -> Iterator[Path]:
+    """The checked output folder, locked against other runs for the duration (reentrant within a process); a
+    folder this call created is removed again if the run leaves nothing in it (a run that failed early)."""
+    out = Path(path).expanduser()
+    created = not out.exists()
+    out = check_output_dir(out)
+    try:
+        with _folder_lock(out) if lock else contextlib.nullcontext():
+            yield out
+    finally:
+        if created:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only succeeds when empty
+
+
+@contextlib.contextmanager
+def _folder_lock(out: Path) -> Iterator[None]:
+    key = out.resolve()
+    with _LOCKS_GUARD:
+        held = _LOCKS.get(key)
+        if held is None and fcntl is not None:
+            fd = os.open(key, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise InputError(f"{out}: another genoattn.predict run is writing into this folder (it holds the "
+                                 "folder's lock); wait for it to finish or choose another --out") from None
+            held = _LOCKS[key] = [fd, 0]
+        if held is not None:
+            held[1] += 1
+    try:
+        yield
+    finally:
+        with _LOCKS_GUARD:
+            if held is not None:
+                held[1] -= 1
+                if not held[1]:
+                    del _LOCKS[key]
+                    os.close(held[0])  # releases the flock
+
+
 def file_fingerprint(path: str | Path) -> dict[str, Any]:
     """Identity of a file for resume checks: absolute path, size, modification time."""
     p = Path(path).resolve()
@@ -56,13 +121,21 @@ def atomic_write_text(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def write_error(path: Path, exc: OSError) -> InputError:
+    """One line for a failed write (a full disk, a quota, a removed folder)."""
+    return InputError(f"{path}: cannot write ({exc.strerror or exc}); what was finished is kept: free space and "
+                      "rerun with --resume to continue")
+
+
 @dataclass
 class ResumePoint:
-    """Where an input's run starts: contigs already complete and the batch layout after the last of them."""
+    """Where an input's run starts: regions already complete, the batch layout after the last of them, and the
+    point inside the next region to continue from (None: its start)."""
 
     done: int = 0
     cursor: tuple[int, int] = (0, 0)
     complete: bool = False
+    partial: dict | None = None  # {"name", "position", "window", "cursor", "writer", "offsets"}
 
 
 class OutputFiles:
@@ -85,29 +158,34 @@ class OutputFiles:
         self.fingerprint = fingerprint
         self.state_path = out_dir / f"{stem}.state.json"
         self._files: dict[str, BinaryIO] = {}
-        # the last contig boundary: contigs complete, last name, batch cursor, partial file sizes
+        # the last region boundary: regions complete, last name, batch cursor, partial file sizes
         self._done, self._last, self._cursor = 0, "", (0, 0)
         self._offsets: dict[str, int] = {}
+        self._inside: dict | None = None  # the last point saved inside a region
         self._last_state_write = 0.0
 
     # ------------------------------------------------------------------ starting
-    def start(self, resume: bool, contigs: list[str]) -> ResumePoint:
-        """Open the partial files: fresh, or (``resume``) where the state file says the last run stopped."""
+    def start(self, resume: bool, regions: list[str]) -> ResumePoint:
+        """Open the partial files: fresh, or (``resume``) where the state file says the last run stopped;
+        ``regions``: the names of the input's regions, in order."""
         if resume:
-            point = self._resume_point(contigs)
+            point = self._resume_point(regions)
             if point is not None:
                 return point
-        for path in self.partial.values():
-            path.unlink(missing_ok=True)
-        self._files = {key: open(path, "wb") for key, path in self.partial.items()}
-        for key, header in self.headers.items():
-            self._files[key].write(header)
-        self._done, self._last, self._cursor = 0, "", (0, 0)
+        try:
+            for path in self.partial.values():
+                path.unlink(missing_ok=True)
+            self._files = {key: open(path, "wb") for key, path in self.partial.items()}
+            for key, header in self.headers.items():
+                self._files[key].write(header)
+        except OSError as exc:
+            raise write_error(self.out_dir, exc) from None
+        self._done, self._last, self._cursor, self._inside = 0, "", (0, 0), None
         self._offsets = {key: fh.tell() for key, fh in self._files.items()}
         self._write_state(complete=False)
         return ResumePoint()
 
-    def _resume_point(self, contigs: list[str]) -> ResumePoint | None:
+    def _resume_point(self, regions: list[str]) -> ResumePoint | None:
         if not self.state_path.exists():
             return None
         try:
@@ -119,65 +197,101 @@ class OutputFiles:
             raise InputError(f"{self.state_path}: cannot resume: {changed or 'the state format'} changed since the "
                              "interrupted run; rerun without --resume to start over")
         done, last = int(state.get("done", 0)), state.get("last", "")
-        if done > len(contigs) or (done and contigs[done - 1] != last):
+        if done > len(regions) or (done and regions[done - 1] != last):
             raise InputError(f"{self.state_path}: cannot resume: its contigs do not match the input; "
                              "rerun without --resume")
         cursor = tuple(state.get("cursor", (0, 0)))
         if state.get("complete") and all(p.exists() for p in self.final.values()):
             return ResumePoint(done, cursor, complete=True)
         offsets = state.get("offsets", {})
+        inside = state.get("partial")
+        if inside is not None and done < len(regions) and inside.get("name") == regions[done]:
+            offsets, cursor = inside["offsets"], tuple(inside["cursor"])
+        else:
+            inside = None
         for key, path in self.partial.items():
             size = path.stat().st_size if path.exists() else -1
             if key not in offsets or size < offsets[key]:
                 raise InputError(f"{path}: cannot resume: partial file missing or shorter than recorded; "
                                  "rerun without --resume")
         self._files = {}
-        for key, path in self.partial.items():
-            fh = open(path, "r+b")
-            fh.truncate(offsets[key])
-            fh.seek(offsets[key])
-            self._files[key] = fh
+        try:
+            for key, path in self.partial.items():
+                fh = open(path, "r+b")
+                fh.truncate(offsets[key])
+                fh.seek(offsets[key])
+                self._files[key] = fh
+        except OSError as exc:
+            raise write_error(self.out_dir, exc) from None
         self._done, self._last, self._cursor = done, last, cursor
         self._offsets = {key: int(offsets[key]) for key in self.partial}
-        return ResumePoint(done, cursor)
+        self._inside = inside
+        return ResumePoint(done, cursor, partial=inside)
 
     # ------------------------------------------------------------------ writing
     def write(self, key: str, data: bytes) -> None:
         if data:
-            self._files[key].write(data)
+            try:
+                self._files[key].write(data)
+            except OSError as exc:
+                raise write_error(self.partial[key], exc) from None
 
-    def contig_done(self, contig: str, cursor: tuple[int, int], force_state: bool = False) -> None:
-        """Record that ``contig`` (the next in file order) is complete; the state is written at most every
-        STATE_INTERVAL_S seconds (a resumed run then redoes the few contigs after it)."""
+    def region_done(self, name: str, cursor: tuple[int, int]) -> None:
+        """Record that region ``name`` (the next in order) is complete; the state is written at most every
+        STATE_INTERVAL_S seconds (a resumed run then redoes what came after the last write)."""
         self._done += 1
-        self._last, self._cursor = contig, cursor
-        self._offsets = {key: fh.tell() for key, fh in self._files.items()}
-        if force_state or time.monotonic() - self._last_state_write >= STATE_INTERVAL_S:
+        self._last, self._cursor, self._inside = name, cursor, None
+        self._offsets = self._tell()
+        if self.state_due():
             self._write_state(complete=False)
+
+    def state_due(self) -> bool:
+        """True when STATE_INTERVAL_S has passed since the state was last written."""
+        return time.monotonic() - self._last_state_write >= STATE_INTERVAL_S
+
+    def save_inside(self, name: str, position: int, window: int, cursor: tuple[int, int], writer: dict) -> None:
+        """Record a point inside region ``name``: every base before ``position`` is written (but for the writer's
+        held-back values ``writer``); a resumed run restarts at the window starting at ``window``, batched after
+        ``cursor`` = (rows already in its batch, their length)."""
+        self._inside = {"name": name, "position": int(position), "window": int(window),
+                        "cursor": [int(cursor[0]), int(cursor[1])], "writer": writer, "offsets": self._tell()}
+        self._write_state(complete=False)
 
     def complete(self) -> None:
         """Close the partial files and rename them to their final names; mark the state complete."""
         self._close()
-        for key, path in self.partial.items():
-            os.replace(path, self.final[key])
-        self._offsets = {}
+        try:
+            for key, path in self.partial.items():
+                os.replace(path, self.final[key])
+        except OSError as exc:
+            raise write_error(self.out_dir, exc) from None
+        self._offsets, self._inside = {}, None
         self._write_state(complete=True)
 
     def close(self) -> None:
-        """Close without finishing (after an error): the partial files and the state of the last complete contig
-        stay for ``--resume``."""
-        if self._files:
-            self._write_state(complete=False)
-        self._close()
-
-    def _close(self) -> None:
+        """Close without finishing (after an error): the partial files and the last recorded state stay for
+        ``--resume``. Never raises: after a write error (a full disk) the state file already on disk is kept."""
+        with contextlib.suppress(OSError, InputError):
+            if self._files:
+                self._write_state(complete=False)
         for fh in self._files.values():
-            fh.close()
+            with contextlib.suppress(OSError):
+                fh.close()
         self._files = {}
 
+    def _tell(self) -> dict[str, int]:
+        return {key: fh.tell() for key, fh in self._files.items()}
+
+    def _close(self) -> None:
+        try:
+            for fh in self._files.values():
+                fh.close()
+        except OSError as exc:
+            raise write_error(self.out_dir, exc) from None
+        finally:
+            self._files = {}
+
     def _write_state(self, complete: bool) -> None:
-        for fh in self._files.values():
-            fh.flush()
         state = {
             "format": STATE_FORMAT,
             "fingerprint": self.fingerprint,
@@ -185,10 +299,16 @@ class OutputFiles:
             "last": self._last,
             "cursor": list(self._cursor),
             "offsets": self._offsets,
+            "partial": self._inside,
             "complete": complete,
             "files": {key: path.name for key, path in self.final.items()},
         }
-        atomic_write_text(self.state_path, json.dumps(state, indent=1) + "\n")
+        try:
+            for fh in self._files.values():
+                fh.flush()
+            atomic_write_text(self.state_path, json.dumps(state, indent=1) + "\n")
+        except OSError as exc:
+            raise write_error(self.state_path, exc) from None
         self._last_state_write = time.monotonic()
 
 

@@ -1,12 +1,13 @@
-"""Batch plans: windows of consecutive contigs grouped into batches, with the instructions that route each
-window's scores to its contig's writer.
+"""Batch plans: windows of consecutive regions (whole contigs unless ``--regions`` chose parts) grouped into
+batches, with the instructions that route each window's scores to its region's writer.
 
 A batch holds windows of one length (a length change starts a new batch) and never spans two inputs. Its
-``segments`` are executed in order by the writer side: ``Begin`` a contig, ``Tile`` (keep part of a row's
+``segments`` are executed in order by the writer side: ``Begin`` a region, ``Tile`` (keep part of a row's
 per-base scores), ``Skip`` (bases inside N runs, no model call), ``Window`` (a row's window-level scores),
-``End`` the contig. The layout is a pure function of the window stream and of the starting ``cursor`` (rows
-already in the open batch and their length), which the resume state records at each contig end: a resumed run
-puts that many dummy rows first and so batches every later window exactly as the interrupted run did.
+``End`` the region. The layout is a pure function of the window stream and of the starting ``cursor`` (rows
+already in the open batch and their length), which the resume state records at each region end (and at points
+inside long regions: a window's row and length): a resumed run puts that many dummy rows first and so batches
+every later window exactly as the interrupted run did.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from typing import Any
 
 import numpy as np
 
+from genoattn.inference.regions import Region
+
 
 @dataclass
 class Begin:
     input: int
-    contig: str
-    length: int
-    masked: np.ndarray | None = None  # bool [length]; None: the writer side reads the contig itself
+    region: Region
+    masked: np.ndarray | None = None  # bool [len(region)]; None: the writer side reads the region itself
+    restore: dict | None = None  # the writer state of an interrupted run to continue from (resume inside a region)
 
 
 @dataclass
@@ -31,6 +34,7 @@ class Tile:
     start: int  # kept bases [start, stop) of the contig
     stop: int
     offset: int  # contig position of the row's first base
+    length: int  # bases per row of its batch (with ``row``: the batch layout before this window)
 
 
 @dataclass
@@ -44,11 +48,12 @@ class Window:
     row: int
     start: int
     stop: int
+    length: int  # bases per row of its batch
 
 
 @dataclass
 class End:
-    cursor: tuple[int, int]  # batch layout after this contig: (rows in the open batch, their length)
+    cursor: tuple[int, int]  # batch layout after this region: (rows in the open batch, their length)
 
 
 @dataclass

@@ -12,6 +12,10 @@ what a single window over the whole contig would give.
 Contigs not longer than the window (rounded up to ``align``) are one window of their own padded length: the
 models are length-extrapolating (RoPE/ALiBi). With ``pad_short`` they are padded with PAD to the full window
 instead, as ``GenomeDataModule(short_contigs="pad")`` showed them to the model in training.
+
+A region ``[start, end)`` of a contig (``region_tiles``) is tiled like a contig made of the region and
+``context`` bases of real sequence on each side (as far as the contig goes), its first window starting on the
+contig's patch grid; only the region is kept, so its bases get what a pass over the whole contig gives them.
 """
 
 from __future__ import annotations
@@ -43,6 +47,17 @@ class Tiles:
 
     def __len__(self) -> int:
         return len(self.start)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Window length, overlap on each side (stitched outputs) or stride (window outputs), and alignment."""
+
+    window: int
+    context: int
+    stride: int
+    align: int
+    pad_short: bool = False  # contigs shorter than the window run padded to it (as trained), not at their length
 
 
 def check_window(window: int, align: int) -> int:
@@ -138,3 +153,39 @@ def pad_ids(ids: np.ndarray, length: int) -> np.ndarray:
     out = np.full(length, vocab.PAD, dtype=ids.dtype)
     out[: len(ids)] = ids
     return out
+
+
+def region_tiles(start: int, end: int, contig_length: int, geometry: Geometry,
+                 stitched: bool) -> tuple[int, int, Tiles]:
+    """The bases to read ``[lo, hi)`` and the windows (contig coordinates) for bases ``[start, end)`` of a contig
+    (see the module doc); ``stitched``: per-nucleotide tiles with context, else window-level tiles of the region.
+    An empty region has no windows."""
+    g = geometry
+    if stitched:
+        lo = max(0, round_down(start - g.context, g.align)) if start else 0
+        hi = min(contig_length, end + g.context)
+    else:
+        lo, hi = start, end
+    if hi <= lo:
+        empty = np.zeros(0, dtype=np.int64)
+        return lo, hi, Tiles(g.window, empty, empty, empty)
+    if stitched:
+        tiles = stitch_tiles(hi - lo, g.window, g.context, g.align, g.pad_short)
+    else:
+        tiles = sequence_tiles(hi - lo, g.window, g.stride, g.align, g.pad_short)
+    keep_start, keep_end = tiles.keep_start + lo, tiles.keep_end + lo
+    if stitched:
+        keep_start, keep_end = np.clip(keep_start, start, end), np.clip(keep_end, start, end)
+    used = keep_end > keep_start
+    return lo, hi, Tiles(tiles.length, tiles.start[used] + lo, keep_start[used], keep_end[used])
+
+
+def resume_tiles(tiles: Tiles, window_start: int, position: int) -> Tiles:
+    """The windows from the one starting at ``window_start`` on, the first kept from ``position`` (a run
+    interrupted inside a region resumes there); InputError-free: the caller checked the saved state."""
+    first = int(np.searchsorted(tiles.start, window_start))
+    if first >= len(tiles) or int(tiles.start[first]) != window_start:
+        raise ValueError(f"no window starts at {window_start}")
+    keep_start = tiles.keep_start[first:].copy()
+    keep_start[0] = max(int(keep_start[0]), position)
+    return Tiles(tiles.length, tiles.start[first:], keep_start, tiles.keep_end[first:])

@@ -54,6 +54,13 @@ class BedGraphTrack:
         self._pending = (int(begin[-1]), int(end[-1]), int(unit[-1]))
         return self._format(begin[:-1], end[:-1], unit[:-1])
 
+    def state(self) -> list[int] | None:
+        """The held-back run (JSON-able), for resuming a contig where a chunk ended (see :meth:`restore`)."""
+        return None if self._pending is None else list(self._pending)
+
+    def restore(self, state: list[int] | None) -> None:
+        self._pending = None if state is None else (int(state[0]), int(state[1]), int(state[2]))
+
     def finish(self) -> bytes:
         """Text of the held-back last run (call once, after the contig's last chunk)."""
         if self._pending is None:
@@ -95,6 +102,20 @@ class IntervalCaller:
         lo, hi = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
         runs = np.stack([start + lo, start + hi, cum_masked[lo], cum_masked[hi], cum_sum[lo], cum_sum[hi]], axis=1)
         return self._merge(runs, final=False)
+
+    @property
+    def pending_start(self) -> int | None:
+        """Start of the interval a later chunk may still extend (no call can start before it), or None."""
+        return None if self._pending is None else int(self._pending[0])
+
+    def state(self) -> dict:
+        """Running sums and the open interval (JSON-able: floats round-trip exactly through ``repr``)."""
+        pending = None if self._pending is None else [float(v) for v in self._pending]
+        return {"masked_before": self._masked_before, "sum_before": self._sum_before, "pending": pending}
+
+    def restore(self, state: dict) -> None:
+        self._masked_before, self._sum_before = int(state["masked_before"]), float(state["sum_before"])
+        self._pending = None if state["pending"] is None else np.array(state["pending"], dtype=np.float64)
 
     def finish(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The last interval (if any); call once after the contig's last chunk."""

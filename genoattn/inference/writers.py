@@ -1,7 +1,10 @@
 """Turn model scores of one contig into output text: per-nucleotide tracks (bedGraph + BED calls) or window rows (TSV).
 
-``ContigTracks`` receives the kept parts of a contig's windows in order, buffers them and processes fixed
-chunks of ``CHUNK`` bases cut at fixed contig positions (so the text never depends on batch boundaries).
+``ContigTracks`` receives the kept parts of a contig's (or a region's) windows in order, buffers them and
+processes fixed chunks of ``CHUNK`` bases cut at fixed contig positions (so the text never depends on batch
+boundaries). BED calls of several classes are written sorted by (start, end, class) as soon as no later call
+can sort before them. Where a chunk ends, everything before it is written except a few held-back values
+(``state()``), so a run interrupted inside a long contig resumes from there (``restore()``).
 """
 
 from __future__ import annotations
@@ -40,21 +43,26 @@ class TrackSettings:
 
 
 class ContigTracks:
-    """bedGraph lines and BED calls of one contig, written through ``write(key, bytes)`` (keys: those of
-    ``settings.bedgraph`` and ``"bed"``)."""
+    """bedGraph lines and BED calls of bases ``[start, end)`` of one contig, written through ``write(key, bytes)``
+    (keys: those of ``settings.bedgraph`` and ``"bed"``); ``masked`` is bool [end - start]."""
 
-    def __init__(self, contig: str, length: int, masked: np.ndarray, settings: TrackSettings, write: Write,
+    def __init__(self, contig: str, start: int, end: int, masked: np.ndarray, settings: TrackSettings, write: Write,
                  channels: int) -> None:
-        self.contig, self.length, self.masked = contig, length, masked
+        self.contig, self.start, self.end, self.masked = contig, start, end, masked
         self.settings, self.write, self.channels = settings, write, channels
         self.tracks = {key: BedGraphTrack(contig, settings.decimals) for key in settings.bedgraph}
         self.callers = [IntervalCaller(settings.threshold, settings.merge_gap, settings.min_length)
                         for _ in settings.calls]
         self.names = tuple(name.encode() for name, _ in settings.calls)
-        self._calls: list[tuple[np.ndarray, ...]] = []  # several classes: sorted at the end
+        self._held = np.zeros((0, 4))  # several classes: calls not yet written (start, end, mean, class)
         self._pieces: list[np.ndarray] = []
-        self._pos = 0  # first base not yet processed
-        self._end = 0  # end of the buffered pieces
+        self._pos = start  # first base not yet processed
+        self._end = start  # end of the buffered pieces
+
+    @property
+    def position(self) -> int:
+        """First base not yet processed: all text before it is written or held in ``state()``."""
+        return self._pos
 
     def add(self, start: int, stop: int, values: np.ndarray | None) -> None:
         """Scores [stop - start, channels] of bases [start, stop) (None: skipped, all masked)."""
@@ -69,17 +77,29 @@ class ContigTracks:
 
     def finish(self) -> None:
         """Process the rest and write the held-back lines and calls."""
-        if self._end != self.length:
-            raise RuntimeError(f"{self.contig}: got scores up to {self._end} of {self.length} bases")
+        if self._end != self.end:
+            raise RuntimeError(f"{self.contig}: got scores up to {self._end} of [{self.start}, {self.end})")
         self._drain(final=True)
         for key, track in self.tracks.items():
             self.write(key, track.finish())
         for index, caller in enumerate(self.callers):
             self._emit(index, caller.finish())
-        if len(self.callers) > 1 and self._calls:
-            begin, end, mean, name = (np.concatenate(parts) for parts in zip(*self._calls))
-            order = np.lexsort((name, end, begin))
-            self.write("bed", format_bed(self.contig, begin[order], end[order], mean[order], self.names, name[order]))
+        self._release(None)
+
+    def state(self) -> dict:
+        """What a resumed run needs besides the written text, at :attr:`position` (JSON-able)."""
+        return {"position": self._pos, "tracks": {key: t.state() for key, t in self.tracks.items()},
+                "callers": [c.state() for c in self.callers], "held": self._held.tolist()}
+
+    def restore(self, state: dict) -> None:
+        """Continue from ``state()`` of an interrupted run: the next ``add`` starts at its position."""
+        self._pos = self._end = int(state["position"])
+        self._pieces = []
+        for key, track in self.tracks.items():
+            track.restore(state["tracks"][key])
+        for caller, caller_state in zip(self.callers, state["callers"]):
+            caller.restore(caller_state)
+        self._held = np.array(state["held"], dtype=np.float64).reshape(-1, 4)
 
     def _drain(self, final: bool) -> None:
         if not self._pieces:
@@ -91,9 +111,12 @@ class ContigTracks:
             self._process(lo, hi, data[lo - self._pos: hi - self._pos])
         self._pieces = [data[cut - self._pos:]] if cut < self._end else []
         self._pos = cut
+        if not final:
+            pending = [c.pending_start for c in self.callers if c.pending_start is not None]
+            self._release(min([cut, *pending]))
 
     def _process(self, lo: int, hi: int, values: np.ndarray) -> None:
-        masked = self.masked[lo:hi]
+        masked = self.masked[lo - self.start: hi - self.start]
         for key, channel in self.settings.bedgraph.items():
             self.write(key, self.tracks[key].add(lo, values[:, channel], masked))
         for index, ((_, channel), caller) in enumerate(zip(self.settings.calls, self.callers)):
@@ -107,7 +130,20 @@ class ContigTracks:
         if len(self.callers) == 1:
             self.write("bed", format_bed(self.contig, begin, end, mean, self.names, name))
         else:
-            self._calls.append((begin, end, mean, name))
+            self._held = np.concatenate([self._held, np.stack([begin, end, mean, name], axis=1)])
+
+    def _release(self, bound: int | None) -> None:
+        """Several classes: write the held calls starting before ``bound`` (None: all), sorted; no later call can
+        start before ``bound``, so the file stays sorted by (start, end, class)."""
+        if not len(self._held):
+            return
+        ready = self._held[:, 0] < bound if bound is not None else np.ones(len(self._held), dtype=bool)
+        calls, self._held = self._held[ready], self._held[~ready]
+        order = np.lexsort((calls[:, 3], calls[:, 1], calls[:, 0]))
+        calls = calls[order]
+        if len(calls):
+            self.write("bed", format_bed(self.contig, calls[:, 0].astype(np.int64), calls[:, 1].astype(np.int64),
+                                         calls[:, 2], self.names, calls[:, 3].astype(np.int64)))
 
 
 @dataclass(frozen=True)
@@ -128,11 +164,13 @@ class RowSettings:
 
 
 class ContigRows:
-    """TSV rows of one contig: one per scored window, or one per record (mean over its windows, weighted by the
-    bases of each window inside the contig; ``NA`` when every window was skipped as N)."""
+    """TSV rows of bases ``[start, end)`` of one contig: one per scored window, or one per record (mean over its
+    windows, weighted by the bases of each window inside the contig; ``NA`` when every window was skipped as N);
+    ``masked`` is bool [end - start]."""
 
-    def __init__(self, contig: str, length: int, masked: np.ndarray, settings: RowSettings, write: Write) -> None:
-        self.contig, self.length, self.masked = contig, length, masked
+    def __init__(self, contig: str, start: int, end: int, masked: np.ndarray, settings: RowSettings,
+                 write: Write) -> None:
+        self.contig, self.start, self.end, self.masked = contig, start, end, masked
         self.settings, self.write = settings, write
         self._sum: np.ndarray | None = None
         self._weight = 0
@@ -143,16 +181,25 @@ class ContigRows:
             self._sum = values * (stop - start) + (0 if self._sum is None else self._sum)
             self._weight += stop - start
             return
-        n_fraction = float(self.masked[start:stop].mean()) if stop > start else 0.0
+        masked = self.masked[start - self.start: stop - self.start]
+        n_fraction = float(masked.mean()) if stop > start else 0.0
         line = f"{self.contig}\t{start}\t{stop}\t{n_fraction:.4f}\t{self.settings.format_values(values)}\n"
         self.write("tsv", line.encode())
+
+    def state(self) -> dict:
+        """The per-record running sum (JSON-able), for resuming before the next window."""
+        return {"sum": None if self._sum is None else self._sum.tolist(), "weight": self._weight}
+
+    def restore(self, state: dict) -> None:
+        self._sum = None if state["sum"] is None else np.array(state["sum"], dtype=np.float64)
+        self._weight = int(state["weight"])
 
     def finish(self) -> None:
         if not self.settings.per_record:
             return
-        n_fraction = float(self.masked.mean()) if self.length else 0.0
+        n_fraction = float(self.masked.mean()) if self.end > self.start else 0.0
         if self._sum is None:
             values = "\t".join("NA" for _ in self.settings.columns)
         else:
             values = self.settings.format_values(self._sum / self._weight)
-        self.write("tsv", f"{self.contig}\t0\t{self.length}\t{n_fraction:.4f}\t{values}\n".encode())
+        self.write("tsv", f"{self.contig}\t{self.start}\t{self.end}\t{n_fraction:.4f}\t{values}\n".encode())

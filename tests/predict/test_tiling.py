@@ -70,7 +70,7 @@ def test_batch_planner_cursor_reproduces_layout():
     def stream(planner, items):
         batches = []
         for length, key in items:
-            batches += planner.row(length, key, lambda r, key=key: Tile(r, key, key + 1, 0))
+            batches += planner.row(length, key, lambda r, key=key, length=length: Tile(r, key, key + 1, 0, length))
         return batches + planner.flush()
 
     items = [(64, i) for i in range(7)] + [(32, 100), (64, 200), (64, 201)]
@@ -78,7 +78,7 @@ def test_batch_planner_cursor_reproduces_layout():
     planner = BatchPlanner(3)
     stream_head = []
     for length, key in items[:4]:
-        stream_head += planner.row(length, key, lambda r, key=key: Tile(r, key, key + 1, 0))
+        stream_head += planner.row(length, key, lambda r, key=key, length=length: Tile(r, key, key + 1, 0, length))
     cursor = planner.cursor
     resumed_planner = BatchPlanner(3)
     resumed = resumed_planner.start_input(cursor) + stream(resumed_planner, items[4:])
