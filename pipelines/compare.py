@@ -97,19 +97,15 @@ def task_bands(task: dict) -> list[tuple[int, int]]:
 
 
 def grid(config: dict, tasks: list[str] | None = None, patterns: list[str] | None = None) -> list[Run]:
-    """Every (task, pattern[, band]) of the config, motif bands nearest first."""
+    """Every (task, pattern[, band]) of the config; motif tasks band by band (nearest first), every pattern each."""
     runs = []
     for task_name, task in config["tasks"].items():
         if tasks and task_name not in tasks:
             continue
         skip = set(task.get("skip_patterns", []))
-        for pattern in config["patterns"]:
-            if (patterns and pattern not in patterns) or pattern in skip:
-                continue
-            if task["kind"] == "motif_pairs":
-                runs.extend(Run(task_name, pattern, band) for band in task_bands(task))
-            else:
-                runs.append(Run(task_name, pattern))
+        chosen = [p for p in config["patterns"] if (not patterns or p in patterns) and p not in skip]
+        bands = task_bands(task) if task["kind"] == "motif_pairs" else [None]
+        runs.extend(Run(task_name, pattern, band) for band in bands for pattern in chosen)  # band by band
     return runs
 
 
