@@ -86,3 +86,24 @@ def test_missing_cnn_checkpoint_is_one_line(tiny_setup, capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "none.ckpt: CNN baseline checkpoint not found" in err and err.count("\n") == 1
+
+
+def test_config_trains_then_evaluates(tiny_setup):
+    root, _, cnn = tiny_setup
+    config = {
+        "seed_everything": 0,
+        "trainer": {"accelerator": "cpu", "max_steps": 4, "max_epochs": 5, "val_check_interval": 2,
+                    "check_val_every_n_epoch": None, "limit_val_batches": 1, "limit_test_batches": 1,
+                    "enable_progress_bar": False, "enable_model_summary": False, "logger": False},
+        "model": {"net": {"class_path": "genoattn.baselines.cnn.DilatedCNN",
+                          "init_args": {"channels": 4, "num_blocks": 2}}, "warmup_steps": 1},
+        "data": {"fasta": str(root / "trained.fa"), "annotation": str(root / "trained.gff3"), "window": 128,
+                 "holdout_every": 2, "val_fraction": 0.3, "train_windows_per_epoch": 8, "batch_size": 4},
+    }
+    (root / "tiny.yaml").write_text(yaml.safe_dump(config))
+    out = root / "trained_report"
+    results = cross_genome.main(["--config", str(root / "tiny.yaml"), "--genomes", str(root / "genomes.yaml"),
+                                 "--out", str(out), "--work", str(root / "work"), "--cnn", str(cnn), "--quiet"])
+    checkpoint = json.loads((out / "report.json").read_text())["provenance"]["checkpoints"]["trained_report"]
+    assert checkpoint["path"].startswith(str(root / "work" / "train" / "checkpoints"))
+    assert set(results["trained_report"]) == {"planted", "eukaryotic", "trained"}
