@@ -154,3 +154,97 @@ def test_checkpoint_record_from_the_training_module(tmp_path, records):
     fasta = write_fasta(tmp_path / "g.fa", records)
     assert run("--checkpoint", path, "--fasta", fasta, "--out", tmp_path / "out", "--rc") == 0
     assert set(files(tmp_path / "out")) == {"g.none.bedGraph", "g.plus.bedGraph", "g.minus.bedGraph", "g.bed"}
+
+
+def test_a_second_run_into_the_same_folder_is_refused(tmp_path, checkpoint, records, capsys):
+    """While one run holds the output folder (another process), a second stops with one line and touches nothing;
+    the lock goes with the first process."""
+    fasta = write_fasta(tmp_path / "g.fa", records)
+    out = tmp_path / "out"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from genoattn.inference.outputs import output_folder\n"
+         f"with output_folder({str(out)!r}):\n    print('locked', flush=True); sys.stdin.readline()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert run("--checkpoint", checkpoint, "--fasta", fasta, "--out", out) == 2
+        message = one_line_error(capsys)
+        assert "another genoattn.predict run is writing into this folder" in message and str(out) in message
+        assert not list(out.iterdir())
+    finally:
+        holder.communicate("\n", timeout=60)
+    assert run("--checkpoint", checkpoint, "--fasta", fasta, "--out", out) == 0
+    assert set(files(out)) == {"g.bedGraph", "g.bed"}
+
+
+@pytest.mark.parametrize("flags,expected", [(["--batch-size", "0"], "batch_size: expected an integer >= 1, got 0"),
+                                            (["--no-bedgraph", "--no-bed"], "leave nothing to write")])
+def test_options_that_would_do_nothing_are_refused(tmp_path, checkpoint, records, capsys, flags, expected):
+    fasta = write_fasta(tmp_path / "g.fa", records)
+    assert run("--checkpoint", checkpoint, "--fasta", fasta, "--out", tmp_path / "out", *flags) == 2
+    assert expected in one_line_error(capsys)
+    assert not (tmp_path / "out").exists()  # the folder this run made is removed again
+
+
+def test_protein_fasta_is_refused_and_odd_letters_are_noted(tmp_path, checkpoint, capsys, caplog):
+    protein = tmp_path / "p.fa"
+    protein.write_text(">sp|P69905|HBA_HUMAN\nMVLSPADKTNVKAAWGKVGAHAGEYGAEALERMFLSFPTTKTYFPHFDLSHGSAQVKGHGKKVADALTNAVAHV\n")
+    assert run("--checkpoint", checkpoint, "--fasta", protein, "--out", tmp_path / "o1") == 2
+    message = one_line_error(capsys)
+    assert "p.fa: not DNA" in message and "protein" in message and "are not IUPAC nucleotide codes" in message
+    odd = write_fasta(tmp_path / "odd.fa", {"a": random_sequence(997, 1) + "XXX"})
+    assert run("--checkpoint", checkpoint, "--fasta", odd, "--out", tmp_path / "o2") == 0
+    assert "0.30% of the first 1,000 letters are not IUPAC nucleotide codes (X); they are read as N" in caplog.text
+
+
+def test_plain_text_named_gz_reads_like_plain_and_leaves_nothing_beside(tmp_path, checkpoint, records):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_fasta(folder / "g.fa.gz", records)  # not compressed
+    assert run("--checkpoint", checkpoint, "--fasta", folder / "g.fa.gz", "--out", tmp_path / "o1",
+               "--cache-dir", tmp_path / "cache") == 0
+    assert [p.name for p in folder.iterdir()] == ["g.fa.gz"]
+    plain = write_fasta(tmp_path / "g.fa", records)
+    assert run("--checkpoint", checkpoint, "--fasta", plain, "--out", tmp_path / "o2") == 0
+    assert files(tmp_path / "o1") == files(tmp_path / "o2")
+
+
+class FullDisk:
+    """open() for the output module whose files refuse writes (ENOSPC) once ``budget`` bytes were written."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+
+    def __call__(self, path, mode="r", *args, **kwargs):
+        import builtins
+        import errno
+
+        fh = builtins.open(path, mode, *args, **kwargs)
+        disk = self
+
+        class Limited:
+            def write(self, data):
+                if len(data) > disk.budget:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                disk.budget -= len(data)
+                return fh.write(data)
+
+            def __getattr__(self, name):
+                return getattr(fh, name)
+
+        return Limited()
+
+
+def test_full_disk_is_one_line_and_resume_completes(tmp_path, checkpoint, records, capsys, monkeypatch):
+    from genoattn.inference import outputs
+
+    fasta = write_fasta(tmp_path / "g.fa", {**records, "more": random_sequence(3000, 5)})
+    assert run("--checkpoint", checkpoint, "--fasta", fasta, "--out", tmp_path / "clean") == 0
+    monkeypatch.setattr(outputs, "open", FullDisk(budget=20_000), raising=False)
+    assert run("--checkpoint", checkpoint, "--fasta", fasta, "--out", tmp_path / "out") == 2
+    message = one_line_error(capsys)
+    assert "No space left on device" in message and "rerun with --resume" in message
+    assert not (tmp_path / "out" / "g.bedGraph").exists()
+    monkeypatch.undo()  # space freed
+    assert run("--checkpoint", checkpoint, "--fasta", fasta, "--out", tmp_path / "out", "--resume") == 0
+    assert files(tmp_path / "out") == files(tmp_path / "clean")

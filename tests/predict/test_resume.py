@@ -95,3 +95,66 @@ def test_rerun_without_resume_starts_over(setup):
     assert report.inputs[0]["contigs"] == 6
     predict_files(net, info, [fasta], tmp_path / "full", options)
     assert outputs(tmp_path / "run") == outputs(tmp_path / "full")
+
+
+def small_chunks(monkeypatch) -> None:
+    """Track writers process chunks of 128 bases and every chance to save a point inside a region is taken."""
+    from genoattn.inference import outputs, writers
+
+    monkeypatch.setattr(writers, "CHUNK", 128)
+    monkeypatch.setattr(outputs, "STATE_INTERVAL_S", 0.0)
+
+
+def interrupt_inside(monkeypatch, after: int, region: str) -> list:
+    """Raise after the ``after``-th point saved inside ``region``, as a kill would; returns those points."""
+    from genoattn.inference import outputs
+
+    saved = []
+    original = outputs.OutputFiles.save_inside
+
+    def save_inside(self, name, position, *args):
+        original(self, name, position, *args)
+        if name == region:
+            saved.append((name, position))
+        if len(saved) == after:
+            raise InterruptedRunError(name)
+
+    monkeypatch.setattr(outputs.OutputFiles, "save_inside", save_inside)
+    return saved
+
+
+@pytest.mark.parametrize("model", ["binary", "strand", "regression", "regression-per-record"])
+def test_resume_inside_a_long_contig(tmp_path, monkeypatch, model):
+    """A run killed inside a long contig resumes from the last saved point (not the contig start) and gives the
+    same bytes as an uninterrupted run: bedGraph runs, BED calls of one or several classes, TSV rows."""
+    records = {"a": random_sequence(300, 1), "long": random_sequence(2500, 2), "b": random_sequence(90, 3)}
+    fasta = write_fasta(tmp_path / "genome.fa", records)
+    task, classes = ("regression", 1) if model.startswith("regression") else ("token_classification",
+                                                                            3 if model == "strand" else 2)
+    net = tiny_transformer(task=task, num_classes=classes)
+    info = ModelInfo(task, classes, 256, patch_size=patch_size(net), receptive_field=receptive_field(net),
+                     label_mode="strand" if model == "strand" else "binary", feature_types=("CDS",))
+    options = dict(batch_size=3, threshold=0.34, merge_gap=3, progress=False, stride=100,
+                   per_record=model.endswith("per-record"))
+    small_chunks(monkeypatch)
+    predict_files(net, info, [fasta], tmp_path / "full", PredictOptions(**options))
+    reference = outputs(tmp_path / "full")
+    saved = interrupt_inside(monkeypatch, after=4, region="long")
+    with pytest.raises(InterruptedRunError):
+        predict_files(net, info, [fasta], tmp_path / "run", PredictOptions(**options))
+    _, position = saved[-1]
+    assert 0 < position < 2500
+    state = json.loads((tmp_path / "run" / "genome.state.json").read_text())
+    assert state["done"] == 1 and state["partial"]["position"] == position
+    for partial in (tmp_path / "run").glob(".*.partial"):  # as if killed while writing
+        with open(partial, "ab") as fh:
+            fh.write(b"long\t1\t2\thalf-written\n")
+
+    report = predict_files(net, info, [fasta], tmp_path / "run", PredictOptions(**options, resume=True))
+    assert report.bases == 2500 - position + 90  # the long contig continued from the saved point
+    assert outputs(tmp_path / "run") == reference
+    if model == "strand":  # several classes: calls written sorted by (start, end, class) as they became final
+        rows = [line.split("\t") for line in reference["genome.bed"].decode().splitlines()[1:]]
+        order = {"plus": 1, "minus": 2}
+        keys = [(row[0], int(row[1]), int(row[2]), order[row[3]]) for row in rows]
+        assert len(keys) > 3 and keys == sorted(keys, key=lambda k: (list(records).index(k[0]), *k[1:]))
