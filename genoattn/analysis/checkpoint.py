@@ -1,8 +1,9 @@
 """The checkpoint the prediction and attention notebooks analyse: the shipped model, else one trained on the spot.
 
 The shipped model is a ``*.ckpt`` under REPO/models/ (described in models/README.md). Without one, the quickstart
-config is trained briefly through ``genoattn.train`` (tiny: seconds; full: about a minute and a half on two CPU
-cores) into the notebooks' work folder; a finished run is reused by every notebook that asks for the same one.
+config is trained briefly through ``genoattn.train`` (tiny: 20 steps of a 2-layer model, seconds; full: 600 steps
+of the quickstart model, a few minutes on two CPU cores) into the notebooks' work folder; a finished run is
+reused by every notebook that asks for the same one.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ TRAINING: dict[str, dict[str, object]] = {
     "tiny": {"trainer.max_steps": 20, "trainer.num_sanity_val_steps": 0, "data.window": 1024, "data.batch_size": 4,
              "data.eval_context": 0, "model.warmup_steps": 5, "model.net.init_args.num_layers": 2,
              "model.net.init_args.d_model": 32, "model.net.init_args.stem_hidden": 64},
-    "full": {"trainer.max_steps": 600, "trainer.val_check_interval": 200},
+    "full": {"trainer.max_steps": 600, "trainer.limit_val_batches": 0, "trainer.num_sanity_val_steps": 0,
+             "checkpoint.monitor": None},  # the last state is analysed: no validation passes
 }
 QUIET = {"trainer.max_time": None, "trainer.enable_progress_bar": False, "trainer.enable_model_summary": False,
          "trainer.logger": False, "run_test": False}
