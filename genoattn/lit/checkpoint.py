@@ -4,12 +4,21 @@
 "net": {"class_path", "init_args"},
 "data": {"window", "tokenizer", "k", "label_mode", "feature_types", "uppercase", "short_contigs"}}.
 Attention specs (frozen dataclasses) inside ``init_args`` are stored as {"class_path", "init_args"} dicts.
+
+Checkpoint files are read with ``torch.load(weights_only=True)``: tensors, containers and primitives, plus an
+allow-list of the few classes a genoattn checkpoint can hold (``CHECKPOINT_GLOBALS``: data and attention spec
+dataclasses and paths that a data or model module given them in Python keeps among its hyper-parameters). A
+file that would need anything else (a crafted pickle that would run code) is refused with one line before any
+of it runs.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import pathlib
+import pickle
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +29,7 @@ from genoattn import __version__
 from genoattn.errors import InputError
 
 FORMAT = 1
+RESUME_KEYS = ("state_dict", "optimizer_states", "loops")  # what Lightning needs to continue training
 DATA_KEYS = ("window", "tokenizer", "k", "label_mode", "feature_types", "uppercase", "short_contigs")
 
 
@@ -88,16 +98,69 @@ def build_record(task: str, num_classes: int, net: nn.Module, data: object | Non
     }
 
 
-def read_record(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[dict, dict]:
-    """Load a checkpoint file; return (genoattn record, state_dict). Clear InputError on anything else."""
+@cache
+def checkpoint_globals() -> tuple[type, ...]:
+    """Classes besides tensors and primitives that a genoattn checkpoint may hold (see the module doc)."""
+    from genoattn.attention import patterns
+    from genoattn.data.genome_set import GenomeSpec
+    from genoattn.models.specs import PerformerSpec, RoutingSpec
+
+    specs = [cls for cls in vars(patterns).values()
+             if isinstance(cls, type) and dataclasses.is_dataclass(cls)
+             and cls.__module__.startswith(patterns.__name__)]
+    return (*specs, PerformerSpec, RoutingSpec, GenomeSpec, pathlib.PosixPath, pathlib.WindowsPath,
+            pathlib.PurePosixPath, pathlib.PureWindowsPath)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device | None = "cpu", mmap: bool = False) -> dict:
+    """``torch.load`` of a checkpoint file without running any code from it (weights_only plus the allow-list);
+    InputError, one line, for a missing, truncated, foreign or unsafe file."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: checkpoint not found")
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as exc:  # noqa: BLE001  (truncated zip, pickle errors, not a torch file ...)
-        raise InputError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(checkpoint, dict) or "genoattn" not in checkpoint:
+        with torch.serialization.safe_globals(list(checkpoint_globals())):
+            checkpoint = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as exc:
+        unsafe = _unsafe_globals(path)
+        if unsafe:
+            raise InputError(f"{path}: refused: it holds Python objects a genoattn checkpoint never holds "
+                             f"({', '.join(unsafe[:3])}), which could run code when loaded; load only checkpoints "
+                             "you trust") from None
+        raise InputError(f"{path}: not a readable PyTorch checkpoint ({_first_line(exc)})") from None
+    except Exception as exc:  # noqa: BLE001  (truncated zip, not a torch file, ...)
+        raise InputError(f"{path}: not a readable PyTorch checkpoint (truncated or not a checkpoint: "
+                         f"{type(exc).__name__}: {_first_line(exc)})") from None
+    if not isinstance(checkpoint, dict):
+        raise InputError(f"{path}: not a genoattn checkpoint (holds a {type(checkpoint).__name__}, not a dict)")
+    return checkpoint
+
+
+def _unsafe_globals(path: Path) -> list[str]:
+    """Names of the classes/functions the file's pickle would import that are not allowed (never imported here)."""
+    allowed = {f"{cls.__module__}.{cls.__qualname__}" for cls in checkpoint_globals()}
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # noqa: BLE001  (not a zip checkpoint: the caller reports it as unreadable)
+        return []
+    return [name for name in names if name not in allowed]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split("\n")[0].split())
+    return text[:200] or type(exc).__name__
+
+
+def read_record(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[dict, dict]:
+    """Load a checkpoint file; return (genoattn record, state_dict). Clear InputError on anything else."""
+    path = Path(path)
+    checkpoint = load_checkpoint(path, map_location)
+    return check_record(path, checkpoint), checkpoint.get("state_dict", {})
+
+
+def check_record(path: Path, checkpoint: dict) -> dict:
+    """The genoattn record of a loaded checkpoint; InputError for another program's file or another format."""
+    if "genoattn" not in checkpoint:
         raise InputError(f"{path}: not a genoattn checkpoint (no 'genoattn' record; written by another program?)")
     record = checkpoint["genoattn"]
     if record.get("format") != FORMAT:
@@ -105,7 +168,29 @@ def read_record(path: str | Path, map_location: str | torch.device = "cpu") -> t
             f"{path}: checkpoint format {record.get('format')!r} (genoattn {record.get('version')}) is not supported "
             f"by genoattn {__version__}, which reads format {FORMAT}"
         )
-    return record, checkpoint.get("state_dict", {})
+    return record
+
+
+def check_resumable(path: str | Path, module: nn.Module) -> None:
+    """Before ``trainer.fit(ckpt_path=path)``: the file is a full genoattn training checkpoint whose weights fit
+    ``module`` (same names and shapes); one InputError line otherwise, instead of a deep traceback."""
+    path = Path(path)
+    checkpoint = load_checkpoint(path, map_location="cpu", mmap=True)
+    check_record(path, checkpoint)
+    missing = [key for key in RESUME_KEYS if key not in checkpoint]
+    if missing:
+        raise InputError(f"{path}: cannot resume training from it: no {', '.join(missing)} (saved with "
+                         "save_weights_only?); start a new run and load its weights instead")
+    saved, expected = checkpoint["state_dict"], module.state_dict()
+    for key, tensor in expected.items():
+        if key not in saved:
+            raise InputError(f"{path}: its weights do not fit this model: no {key!r} (another model config?)")
+        if tuple(saved[key].shape) != tuple(tensor.shape):
+            raise InputError(f"{path}: its weights do not fit this model: {key!r} is {tuple(saved[key].shape)} in "
+                             f"the checkpoint, {tuple(tensor.shape)} here (another model config?)")
+    extra = sorted(set(saved) - set(expected))
+    if extra:
+        raise InputError(f"{path}: its weights do not fit this model: unexpected {extra[0]!r} (another model config?)")
 
 
 def load_for_inference(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict]:

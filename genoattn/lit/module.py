@@ -165,7 +165,7 @@ class GenomeLitModule(pl.LightningModule):
         seen[list(self._genomes_seen[split])] = 1.0
         seen = self.trainer.strategy.reduce(seen, reduce_op="sum")  # the same genomes on every rank
         for g in seen.nonzero().flatten().tolist():
-            self.log_dict(self.genome_metrics[split][g].compute(), sync_dist=True)
+            self.log_dict(self.genome_metrics[split][g].compute(), sync_dist=True, batch_size=1)
         for collection in self.genome_metrics[split]:
             collection.reset()
         self._genomes_seen[split] = set()
@@ -176,13 +176,15 @@ class GenomeLitModule(pl.LightningModule):
     def test_step(self, batch: dict, batch_idx: int) -> None:
         self._eval_step(batch, self.test_metrics, "test")
 
+    # Epoch metrics are logged once, so batch_size only spares Lightning guessing it from a batch (it warns when a
+    # test stopped by TestTimeLimit leaves one behind).
     def on_validation_epoch_end(self) -> None:
-        self.log_dict(self.val_metrics.compute(), prog_bar=True, sync_dist=True)
+        self.log_dict(self.val_metrics.compute(), prog_bar=True, sync_dist=True, batch_size=1)
         self.val_metrics.reset()
         self._log_genome_metrics("val")
 
     def on_test_epoch_end(self) -> None:
-        self.log_dict(self.test_metrics.compute(), sync_dist=True)
+        self.log_dict(self.test_metrics.compute(), sync_dist=True, batch_size=1)
         self.test_metrics.reset()
         self._log_genome_metrics("test")
 
