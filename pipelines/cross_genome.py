@@ -131,6 +131,12 @@ def train(configs: Sequence[str], work: Path) -> Path:
     return Path(summary["checkpoint"])
 
 
+def shown_path(path: Path) -> str:
+    """``path`` relative to the repository when inside it (reports stay valid in another checkout)."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(REPO)) if resolved.is_relative_to(REPO) else str(path)
+
+
 def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -161,7 +167,7 @@ def provenance(device: str, checkpoints: dict[str, Path]) -> dict:
                                                 f"{torch.get_num_threads()} threads)",
         "versions": {"genoattn": __version__, "python": platform.python_version(), "torch": torch.__version__,
                      "numpy": np.__version__, "scikit-learn": sklearn.__version__},
-        "checkpoints": {k: {"path": str(p), "sha256": file_sha256(p)} for k, p in checkpoints.items()},
+        "checkpoints": {k: {"path": shown_path(p), "sha256": file_sha256(p)} for k, p in checkpoints.items()},
     }
 
 
@@ -214,7 +220,8 @@ def markdown(model: str, targets: Sequence[Target], results: dict[str, dict[str,
     lines = [f"# Cross-genome evaluation: {model}", "",
              "Coding (CDS) vs non-coding per nucleotide. Methods: "
              + ", ".join(f"`{m}`" for m in methods) + f" (`{model}`: the checkpoint under test; `{ORF}`: longest "
-             "open reading frame over six frames, no training; `cnn`: the dilated CNN baseline, 300 s on E. coli).",
+             "open reading frame over six frames, no training; `cnn`: the dilated CNN baseline trained on E. coli's "
+             "training contigs, benchmarks/cross_genome/baselines/). Every base but N/IUPAC codes is scored.",
              ""]
     for title, rows in (("Training genome, held-out contigs", trained),
                         ("Genomes not trained on (prokaryote-like gene structure)", cross),

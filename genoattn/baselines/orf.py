@@ -5,7 +5,8 @@ after every stop codon into *open frames*: a run of non-stop codons together wit
 (so an annotated CDS, which ends with its stop, is one open frame or part of one). A run cut short by the
 sequence end is kept with the length it has. A base's score is the length in nucleotides of the longest open
 frame covering it, over the six frames; bases of no complete codon in any frame (at most two at each end)
-score 0. Codons containing N are not stops. Stop codons come from the NCBI genetic code (11 and 1: TAA, TAG,
+score 0. Codons containing N are not stops; bases other than A/C/G/T (N, IUPAC codes) get no score (NaN), as
+genoattn.predict gives them no value. Stop codons come from the NCBI genetic code (11 and 1: TAA, TAG,
 TGA; 4: TAA, TAG).
 """
 
@@ -18,7 +19,7 @@ from tqdm import tqdm
 
 from genoattn.data.genome import Genome
 from genoattn.data.tokenizers import NucleotideTokenizer, encode_nucleotides
-from genoattn.data.vocab import A
+from genoattn.data.vocab import A, N
 from genoattn.errors import ConfigError
 
 _TOKENIZER = NucleotideTokenizer()
@@ -61,12 +62,14 @@ def _forward_frames(ids: np.ndarray, stops: Iterable[str]) -> np.ndarray:
 
 
 def longest_orf_scores(ids: np.ndarray, genetic_code: int = 11) -> np.ndarray:
-    """float32 [L]: the longest-ORF score (module doc) of every base of nucleotide ids [L] (both strands)."""
+    """float32 [L]: the longest-ORF score (module doc) of every base of nucleotide ids [L] (NaN at N)."""
     stops = stop_codons(genetic_code)
     ids = np.asarray(ids, dtype=np.uint8)
     forward = _forward_frames(ids, stops)
     reverse = _forward_frames(_TOKENIZER.reverse_complement(ids), stops)[::-1]
-    return np.maximum(forward, reverse).astype(np.float32)
+    scores = np.maximum(forward, reverse).astype(np.float32)
+    scores[ids == N] = np.nan
+    return scores
 
 
 def genome_orf_scores(genome: Genome, contigs: Iterable[str], genetic_code: int = 11,

@@ -31,6 +31,7 @@ def reference(seq: str, stops: tuple[str, ...]) -> np.ndarray:
                         pos = phase + 3 * k + j
                         pos = len(seq) - 1 - pos if flip else pos
                         best[pos] = max(best[pos], 3 * len(run))
+    best[[c == "N" for c in seq]] = np.nan  # no score where the base is unknown
     return best
 
 
@@ -44,8 +45,9 @@ def test_hand_made_frames():
     assert score("TAA" * 4).tolist() == [12.0] * 12
     # A 6-base sequence with stops everywhere: TAG|TAG forward; reverse CTA CTA: open 6 -> the reverse wins.
     assert score("TAGTAG").tolist() == [6.0] * 6
-    # Too short for a codon: nothing scores.
+    # Too short for a codon: nothing scores; an unknown base has no score at all.
     assert score("AT").tolist() == [0.0, 0.0]
+    assert np.isnan(score("TAGRTAG")[3]) and score("TAGRTAG")[0] == 6.0
 
 
 def test_matches_the_definition_on_random_sequences():
