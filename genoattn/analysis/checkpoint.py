@@ -101,7 +101,8 @@ def analysis_checkpoint(repo: Path, size: str, work_dir: Path) -> AnalysisCheckp
     overrides = TRAINING[size]
     path = trained_checkpoint(repo, work_dir, overrides)
     steps = overrides["trainer.max_steps"]
+    caveat = {"tiny": "a 2-layer model after a few batches: its figures show the method, not a good model",
+              "full": "a third of make quickstart's 1,800 steps"}.get(size, f"{size} size")
     return AnalysisCheckpoint(path, False, f"quickstart trained {steps} steps",
-                              f"no shipped model in models/: the quickstart config trained here for "
-                                           f"{steps} steps ({size} size; figures from it show the method, not a "
-                                           "good model)")
+                              f"no shipped model in models/: the quickstart config trained here for {steps} steps "
+                              f"({caveat})")
