@@ -158,3 +158,22 @@ def test_resume_inside_a_long_contig(tmp_path, monkeypatch, model):
         order = {"plus": 1, "minus": 2}
         keys = [(row[0], int(row[1]), int(row[2]), order[row[3]]) for row in rows]
         assert len(keys) > 3 and keys == sorted(keys, key=lambda k: (list(records).index(k[0]), *k[1:]))
+
+
+def test_lightning_path_resumes_inside_a_contig(tmp_path, monkeypatch):
+    """A point saved inside a contig by the single-process path is continued by the multi-device path's plan."""
+    from genoattn.inference.distributed import predict_files_lightning
+
+    fasta = write_fasta(tmp_path / "genome.fa", {"a": random_sequence(300, 1), "long": random_sequence(2500, 2)})
+    net = tiny_transformer()
+    info = ModelInfo("token_classification", 2, 256, patch_size=patch_size(net), receptive_field=receptive_field(net),
+                     feature_types=("CDS",))
+    options = dict(batch_size=3, progress=False, device="cpu")
+    small_chunks(monkeypatch)
+    predict_files(net, info, [fasta], tmp_path / "full", PredictOptions(**options))
+    interrupt_inside(monkeypatch, after=3, region="long")
+    with pytest.raises(InterruptedRunError):
+        predict_files(net, info, [fasta], tmp_path / "run", PredictOptions(**options))
+    report = predict_files_lightning(net, info, [fasta], tmp_path / "run", PredictOptions(**options, resume=True))
+    assert 0 < report.bases < 2500
+    assert outputs(tmp_path / "run") == outputs(tmp_path / "full")
