@@ -14,6 +14,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from genoattn.data.labels import IntervalIndex, nucleotide_labels
 from genoattn.data.vocab import IGNORE_INDEX
 from genoattn.errors import InputError
+from genoattn.inference.tracks import IntervalCaller
 
 
 def read_bedgraph(path: str | Path, lengths: Mapping[str, int]) -> dict[str, np.ndarray]:
@@ -63,3 +64,13 @@ def track_metrics(tracks: Mapping[str, np.ndarray], index: IntervalIndex) -> tup
         all_scores.append(scores)
     overall = binary_metrics(np.concatenate(all_labels or [np.zeros(0)]), np.concatenate(all_scores or [np.zeros(0)]))
     return {**overall, "contigs": len(per_contig)}, per_contig
+
+
+def called_intervals(values: np.ndarray, start: int = 0, threshold: float = 0.5, merge_gap: int = 0,
+                     min_length: int = 1) -> list[tuple[int, int]]:
+    """(start, end) of the intervals ``genoattn.predict`` would call on one region's scores (float [n], NaN where
+    masked; ``start``: the region's first base), as its BED file lists them."""
+    caller = IntervalCaller(threshold, merge_gap, min_length)
+    masked = np.isnan(values)
+    parts = [caller.add(start, values, masked), caller.finish()]
+    return [(int(b), int(e)) for begin, end, _ in parts for b, e in zip(begin, end)]

@@ -8,7 +8,7 @@ import numpy as np
 
 from genoattn.data.annotations import Interval
 from genoattn.data.labels import IntervalIndex
-from genoattn.inference.evaluate import binary_metrics, read_bedgraph, track_metrics
+from genoattn.inference.evaluate import binary_metrics, called_intervals, read_bedgraph, track_metrics
 
 
 def test_read_bedgraph_leaves_gaps_nan(tmp_path):
@@ -35,3 +35,9 @@ def test_metrics_per_contig_and_overall():
 
 def test_binary_metrics_of_nothing():
     assert binary_metrics(np.zeros(0), np.zeros(0))["bases"] == 0
+
+
+def test_called_intervals_as_the_bed_writer_calls_them():
+    values = np.array([0.9, 0.8, 0.1, np.nan, 0.7, 0.6, 0.2, 0.95], dtype=np.float32)
+    assert called_intervals(values, start=100) == [(100, 102), (104, 106), (107, 108)]
+    assert called_intervals(values, start=100, merge_gap=1, min_length=2) == [(100, 102), (104, 108)]
