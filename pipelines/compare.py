@@ -414,8 +414,9 @@ def main(argv: list[str] | None = None) -> None:
     from genoattn.bench.provenance import provenance
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    (out / "provenance.json").write_text(json.dumps(provenance(device), indent=1) + "\n")
+    if not args.no_runs:  # aggregating alone keeps the provenance of the runs
+        (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        (out / "provenance.json").write_text(json.dumps(provenance(device), indent=1) + "\n")
     patterns = args.patterns or list(config["patterns"])
     if not args.no_cost and not args.no_runs:
         measure_cost(config, patterns, out)
