@@ -23,6 +23,19 @@ def _compare(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=900)
 
 
+@pytest.mark.parametrize("name", ["cpu_tiny.yaml", "gpu.yaml"])
+def test_compare_configs_build_every_pattern_and_task(name):
+    config = compare.load_config(CONFIG.parent / name)
+    specs = {p: compare.attention_spec(entry) for p, entry in config["patterns"].items()}
+    assert len(specs) == 10
+    for task in config["tasks"].values():
+        tokens = task["window"] // config["model"]["patch_size"]
+        for spec in specs.values():
+            if hasattr(spec, "check_length"):
+                spec.check_length(tokens)
+    assert len(compare.grid(config)) >= 10 * 3
+
+
 def test_grid_has_every_pattern_task_and_band():
     config = compare.load_config(CONFIG)
     runs = compare.grid(config)
