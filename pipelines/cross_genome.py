@@ -21,8 +21,6 @@ import csv
 import hashlib
 import json
 import logging
-import platform
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -141,34 +139,19 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def git_commit() -> str:
-    """HEAD of the checkout (with '+dirty' when tracked files differ); 'unknown' outside git."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                               capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-
-
-def provenance(device: str, checkpoints: dict[str, Path]) -> dict:
-    """Command, commit, library versions, device and checkpoint identities of this run."""
+def provenance(device, checkpoints: dict[str, Path], argv: Sequence[str]) -> dict:
+    """genoattn.bench.provenance's record (commit, device, versions, time) with this command, the libraries that
+    scored, and the checkpoints' identities."""
     import sklearn
-    import torch
 
     from genoattn import __version__
+    from genoattn.bench.provenance import provenance as run_provenance
 
-    return {
-        "command": " ".join(["python -m pipelines.cross_genome", *sys.argv[1:]]),
-        "commit": git_commit(),
-        "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "device": device if device != "cpu" else f"cpu ({platform.processor() or platform.machine()}, "
-                                                f"{torch.get_num_threads()} threads)",
-        "versions": {"genoattn": __version__, "python": platform.python_version(), "torch": torch.__version__,
-                     "numpy": np.__version__, "scikit-learn": sklearn.__version__},
-        "checkpoints": {k: {"path": shown_path(p), "sha256": file_sha256(p)} for k, p in checkpoints.items()},
-    }
+    info = run_provenance(device)
+    info["command"] = " ".join(["python -m pipelines.cross_genome", *argv])
+    info["versions"].update({"genoattn": __version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__})
+    info["checkpoints"] = {k: {"path": shown_path(p), "sha256": file_sha256(p)} for k, p in checkpoints.items()}
+    return info
 
 
 def write_report(out: Path, model: str, targets: Sequence[Target], results: dict[str, dict[str, dict]],
@@ -261,7 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, dict]]:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # recorded in the report's provenance
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
     try:
         return run(args)
@@ -295,7 +280,8 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, dict]]:
     if args.cnn is not None:
         results[CNN] = run_method(CNN, targets, lambda: predict_scores(args.cnn, targets, work / CNN, options))
         checkpoints[CNN] = args.cnn
-    info = provenance(str(device) if device.type == "cpu" else torch.cuda.get_device_name(device), checkpoints)
+    info = provenance(device, checkpoints, args.argv)
+    info["torch_threads"] = torch.get_num_threads()
     info["reverse_complement_averaged"] = bool(args.rc)
     if args.config:
         info["trained_with"] = args.config

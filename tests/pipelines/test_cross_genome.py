@@ -72,6 +72,7 @@ def test_report_of_a_tiny_checkpoint(tiny_setup):
     assert len(rows) == 9 and {r["method"] for r in rows} == {"report", "longest_orf", "cnn"}
     doc = json.loads((out / "report.json").read_text())
     assert doc["provenance"]["commit"] and doc["provenance"]["versions"]["torch"]
+    assert doc["provenance"]["command"].startswith(f"python -m pipelines.cross_genome --checkpoint {model}")
     assert set(doc["provenance"]["checkpoints"]) == {"report", "cnn"}
     text = (out / "report.md").read_text()
     assert "## Eukaryotic fragment" in text and "trained (held-out contigs)" in text
