@@ -17,7 +17,7 @@ from genoattn.attention.backends.reference import backend as reference
 from genoattn.attention.backends.sdpa_parts import backend
 from genoattn.attention.dense_flash import EdgeRows
 from genoattn.attention.merge import merge_lse_dim
-from genoattn.attention.patterns import BigBird, FixedFactorized, SlidingWindow
+from genoattn.attention.patterns import BigBird, FixedFactorized, Full, SlidingWindow
 
 
 def errors(pattern, q, k, v, grad, dtype):
@@ -93,7 +93,8 @@ def test_edge_rows_against_every_key(block, length):
 
 def test_refusals():
     q = torch.zeros(1, 2, 64, 16)
-    assert "(FixedFactorized)" in backend.can_run(q, q, q, SlidingWindow(4))
+    assert "(FixedFactorized, Full)" in backend.can_run(q, q, q, SlidingWindow(4))
+    assert "CUDA only" in backend.can_run(q, q, q, Full())  # on CPU, blocked runs Full
     assert "BigBird has no dense-parts plan" in backend.can_run(q, q, q, BigBird(block_size=16))
     assert "causal" in backend.can_run(q, q, q, FixedFactorized(16, summary=2, causal=True))
     assert "multiple of the block" in backend.can_run(q[:, :, :60], q[:, :, :60], q[:, :, :60],
