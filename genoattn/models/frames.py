@@ -4,9 +4,10 @@ Gene finders read a coding region as a long open reading frame: a stretch withou
 (TAA, TAG, TGA on the plus strand; their reverse complements TTA, CTA, TCA on the minus strand). For the
 codon that starts at each position s (frame s mod 3), :func:`codon_stop_distances` measures, in codons, how
 far the next stop lies in reading direction ("down") and how far the previous one lies against it ("up"),
-on both strands: 4 numbers per codon start, on a log scale (:func:`reading_frame_features`). No stop up to the
-window edge counts as the distance to the edge (a lower bound). The features of a position do not depend on
-where a window starts (translation-equivariant) except near the window edges.
+on both strands: 4 numbers per codon start; with the longest open frame covering each nucleotide on either
+strand (:func:`covering_orf_lengths`), 6 features per position on a log scale (:func:`reading_frame_features`).
+No stop up to the window edge counts as the distance to the edge (a lower bound). The features of a position do
+not depend on where a window starts (translation-equivariant) except near the window edges.
 
 All vectorised torch ops (cummax/cummin over codons), cheap next to the model on CPU and GPU.
 """
@@ -19,7 +20,8 @@ from torch import Tensor
 
 from genoattn.data.vocab import VOCAB_SIZE, A, C, G, T
 
-FEATURES = 4  # per position: plus down, plus up, minus down, minus up (of the codon starting there)
+FEATURES = 6  # per position: plus down, plus up, minus down, minus up (of the codon starting there), and the
+# longest plus / minus open frame covering the nucleotide
 _LOG_SCALE = 7.0  # log1p(1000 codons) ~ 6.9: features of long reading frames near 1
 
 _BASE = torch.full((VOCAB_SIZE,), 4, dtype=torch.long)  # token id -> A/C/G/T index 0..3, else 4
@@ -66,9 +68,21 @@ def codon_stop_distances(input_ids: Tensor) -> Tensor:
     return out.transpose(1, 2).reshape(batch, m * 3, 4)[:, :length].float()  # [B, L, 4] in position order
 
 
-def reading_frame_features(input_ids: Tensor) -> Tensor:
-    """[B, L] ids -> [B, L, 4]: the stop distances of the codon starting at each position, log1p-scaled near [0, 1].
+def covering_orf_lengths(per_codon: Tensor) -> Tensor:
+    """Longest stop-to-stop open frame covering each nucleotide, per strand, in codons: [B, L, 4] distances (of
+    :func:`codon_stop_distances`) -> [B, L, 2] (plus, minus). A nucleotide lies in the codons starting 0, 1 and 2
+    bases before it, one per frame; codons that would start before the window count as the first one."""
+    orf = torch.stack([per_codon[..., 0] + per_codon[..., 1], per_codon[..., 2] + per_codon[..., 3]], dim=-1)
+    length = per_codon.shape[1]
+    padded = F.pad(orf.transpose(1, 2), (2, 0), mode="replicate").transpose(1, 2)  # [B, L + 2, 2]
+    return torch.maximum(torch.maximum(padded[:, 2:], padded[:, 1 : length + 1]), padded[:, :length])  # [B, L, 2]
 
-    A patch of p >= 3 positions holds the codon starts of all three frames, so a linear map over a patch sees
-    all six reading frames."""
-    return torch.log1p(codon_stop_distances(input_ids)) / _LOG_SCALE  # [B, L, 4]
+
+def reading_frame_features(input_ids: Tensor) -> Tensor:
+    """[B, L] ids -> [B, L, 6], log1p-scaled near [0, 1]: the stop distances of the codon starting at each
+    position (a patch of p >= 3 positions holds codon starts of all three frames, so a linear map over a patch
+    sees all six reading frames), then the longest plus- and minus-strand open frames covering the nucleotide
+    (what the longest-ORF rule of gene finding scores)."""
+    per_codon = codon_stop_distances(input_ids)  # [B, L, 4]
+    features = torch.cat([per_codon, covering_orf_lengths(per_codon)], dim=-1)  # [B, L, 6]
+    return torch.log1p(features) / _LOG_SCALE

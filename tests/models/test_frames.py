@@ -9,7 +9,12 @@ import torch
 from genoattn.attention.patterns import SlidingWindow
 from genoattn.data.tokenizers import NucleotideTokenizer
 from genoattn.models import GenomeTransformer
-from genoattn.models.frames import codon_stop_distances, reading_frame_features, stop_codons
+from genoattn.models.frames import (
+    codon_stop_distances,
+    covering_orf_lengths,
+    reading_frame_features,
+    stop_codons,
+)
 
 TOK = NucleotideTokenizer()
 
@@ -43,6 +48,21 @@ def test_distances_match_a_codon_by_codon_scan(length):
     assert known.mean() > 0.7
     np.testing.assert_array_equal(got[known], expected[known])
     assert (got[~known] >= 1).all()  # no stop: a distance to the window edge
+
+
+def test_covering_orf_is_the_longest_stop_to_stop_frame_over_a_nucleotides_three_codons():
+    rng = np.random.default_rng(7)
+    seq = "".join(rng.choice(list("ACGT"), 400))
+    expected = looped(seq)  # [L, 4]
+    orf = np.stack([expected[:, 0] + expected[:, 1], expected[:, 2] + expected[:, 3]], axis=-1)  # [L, 2]
+    got = covering_orf_lengths(codon_stop_distances(ids_of(seq)))[0].numpy()  # [L, 2]
+    for i in range(2, 400):
+        for strand in range(2):
+            lengths = orf[i - 2:i + 1, strand]
+            if not np.isnan(lengths).any():
+                assert got[i, strand] == lengths.max()
+    features = reading_frame_features(ids_of(seq))[0]
+    assert features.shape == (400, 6) and torch.equal(features[:, 4:], torch.log1p(torch.from_numpy(got)) / 7.0)
 
 
 def test_known_stops_and_unknown_bases():
