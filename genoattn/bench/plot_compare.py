@@ -138,7 +138,8 @@ def plot_memory(cost: list[dict], out: Path) -> Path | None:
     for pattern in dict.fromkeys(r["pattern"] for r in longest):
         mine = [r for r in longest if r["pattern"] == pattern]
         color, marker = style[pattern]
-        ok = [(int(r["window_nt"]), float(r["peak_gib"])) for r in mine if r["status"] == "ok"]
+        ok = [(int(r["window_nt"]), float(r["peak_gib"])) for r in mine
+              if r["status"] == "ok" and r.get("peak_gib") not in (None, "")]  # no peak memory on the CPU
         if ok:
             ax.plot(*zip(*ok), marker=marker, color=color, label=pattern)
         for r in mine:
