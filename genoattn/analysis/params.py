@@ -1,28 +1,26 @@
 """The notebooks' size parameter and where the repository is.
 
-``GENOATTN_NOTEBOOK_SIZE=tiny`` (what the test suite sets) runs every notebook in seconds; ``full`` (default)
-shows the real figures. Each notebook maps the size to its own numbers in its parameter cell.
+The setting ``notebook_size`` (``GENOATTN_NOTEBOOK_SIZE=tiny``, what the test suite sets) runs every notebook in
+seconds; ``full`` (default) shows the real figures. Each notebook maps the size to its own numbers in its
+parameter cell.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import yaml
 
 from genoattn.errors import ConfigError
-
-SIZES: tuple[str, ...] = ("tiny", "full")
-SIZE_VARIABLE = "GENOATTN_NOTEBOOK_SIZE"
-WORK_DIR_VARIABLE = "GENOATTN_NOTEBOOK_WORKDIR"  # where notebooks keep what they make (default REPO/runs/notebooks)
+from genoattn.settings import NOTEBOOK_SIZES, Settings, current_settings
 
 
-def notebook_size(default: str = "full") -> str:
-    """The size from ``GENOATTN_NOTEBOOK_SIZE`` ('tiny' or 'full'); ConfigError for anything else."""
-    size = os.environ.get(SIZE_VARIABLE, default).strip().lower()
-    if size not in SIZES:
-        raise ConfigError(f"{SIZE_VARIABLE}={size!r}: expected one of {', '.join(SIZES)}")
+def notebook_size(default: str = "full", settings: Settings | None = None) -> str:
+    """The size from the setting ``notebook_size`` (``GENOATTN_NOTEBOOK_SIZE``: 'tiny' or 'full'; ``default``
+    when unset); ConfigError for anything else."""
+    size = (settings or current_settings()).notebook_size or default
+    if size not in NOTEBOOK_SIZES:
+        raise ConfigError(f"GENOATTN_NOTEBOOK_SIZE={size!r}: expected one of {', '.join(NOTEBOOK_SIZES)}")
     return size
 
 
@@ -37,10 +35,10 @@ def repo_root(start: Path | None = None) -> Path:
                       "start the notebook from the repository's notebooks/ folder")
 
 
-def work_dir(repo: Path) -> Path:
-    """Folder for what the notebooks make (trained checkpoints, predictions): ``GENOATTN_NOTEBOOK_WORKDIR`` or
-    REPO/runs/notebooks (git-ignored); created."""
-    folder = Path(os.environ.get(WORK_DIR_VARIABLE) or repo / "runs" / "notebooks")
+def work_dir(repo: Path, settings: Settings | None = None) -> Path:
+    """Folder for what the notebooks make (trained checkpoints, predictions): the setting ``notebook_workdir``
+    (``GENOATTN_NOTEBOOK_WORKDIR``) or REPO/runs/notebooks (git-ignored); created."""
+    folder = (settings or current_settings()).notebook_workdir or repo / "runs" / "notebooks"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

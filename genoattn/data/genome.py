@@ -36,6 +36,7 @@ import pyfaidx
 from genoattn.data.annotations import GENBANK_SUFFIXES, annotation_suffix, read_genbank
 from genoattn.data.fileio import check_readable_file, iter_binary_lines, sniff_compression
 from genoattn.errors import InputError
+from genoattn.settings import Settings, current_settings
 
 FASTA_LINE_WIDTH = 60  # line width of the FASTA files this module writes (GenBank conversion)
 _SEQUENCE_BYTES = bytes(range(ord("A"), ord("Z") + 1)) + bytes(range(ord("a"), ord("z") + 1)) + b"-*."
@@ -50,13 +51,10 @@ _PYFAIDX_BGZF_SUFFIXES = (".bgz", ".gz")
 _PYFAIDX_REFUSED_SUFFIXES = (".bz2", ".zip")
 
 
-def default_cache_dir() -> Path:
-    """Folder for decompressed/converted genomes and indexes of read-only FASTA files.
-
-    ``$GENOATTN_CACHE`` if set, else ``~/.cache/genoattn``.
-    """
-    env = os.environ.get("GENOATTN_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "genoattn"
+def default_cache_dir(settings: Settings | None = None) -> Path:
+    """Folder for decompressed/converted genomes and indexes of read-only FASTA files: the setting ``cache_dir``
+    (``$GENOATTN_CACHE`` if set, else ``~/.cache/genoattn``)."""
+    return (settings or current_settings()).cache_dir
 
 
 def _translation_tables() -> tuple[dict[int, str], dict[int, str], dict[int, str]]:

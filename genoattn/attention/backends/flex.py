@@ -15,7 +15,6 @@ float16/bfloat16/float32.
 from __future__ import annotations
 
 import logging
-import os
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 
@@ -23,16 +22,16 @@ import torch
 from torch import Tensor
 
 from genoattn.attention.backends.flex_plan import Plan, PlanOptions, build_plan
+from genoattn.settings import current_settings
 
 log = logging.getLogger(__name__)
 
 SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 
 
-def _env_dynamic() -> bool | None:
-    """GENOATTN_FLEX_DYNAMIC=true/false/auto sets torch.compile's ``dynamic`` (default auto = None)."""
-    value = os.environ.get("GENOATTN_FLEX_DYNAMIC", "auto").strip().lower()
-    return {"true": True, "1": True, "false": False, "0": False}.get(value)
+def _default_dynamic() -> bool | None:
+    """The setting ``flex_dynamic`` (GENOATTN_FLEX_DYNAMIC=true/false/auto; default auto = None)."""
+    return current_settings().flex_dynamic
 
 
 @dataclass
@@ -42,7 +41,7 @@ class FlexConfig:
     block_size: int = 128  # BlockMask block (sparse tile), a multiple of the kernel tile
     kernel_options: dict = field(default_factory=dict)  # passed to flex_attention (BLOCK_M, num_warps, ...)
     narrow: bool | None = None  # narrow BlockMask indices (None: GENOATTN_FLEX_NARROW, default off; flex_mask)
-    dynamic: bool | None = field(default_factory=_env_dynamic)  # torch.compile's ``dynamic`` (None: automatic)
+    dynamic: bool | None = field(default_factory=_default_dynamic)  # torch.compile's ``dynamic`` (None: automatic)
     cache_size: int = 8  # plans kept in the LRU (at 1M tokens a padded plan holds ~1 GiB per head layout)
 
 

@@ -18,7 +18,6 @@ Building stays O(nnz): the narrow tensors are made on the CPU and only padded on
 
 from __future__ import annotations
 
-import os
 import types
 
 import torch
@@ -26,6 +25,7 @@ from torch import Tensor
 from torch.nn.attention.flex_attention import BlockMask, noop_mask
 
 from genoattn.attention.patterns.base import BlockLayout, MaskMod
+from genoattn.settings import current_settings
 
 
 def compact_rows(indices: Tensor, keep: Tensor) -> tuple[Tensor, Tensor]:
@@ -79,8 +79,9 @@ def pad_columns(indices: Tensor, width: int) -> Tensor:
 
 
 def default_narrow() -> bool:
-    """Narrow index tensors only when GENOATTN_FLEX_NARROW=1 (see the module docstring)."""
-    return os.environ.get("GENOATTN_FLEX_NARROW", "0").strip().lower() in ("1", "true", "yes")
+    """Narrow index tensors only when the setting ``flex_narrow`` asks (GENOATTN_FLEX_NARROW=1; see the module
+    docstring)."""
+    return current_settings().flex_narrow
 
 
 def block_mask_from_layout(

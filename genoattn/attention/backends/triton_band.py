@@ -16,7 +16,6 @@ a power of two in 16..256; tensors below 2**31 elements (32-bit offsets).
 from __future__ import annotations
 
 import math
-import os
 from functools import lru_cache
 
 import torch
@@ -35,12 +34,13 @@ from genoattn.attention.kernels.launch import (
     tensor_reason,
 )
 from genoattn.attention.patterns import Longformer
+from genoattn.settings import current_settings
 
 # dQ from a separate kernel (deterministic; default: measured faster on an H200, 15.1 vs 16.6 ms for the backward
 # of SlidingWindow(256) at 1M tokens) or by float32 atomic adds from the dK/dV kernel (5 matmuls instead of 7,
-# summation order not fixed). GENOATTN_TRITON_BAND_ATOMIC_DQ=0/1 fixes it; auto times both on the first backward
+# summation order not fixed). The setting triton_band_atomic_dq 0/1 fixes it; auto times both on the first backward
 # of each shape and keeps the faster, except under torch.use_deterministic_algorithms(True).
-ATOMIC_DQ = os.environ.get("GENOATTN_TRITON_BAND_ATOMIC_DQ", "0").strip().lower()
+ATOMIC_DQ = current_settings().triton_band_atomic_dq
 LOG2E = 1.4426950408889634
 
 

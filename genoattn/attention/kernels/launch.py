@@ -2,23 +2,24 @@
 shape, and a fast launch path that skips Triton's per-call dispatcher. Shared by the triton_band and
 triton_blocks backends.
 
-Environment: ``TRITON_INTERPRET=1`` runs kernels on CPU (tests); ``GENOATTN_TRITON_BAND_TUNE=0`` takes the first
-tile configuration of each list instead of autotuning; ``GENOATTN_TRITON_BAND_FAST_LAUNCH=0`` sends every launch
-through Triton's JIT dispatcher.
+Settings (``genoattn.settings``, read when this module is imported): ``triton_interpret`` runs kernels on CPU
+(tests); ``triton_tune=False`` takes the first tile configuration of each list instead of autotuning;
+``triton_fast_launch=False`` sends every launch through Triton's JIT dispatcher.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
+from genoattn.settings import current_settings
+
 SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
-INTERPRET = os.environ.get("TRITON_INTERPRET") == "1"
-TUNE = os.environ.get("GENOATTN_TRITON_BAND_TUNE", "1") != "0" and not INTERPRET
-FAST_LAUNCH = os.environ.get("GENOATTN_TRITON_BAND_FAST_LAUNCH", "1") != "0" and not INTERPRET
+INTERPRET = current_settings().triton_interpret
+TUNE = current_settings().triton_tune and not INTERPRET
+FAST_LAUNCH = current_settings().triton_fast_launch and not INTERPRET
 best_configs: dict = {}  # (kernel, shape, dtype, ...) -> the triton.Config autotuning chose
 _best_kwargs: dict = {}  # the same keys -> (that config, its keyword arguments), made once, not on every launch
 _compiled: dict = {}  # launch signature -> compiled kernel
