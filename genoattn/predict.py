@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     import torch
 
-    from genoattn.inference.outputs import is_main_process, output_folder
+    from genoattn.inference.folder import is_main_process, output_folder
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -132,8 +132,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace):
-    from genoattn.inference.engine import PredictOptions, predict_files
+    from genoattn.inference.files import predict_files
     from genoattn.inference.model import load_model
+    from genoattn.inference.options import PredictOptions
     from genoattn.inference.runner import resolve_device
 
     device = resolve_device(args.device)

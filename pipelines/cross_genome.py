@@ -85,7 +85,8 @@ def subset_fasta(target: Target, path: Path) -> Path:
 
 def predict_scores(checkpoint: Path, targets: Sequence[Target], work: Path, options) -> dict[str, dict]:
     """Run genoattn.predict's engine with ``checkpoint`` on every target; {genome: {contig: scores}}."""
-    from genoattn.inference.engine import output_stem, predict_files
+    from genoattn.inference.files import predict_files
+    from genoattn.inference.inputs import output_stem
     from genoattn.inference.model import load_model
 
     net, info = load_model(checkpoint)
@@ -258,7 +259,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, dict]]:
 def run(args: argparse.Namespace) -> dict[str, dict[str, dict]]:
     import torch
 
-    from genoattn.inference.engine import PredictOptions
+    from genoattn.inference.options import PredictOptions
     from genoattn.inference.runner import resolve_device
 
     if args.threads:

@@ -36,8 +36,10 @@ import numpy as np
 import torch
 
 from genoattn.attention.patterns import SlidingWindow
-from genoattn.inference.engine import PredictOptions, predict_files, resolve_geometry
+from genoattn.inference.files import predict_files
+from genoattn.inference.geometry import resolve_geometry
 from genoattn.inference.model import ModelInfo, load_model, patch_size, receptive_field
+from genoattn.inference.options import PredictOptions
 from genoattn.inference.runner import ModelRunner, resolve_device
 from genoattn.models import GenomeTransformer
 

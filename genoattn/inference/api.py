@@ -17,13 +17,16 @@ import numpy as np
 from torch import nn
 
 from genoattn.errors import ConfigError
-from genoattn.inference.engine import PredictOptions, open_inputs, resolve_geometry
+from genoattn.inference.geometry import resolve_geometry
+from genoattn.inference.inputs import open_inputs
 from genoattn.inference.model import ModelInfo, load_model
+from genoattn.inference.options import PredictOptions
 from genoattn.inference.pipeline import run_pipeline
 from genoattn.inference.plan import Begin, End, Skip, Tile
+from genoattn.inference.producer import Producer
 from genoattn.inference.regions import Region, parse_regions, regions_per_input
 from genoattn.inference.runner import ModelRunner, resolve_device, score_channels
-from genoattn.inference.stages import InputRun, Producer
+from genoattn.inference.runs import InputRun
 
 
 @dataclass

@@ -26,22 +26,18 @@ from torch.utils.data import DataLoader, Dataset
 
 from genoattn.data.genome import Genome
 from genoattn.data.tokenizers import build_tokenizer, encode_nucleotides
-from genoattn.inference.engine import (
-    PredictOptions,
-    RunReport,
-    open_inputs,
-    prepare_runs,
-    resolve_geometry,
-    run_summaries,
-    unique_stems,
-    writer_settings,
-)
+from genoattn.inference.folder import is_main_process, output_folder
+from genoattn.inference.geometry import resolve_geometry
+from genoattn.inference.inputs import open_inputs, unique_stems
+from genoattn.inference.layout import writer_settings
 from genoattn.inference.model import ModelInfo
-from genoattn.inference.outputs import ResumePoint, is_main_process, output_folder
+from genoattn.inference.options import PredictOptions
+from genoattn.inference.outputs import ResumePoint
 from genoattn.inference.plan import BatchPlanner, Begin, End, InputEnd, PlannedBatch, Tile, Window
 from genoattn.inference.regions import Region, parse_regions, regions_per_input
 from genoattn.inference.runner import ModelRunner, resolve_device
-from genoattn.inference.stages import InputRun, Writer
+from genoattn.inference.runs import InputRun, RunReport, prepare_runs, run_summaries
+from genoattn.inference.stitching import Stitcher
 from genoattn.inference.tiling import Geometry, n_mask, region_tiles, resume_tiles
 
 SCORES_DIR = ".genoattn-predict-scores"
@@ -148,7 +144,7 @@ def _resume_points(out: Path, stems: list[str]) -> list[ResumePoint]:
 
 def predict_files_lightning(net: nn.Module, info: ModelInfo, fasta: list[str | Path], out_dir: str | Path,
                             options: PredictOptions, devices: int = 1) -> RunReport | None:
-    """Like :func:`genoattn.inference.engine.predict_files` over ``devices`` processes; returns the report on
+    """Like :func:`genoattn.inference.files.predict_files` over ``devices`` processes; returns the report on
     process 0 and None on the others (only process 0 locks the output folder)."""
     options.check()
     main = is_main_process()
@@ -204,7 +200,7 @@ def _merge(runs: list[InputRun], batches: list[PlannedBatch], folder: Path, info
         ids = encode_nucleotides(run.genome.fetch(region.contig, region.start, region.end))
         return n_mask(ids, options.min_n_run)
 
-    writer = Writer(runs, info, *writer_settings(info, options), read_masked=read_masked)
+    writer = Stitcher(runs, info, *writer_settings(info, options), read_masked=read_masked)
     for i, batch in enumerate(batches):
         scores = np.load(folder / f"{i:09d}.npy") if batch.real_rows else None
         writer(scores, batch.segments)

@@ -162,7 +162,7 @@ def test_a_second_run_into_the_same_folder_is_refused(tmp_path, checkpoint, reco
     fasta = write_fasta(tmp_path / "g.fa", records)
     out = tmp_path / "out"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from genoattn.inference.outputs import output_folder\n"
+        [sys.executable, "-c", "import sys; from genoattn.inference.folder import output_folder\n"
          f"with output_folder({str(out)!r}):\n    print('locked', flush=True); sys.stdin.readline()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:

@@ -99,9 +99,9 @@ def test_rerun_without_resume_starts_over(setup):
 
 def small_chunks(monkeypatch) -> None:
     """Track writers process chunks of 128 bases and every chance to save a point inside a region is taken."""
-    from genoattn.inference import outputs, writers
+    from genoattn.inference import outputs, track_writer
 
-    monkeypatch.setattr(writers, "CHUNK", 128)
+    monkeypatch.setattr(track_writer, "CHUNK", 128)
     monkeypatch.setattr(outputs, "STATE_INTERVAL_S", 0.0)
 
 

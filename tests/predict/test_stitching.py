@@ -177,7 +177,7 @@ def test_pad_short_runs_short_contigs_padded_to_the_window(tmp_path):
 
 
 def test_pad_short_follows_training_unless_overridden():
-    from genoattn.inference.engine import resolve_geometry
+    from genoattn.inference.geometry import resolve_geometry
     from genoattn.inference.model import info_from_record
 
     net = tiny_transformer()
