@@ -16,6 +16,7 @@ import logging
 
 from torch import Tensor
 
+from genoattn.attention.patterns import Pattern
 from genoattn.errors import BackendUnavailableError, InputError
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def choose_backend(
     q: Tensor,
     k: Tensor,
     v: Tensor,
-    pattern: object,
+    pattern: Pattern,
     backend: str = "auto",
     alibi_slopes: Tensor | None = None,
 ):
@@ -80,7 +81,7 @@ def choose_backend(
     raise BackendUnavailableError(f"no attention backend can run {pattern}: " + "; ".join(refusals))
 
 
-def _announce(pattern: object, q: Tensor, name: str, refusals: list[str]) -> None:
+def _announce(pattern: Pattern, q: Tensor, name: str, refusals: list[str]) -> None:
     """Log the automatic choice once per (pattern, device type, dtype) at INFO."""
     try:
         key = (pattern, q.device.type, q.dtype, name)
@@ -99,7 +100,7 @@ def attend(
     q: Tensor,
     k: Tensor,
     v: Tensor,
-    pattern: object,
+    pattern: Pattern,
     backend: str = "auto",
     alibi_slopes: Tensor | None = None,
 ) -> Tensor:

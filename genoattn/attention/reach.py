@@ -11,12 +11,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from genoattn.attention.patterns import Pattern
 from genoattn.errors import InputError
 
 NEVER = -1  # layers_to_reach value for a pair that no number of layers connects
 
 
-def layer_mask(pattern: object, length: int, num_heads: int = 1) -> Tensor:
+def layer_mask(pattern: Pattern, length: int, num_heads: int = 1) -> Tensor:
     """bool [L, L]: keys j that one layer of ``num_heads`` heads of ``pattern`` lets query i read (union of heads)."""
     return pattern.dense_mask(length, num_heads).any(dim=0)  # [H or 1, L, L] -> [L, L]
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from genoattn.attention.patterns import Pattern
 from genoattn.errors import InputError
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ MAX_DENSE_LENGTH = 4096
 
 
 def pattern_image(
-    pattern: object, length: int, head: int = 0, block_size: int | None = None, num_heads: int | None = None
+    pattern: Pattern, length: int, head: int = 0, block_size: int | None = None, num_heads: int | None = None
 ) -> torch.Tensor:
     """The array ``plot_pattern`` draws: bool [L, L] mask, or int [NB, NB] block map (0/1/2) for long L.
 
@@ -44,7 +45,7 @@ def pattern_image(
 
 
 def plot_pattern(
-    pattern: object,
+    pattern: Pattern,
     length: int,
     head: int = 0,
     ax: Axes | None = None,
@@ -102,7 +103,7 @@ def mask_legend_handles(dense: bool = True, block_edges: bool = False) -> list:
     return handles
 
 
-def differing_head(pattern: object, length: int, num_heads: int = 4) -> int | None:
+def differing_head(pattern: Pattern, length: int, num_heads: int = 4) -> int | None:
     """The first head whose mask differs from head 0's at ``length`` (None: every head sees the same keys)."""
     mask = pattern.dense_mask(length, num_heads)  # [H or 1, L, L]
     for head in range(1, mask.shape[0]):

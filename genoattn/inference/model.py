@@ -115,27 +115,6 @@ def _safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "positive"
 
 
-def spec_radius(spec: object) -> int | None:
-    """Tokens on each side that one attention layer with ``spec`` mixes into a position (None: unbounded).
-
-    Neighborhood windows shift (not shrink) at sequence edges, so their edge effect travels one extra
-    window; 2 * (k - 1) * d per layer bounds it.
-    """
-    name = type(spec).__name__
-    if name == "SlidingWindow":
-        return int(spec.window)
-    if name == "DilatedSlidingWindow":
-        return int(spec.window) * int(spec.dilation)
-    if name == "Longformer":
-        if spec.global_tokens:
-            return None
-        dilation = spec.dilation if isinstance(spec.dilation, int) else max(spec.dilation)
-        return int(spec.window) * int(dilation)
-    if name == "Neighborhood":
-        return 2 * (int(spec.kernel_size) - 1) * int(spec.dilation)
-    return None  # Full, Strided, FixedFactorized, BigBird, Performer, Routing: global mixing
-
-
 def receptive_field(net: nn.Module, k: int = 1) -> int | None:
     """Nucleotides on each side of a position that its output can depend on (an upper bound; None: unbounded).
 
@@ -148,7 +127,7 @@ def receptive_field(net: nn.Module, k: int = 1) -> int | None:
     if specs is None:
         value = getattr(net, "receptive_field", None)
         return None if value is None else int(value)
-    radii = [spec_radius(spec) for spec in specs]
+    radii = [spec.layer_radius() for spec in specs]  # each attention spec's reach in tokens (None: unbounded)
     if any(r is None for r in radii):
         return None
     patch = int(getattr(encoder, "patch_size", 1))

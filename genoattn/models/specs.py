@@ -41,6 +41,10 @@ class PerformerSpec:
     ortho: bool = True
     seed: int | None = None
 
+    def layer_radius(self) -> None:
+        """Unbounded: every position mixes into every other."""
+        return None
+
 
 @dataclass(frozen=True)
 class RoutingSpec:
@@ -57,6 +61,10 @@ class RoutingSpec:
     window: int = 64
     ema_decay: float = 0.999
     seed: int | None = None
+
+    def layer_radius(self) -> None:
+        """Unbounded: a cluster may hold positions anywhere in the sequence."""
+        return None
 
 
 AttentionSpec = Union[Pattern, PerformerSpec, RoutingSpec]  # noqa: UP007  (jsonargparse reads the Union)

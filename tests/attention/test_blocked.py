@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genoattn.attention.backends.blocked import BlockedBackend, backend, choose_block_size, residue_view
+from genoattn.attention.backends.blocked import BlockedBackend, backend, choose_block_size
 from genoattn.attention.backends.reference import backend as reference
 from genoattn.attention.dispatch import attend
 from genoattn.attention.patterns import (
@@ -110,6 +110,6 @@ def test_dilated_patterns_on_both_paths(residue):
         for length in (37, 39, 40):  # L % d == 0 and != 0: classes of unequal length
             compare(pattern, length, torch.float64, 1e-10, SLOPES, blocked=blocked)
     compare(DilatedSlidingWindow(1, 4), 3, torch.float64, 1e-10, blocked=blocked)  # L < d: empty classes
-    assert residue_view(Neighborhood(5, 2)) == (2, Neighborhood(5))
-    assert residue_view(DilatedSlidingWindow(3, 2, causal=True)) == (2, SlidingWindow(3, causal=True))
-    assert residue_view(SlidingWindow(3)) is None
+    assert Neighborhood(5, 2).residue_split() == (2, Neighborhood(5))
+    assert DilatedSlidingWindow(3, 2, causal=True).residue_split() == (2, SlidingWindow(3, causal=True))
+    assert SlidingWindow(3).residue_split() is None

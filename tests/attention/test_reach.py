@@ -1,4 +1,4 @@
-"""reach: layers until i sees j, from the masks; checked against the analytic radii of genoattn.inference.model."""
+"""reach: layers until i sees j, from the masks; checked against the patterns' analytic ``layer_radius``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from genoattn.attention.reach import (
     receptive_field_sizes,
 )
 from genoattn.errors import InputError
-from genoattn.inference.model import spec_radius
 
 L = 48
 
@@ -30,7 +29,7 @@ def test_sliding_window_needs_ceil_distance_over_window_layers():
     "pattern", [P.SlidingWindow(3), P.DilatedSlidingWindow(2, dilation=3), P.Longformer(4, global_tokens=())]
 )
 def test_reach_after_n_layers_is_n_radii(pattern):
-    radius = spec_radius(pattern)
+    radius = pattern.layer_radius()
     layers = layers_to_reach(layer_mask(pattern, L))
     distance = (torch.arange(L)[:, None] - torch.arange(L)[None, :]).abs()
     for n in range(1, 4):
@@ -44,7 +43,7 @@ def test_neighborhood_stays_within_its_bound():
     distance = (torch.arange(L)[:, None] - torch.arange(L)[None, :]).abs()
     for n in range(1, 4):
         reached = (layers >= 0) & (layers <= n)
-        assert int(distance[reached].max()) <= n * spec_radius(pattern)
+        assert int(distance[reached].max()) <= n * pattern.layer_radius()
 
 
 def test_dilation_never_crosses_residue_classes():

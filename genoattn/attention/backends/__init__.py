@@ -16,14 +16,16 @@ from typing import Protocol
 
 from torch import Tensor
 
+from genoattn.attention.patterns import Pattern
+
 
 class Backend(Protocol):
     name: str
 
     def can_run(
-        self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
+        self, q: Tensor, k: Tensor, v: Tensor, pattern: Pattern, alibi_slopes: Tensor | None = None
     ) -> str | None: ...
 
     def attend(
-        self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
+        self, q: Tensor, k: Tensor, v: Tensor, pattern: Pattern, alibi_slopes: Tensor | None = None
     ) -> Tensor: ...

@@ -19,10 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from genoattn.attention.patterns.base import from_residue_classes, to_residue_classes
-from genoattn.attention.patterns.dilated_sliding_window import DilatedSlidingWindow
-from genoattn.attention.patterns.neighborhood import Neighborhood
-from genoattn.attention.patterns.sliding_window import SlidingWindow
+from genoattn.attention.patterns.base import Pattern, from_residue_classes, to_residue_classes
 
 # Candidate block sizes; ``choose_block_size`` keeps the one with the least estimated work.
 BLOCK_SIZES: tuple[int, ...] = (16, 32, 64, 128)
@@ -106,17 +103,17 @@ def _group_cost(counts: Tensor) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=64)
-def _layout(pattern: object, length: int, block_size: int, num_heads: int):
+def _layout(pattern: Pattern, length: int, block_size: int, num_heads: int):
     return pattern.block_layout(length, block_size, num_heads)
 
 
-def choose_block_size(pattern: object, length: int, num_heads: int) -> int:
+def choose_block_size(pattern: Pattern, length: int, num_heads: int) -> int:
     """Block size of BLOCK_SIZES with the least estimated work: computed pairs + per-block overhead."""
     return _estimate(pattern, length, num_heads)[0]
 
 
 @lru_cache(maxsize=256)
-def _estimate(pattern: object, length: int, num_heads: int) -> tuple[int, int]:
+def _estimate(pattern: Pattern, length: int, num_heads: int) -> tuple[int, int]:
     """(best block size, its estimated work in query-key pairs per batch entry and layout head)."""
     best, best_cost = BLOCK_SIZES[0], None
     for bs in BLOCK_SIZES:
@@ -131,7 +128,7 @@ def _estimate(pattern: object, length: int, num_heads: int) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=16)
-def _plan(pattern: object, length: int, num_heads: int, block_size: int, per_head: bool) -> _Plan:
+def _plan(pattern: Pattern, length: int, num_heads: int, block_size: int, per_head: bool) -> _Plan:
     layout = _layout(pattern, length, block_size, num_heads)
     bs, nb = block_size, layout.num_blocks
     indices, counts = layout.indices.long(), layout.counts.long()  # [H', NQ, K], [H', NQ]
@@ -169,19 +166,6 @@ def _plan(pattern: object, length: int, num_heads: int, block_size: int, per_hea
     return _Plan(bs, nb, per_head, groups, inverse)
 
 
-def residue_view(pattern: object) -> tuple[int, object] | None:
-    """(dilation, pattern on each residue class x[g::d]) for dilated patterns that split exactly, else None.
-
-    DilatedSlidingWindow(w, d) is SlidingWindow(w) on each class and Neighborhood(k, d) is Neighborhood(k) on
-    each class (docs/design.md, 2.3), so running them per class wastes no compute on the skipped positions.
-    """
-    if isinstance(pattern, DilatedSlidingWindow) and pattern.dilation > 1:
-        return pattern.dilation, SlidingWindow(pattern.window, pattern.causal)
-    if isinstance(pattern, Neighborhood) and pattern.dilation > 1:
-        return pattern.dilation, Neighborhood(pattern.kernel_size)
-    return None
-
-
 class BlockedBackend:
     """Block-sparse attention in plain PyTorch.
 
@@ -196,7 +180,7 @@ class BlockedBackend:
         self.residue = residue
 
     def can_run(
-        self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
+        self, q: Tensor, k: Tensor, v: Tensor, pattern: Pattern, alibi_slopes: Tensor | None = None
     ) -> str | None:
         for method in ("block_layout", "mask_mod_for"):
             if not hasattr(pattern, method):
@@ -207,20 +191,20 @@ class BlockedBackend:
             return f"alibi_slopes must be [heads={q.shape[1]}], got {tuple(alibi_slopes.shape)}"
         return None
 
-    def attend(self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None) -> Tensor:
-        view = residue_view(pattern)
-        use = self.residue if self.residue is not None else view and _residue_pays(pattern, q.shape[2], q.shape[1])
-        if view is not None and use:
-            return self._attend_residue(q, k, v, pattern, view[0], view[1], alibi_slopes)
+    def attend(self, q: Tensor, k: Tensor, v: Tensor, pattern: Pattern, alibi_slopes: Tensor | None = None) -> Tensor:
+        split = pattern.residue_split()  # running per residue class wastes no compute on the skipped positions
+        use = self.residue if self.residue is not None else split and _residue_pays(pattern, q.shape[2], q.shape[1])
+        if split is not None and use:
+            return self._attend_residue(q, k, v, pattern, *split, alibi_slopes)
         return self._attend_blocks(q, k, v, pattern, alibi_slopes)
 
     def _attend_residue(
-        self, q: Tensor, k: Tensor, v: Tensor, pattern, dilation: int, inner, alibi_slopes: Tensor | None
+        self, q: Tensor, k: Tensor, v: Tensor, pattern: Pattern, dilation: int, inner: Pattern,
+        alibi_slopes: Tensor | None
     ) -> Tensor:
         """Attend within each residue class as extra batch entries; classes g < L % d are one longer."""
         b, length = q.shape[0], q.shape[2]
-        if hasattr(pattern, "check_length"):
-            pattern.check_length(length)
+        pattern.check_length(length)
         (qr, lengths), (kr, _), (vr, _) = (to_residue_classes(x, dilation) for x in (q, k, v))  # [d * B, H, Lmax, D]
         lmax = int(lengths[0])
         n_long = int((lengths == lmax).sum())  # classes of full length Lmax come first
@@ -236,7 +220,7 @@ class BlockedBackend:
         return from_residue_classes(torch.cat(outs, dim=0), dilation, length)  # [B, H, L, D]
 
     def _attend_blocks(
-        self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
+        self, q: Tensor, k: Tensor, v: Tensor, pattern: Pattern, alibi_slopes: Tensor | None = None
     ) -> Tensor:
         b, h, length, d = q.shape
         bs = self.block_size or choose_block_size(pattern, length, h)
@@ -268,9 +252,9 @@ class BlockedBackend:
 
 
 @lru_cache(maxsize=256)
-def _residue_pays(pattern: object, length: int, num_heads: int) -> bool:
+def _residue_pays(pattern: Pattern, length: int, num_heads: int) -> bool:
     """True when the residue-class split is estimated at least 25% cheaper than the plain layout."""
-    dilation, inner = residue_view(pattern)
+    dilation, inner = pattern.residue_split()
     _, plain = _estimate(pattern, length, num_heads)
     _, per_class = _estimate(inner, -(-length // dilation), num_heads)
     return 1.25 * dilation * per_class < plain

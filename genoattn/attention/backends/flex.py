@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from genoattn.attention.backends.flex_plan import Plan, PlanOptions, build_plan
+from genoattn.attention.patterns import Pattern
 from genoattn.settings import current_settings
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def alibi_factory(slopes: Tensor | None):
     return factory
 
 
-def _pattern_key(pattern: object):
+def _pattern_key(pattern: Pattern):
     try:
         hash(pattern)
         return pattern
@@ -121,7 +122,7 @@ def _pattern_key(pattern: object):
         return ("id", id(pattern))
 
 
-def plan_for(pattern: object, length: int, num_heads: int, device: torch.device | str) -> Plan:
+def plan_for(pattern: Pattern, length: int, num_heads: int, device: torch.device | str) -> Plan:
     """The cached plan (BlockMasks included) for ``pattern`` at this length, head count and device."""
     device = torch.device(device)
     if device.type == "cuda" and device.index is None:
@@ -149,7 +150,7 @@ class FlexBackend:
     name = "flex"
 
     def can_run(
-        self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
+        self, q: Tensor, k: Tensor, v: Tensor, pattern: Pattern, alibi_slopes: Tensor | None = None
     ) -> str | None:
         try:
             import torch.nn.attention.flex_attention  # noqa: F401
@@ -172,14 +173,14 @@ class FlexBackend:
             return f"alibi_slopes must be [heads={q.shape[1]}], got {tuple(alibi_slopes.shape)}"
         return None
 
-    def auto_skip_reason(self, q: Tensor, k: Tensor, v: Tensor, pattern: object) -> str | None:
+    def auto_skip_reason(self, q: Tensor, k: Tensor, v: Tensor, pattern: Pattern) -> str | None:
         """Why ``auto`` should not pick flex although it can run (CPU: a ~25 s compile per shape)."""
         if q.device.type != "cuda":
             return "auto uses FlexAttention only on CUDA (on CPU each new shape compiles for ~25 s)"
         return None
 
     def attend(
-        self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
+        self, q: Tensor, k: Tensor, v: Tensor, pattern: Pattern, alibi_slopes: Tensor | None = None
     ) -> Tensor:
         plan = plan_for(pattern, q.shape[2], q.shape[1], q.device)
         slopes = None if alibi_slopes is None else alibi_slopes.to(device=q.device, dtype=torch.float32)

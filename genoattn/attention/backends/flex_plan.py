@@ -27,7 +27,17 @@ from torch.nn.attention.flex_attention import BlockMask
 
 from genoattn.attention.backends.flex_mask import block_mask_from_layout, mask_mod_on
 from genoattn.attention.merge import merge_lse, merge_lse_dim
-from genoattn.attention.patterns.base import BlockLayout, MaskMod
+from genoattn.attention.patterns import (
+    BigBird,
+    FixedFactorized,
+    Full,
+    Longformer,
+    Neighborhood,
+    Pattern,
+    SlidingWindow,
+    Strided,
+)
+from genoattn.attention.patterns.base import BlockLayout, MaskMod, from_residue_classes, to_residue_classes
 
 # (q, k, v, block_mask, score_mod, need_lse) -> (out, lse or None): the FlexAttention call (flex.py supplies
 # the compiled one; tests may pass a dense emulation).
@@ -109,15 +119,10 @@ class Residue:
 
     def run(self, q: Tensor, k: Tensor, v: Tensor, call: FlexCall, alibi: ScoreModFactory, need_lse: bool) -> Out:
         d, length = self.dilation, self.length
-        b, h, _, hd = q.shape
+        b = q.shape[0]
         m, r = divmod(length, d)
         lmax = m + (r > 0)
-
-        def classes(x: Tensor) -> Tensor:
-            x = torch.nn.functional.pad(x, (0, 0, 0, lmax * d - length))  # [B, H, Lmax * d, D]
-            return x.view(b, h, lmax, d, hd).permute(3, 0, 1, 2, 4)  # [d, B, H, Lmax, D]
-
-        qc, kc, vc = classes(q), classes(k), classes(v)
+        (qc, _), (kc, _), (vc, _) = (to_residue_classes(x, d) for x in (q, k, v))  # [d * B, H, Lmax, D]
         n_long = r if r > 0 else d
         outs, lses = [], []
         for plan, lo, hi, lg in ((self.long, 0, n_long, lmax), (self.short, n_long, d, m)):
@@ -125,24 +130,19 @@ class Residue:
                 continue
 
             def group(x: Tensor, lo: int = lo, hi: int = hi, lg: int = lg) -> Tensor:
-                return x[lo:hi, :, :, :lg].reshape((hi - lo) * b, h, lg, hd)  # [G * B, H, Lg, D]
+                return x[lo * b:hi * b, :, :lg].contiguous()  # [G * B, H, Lg, D]
 
             def class_alibi(q_pos, kv_pos, stride, chunk, _d=d):  # noqa: ANN001 - same signature as ``alibi``
                 return alibi(q_pos, kv_pos, stride * _d, chunk)
 
             o, s = plan.run(group(qc), group(kc), group(vc), call, class_alibi, need_lse)
-            o = o.view(hi - lo, b, h, lg, hd)
-            if lg < lmax:  # the short classes miss the last slot
-                o = torch.nn.functional.pad(o, (0, 0, 0, lmax - lg))
-            outs.append(o)
+            outs.append(torch.nn.functional.pad(o, (0, 0, 0, lmax - lg)))  # the short classes miss the last slot
             if need_lse:
-                s = s.view(hi - lo, b, h, lg)
                 lses.append(torch.nn.functional.pad(s, (0, lmax - lg), value=float("-inf")))
-        o = torch.cat(outs).permute(1, 2, 3, 0, 4).reshape(b, h, lmax * d, hd)[:, :, :length]  # [B, H, L, D]
+        o = from_residue_classes(torch.cat(outs), d, length)  # [B, H, L, D]
         if not need_lse:
             return o, None
-        s = torch.cat(lses).permute(1, 2, 3, 0).reshape(b, h, lmax * d)[:, :, :length]  # [B, H, L]
-        return o, s
+        return o, from_residue_classes(torch.cat(lses).unsqueeze(-1), d, length).squeeze(-1)  # [B, H, L]
 
 
 @dataclass
@@ -246,29 +246,39 @@ def _chunk_mask(length: int, chunks: int, chunk_len: int, device: torch.device) 
 
 
 def build_plan(
-    pattern: object, length: int, num_heads: int, device: torch.device, opts: PlanOptions, allow_lse: bool = True
+    pattern: Pattern, length: int, num_heads: int, device: torch.device, opts: PlanOptions, allow_lse: bool = True
 ) -> Plan:
-    """The cheapest exact plan for ``pattern`` at this length; ``allow_lse=False`` (CPU) avoids multi-part plans."""
-    builder = _BUILDERS.get(type(pattern).__name__)
-    if builder is not None:
-        plan = builder(pattern, length, num_heads, device, opts)
-        if plan is not None and (allow_lse or not plan.needs_lse):
-            return plan
+    """The cheapest exact plan for ``pattern`` at this length; ``allow_lse=False`` (CPU) avoids multi-part plans.
+
+    A pattern with a fast path here (``_FAST_PATHS``) takes it; any other that splits into residue classes runs
+    per class; the rest is one call with the pattern's own block layout and mask_mod.
+    """
+    builder = _FAST_PATHS.get(type(pattern), _residue_split)
+    plan = builder(pattern, length, num_heads, device, opts)
+    if plan is not None and (allow_lse or not plan.needs_lse):
+        return plan
     return generic_plan(pattern, length, num_heads, device, opts)
 
 
-def generic_plan(pattern: object, length: int, num_heads: int, device: torch.device, opts: PlanOptions) -> Plan:
+def generic_plan(pattern: Pattern, length: int, num_heads: int, device: torch.device, opts: PlanOptions) -> Plan:
     """One call with the pattern's own block layout and mask_mod."""
     layout = pattern.block_layout(length, opts.block_size, num_heads)
     mask_mod = mask_mod_on(pattern.mask_mod_for(length, num_heads), device)
     return Plan([Direct(block_mask_from_layout(layout, mask_mod, device, opts.narrow))])
 
 
-def _full(pattern, length, num_heads, device, opts) -> Plan | None:
+def _full(pattern: Full, length: int, num_heads: int, device: torch.device, opts: PlanOptions) -> Plan | None:
     return None if pattern.causal else Plan([Direct(None)])
 
 
-def _residue(d: int, base: object, length: int, num_heads: int, device, opts) -> Plan:
+def _residue_split(pattern: Pattern, length: int, num_heads: int, device: torch.device,
+                   opts: PlanOptions) -> Plan | None:
+    """The pattern's ``residue_split`` run per residue class (e.g. dilated windows), when it has one."""
+    split = pattern.residue_split()
+    return None if split is None else _residue(*split, length, num_heads, device, opts)
+
+
+def _residue(d: int, base: Pattern, length: int, num_heads: int, device: torch.device, opts: PlanOptions) -> Plan:
     """Plan for ``base`` on the residue classes mod d (see Residue)."""
     m, r = divmod(length, d)
     lmax = m + (r > 0)
@@ -277,21 +287,16 @@ def _residue(d: int, base: object, length: int, num_heads: int, device, opts) ->
     return Plan([Residue(d, length, long, short)])
 
 
-def _dilated(pattern, length, num_heads, device, opts) -> Plan | None:
-    if pattern.dilation == 1:
-        return None
-    from genoattn.attention.patterns import SlidingWindow
-
-    return _residue(pattern.dilation, SlidingWindow(pattern.window, pattern.causal), length, num_heads, device, opts)
-
-
-def _neighborhood(pattern, length, num_heads, device, opts) -> Plan | None:
-    """Dilated neighborhoods: the dilation-1 neighborhood of each residue class (classes of two lengths)."""
-    if pattern.dilation == 1:
+def _neighborhood(pattern: Neighborhood, length: int, num_heads: int, device: torch.device,
+                  opts: PlanOptions) -> Plan | None:
+    """Dilated neighborhoods: the dilation-1 neighborhood of each residue class (classes of two lengths), its window
+    mask taking the class length as a tensor (one compiled kernel for every length)."""
+    split = pattern.residue_split()
+    if split is None:
         return None
     pattern.check_length(length)
-    d, k = pattern.dilation, pattern.kernel_size
-    base = type(pattern)(kernel_size=k, dilation=1)
+    d, base = split
+    k = pattern.kernel_size
     m, r = divmod(length, d)
     lmax = m + (r > 0)
 
@@ -315,10 +320,8 @@ def _window_mask(kernel_size: int, class_length: int, device: torch.device) -> M
     return mask_mod
 
 
-def _strided(pattern, length, num_heads, device, opts) -> Plan | None:
+def _strided(pattern: Strided, length: int, num_heads: int, device: torch.device, opts: PlanOptions) -> Plan | None:
     """Window minus the multiples of the stride, plus full attention inside each residue class mod the stride."""
-    from genoattn.attention.patterns import Full, SlidingWindow
-
     s, causal = pattern.stride, pattern.causal
     window = SlidingWindow(s, causal).block_layout(length, opts.block_size, 1)
     window = BlockLayout(length, opts.block_size, window.indices, window.counts, torch.zeros_like(window.full))
@@ -333,7 +336,8 @@ def _strided(pattern, length, num_heads, device, opts) -> Plan | None:
     return Plan(parts)
 
 
-def _fixed_factorized(pattern, length, num_heads, device, opts) -> Plan | None:
+def _fixed_factorized(pattern: FixedFactorized, length: int, num_heads: int, device: torch.device,
+                      opts: PlanOptions) -> Plan | None:
     """Own block minus its summary columns, plus every summary column gathered (non-causal only)."""
     l, c = pattern.block, pattern.summary
     if pattern.causal or c == 0:
@@ -357,7 +361,8 @@ def _fixed_factorized(pattern, length, num_heads, device, opts) -> Plan | None:
     )
 
 
-def _longformer(pattern, length, num_heads, device, opts) -> Plan | None:
+def _longformer(pattern: Longformer, length: int, num_heads: int, device: torch.device,
+                opts: PlanOptions) -> Plan | None:
     """Local window (plain arithmetic mask); global keys outside each query's window gathered; global queries
     split over key chunks.
 
@@ -385,7 +390,7 @@ def _longformer(pattern, length, num_heads, device, opts) -> Plan | None:
     )
 
 
-def _local_window_mask(pattern, num_heads: int, device: torch.device) -> MaskMod:
+def _local_window_mask(pattern: Longformer, num_heads: int, device: torch.device) -> MaskMod:
     """Longformer's (dilated) window as arithmetic on indices; per-head dilations from a [H] tensor."""
     dilations = pattern.dilations(num_heads)
     w = pattern.window
@@ -413,20 +418,17 @@ def _all_pairs_block_mask(length: int, keys: int, mask_mod: MaskMod, device: tor
     return block_mask_from_layout(layout, mask_mod, device, opts.narrow, q_length=length)
 
 
-def _bigbird(pattern, length, num_heads, device, opts) -> Plan | None:
+def _bigbird(pattern: BigBird, length: int, num_heads: int, device: torch.device, opts: PlanOptions) -> Plan | None:
     """Window + random blocks off the global rows/columns; global columns gathered; global rows split."""
     b = pattern.block_size
     nb = pattern.num_blocks(length)
     if nb <= 3:
         return None
-    rand = pattern.random_layout(length, num_heads)  # [H, nb, r], -1 in rows 0 and nb - 1
-    if rand.shape[-1] == 0:
-        rand = rand[:1]  # no random blocks: one layout for every head
-    heads = rand.shape[0]
-    qb = torch.arange(1, nb - 1)  # the non-global rows
-    window = torch.stack([qb - 1, qb, qb + 1], dim=1).expand(heads, nb - 2, 3)  # [H, nb - 2, 3]
-    keys = torch.cat([window, rand[:, 1:-1]], dim=-1)  # [H, nb - 2, 3 + r]
-    keep = (keys > 0) & (keys < nb - 1)  # drop the global columns
+    keys = pattern.row_key_blocks(length, num_heads)[:, 1:-1]  # [H, nb - 2, 5 + r] of the non-global rows
+    if pattern.random_blocks == 0:
+        keys = keys[:1]  # no random blocks: one layout for every head
+    heads = keys.shape[0]
+    keep = (keys > 0) & (keys < nb - 1)  # drop the global columns (and the padding, nb)
     hh, rr, cc = torch.nonzero(keep, as_tuple=True)
     local = coarsen_pairs(hh, rr + 1, keys[hh, rr, cc], heads, b, opts.block_size, length)
     mask_mod = None
@@ -438,7 +440,7 @@ def _bigbird(pattern, length, num_heads, device, opts) -> Plan | None:
             inner = (qbb > 0) & (qbb < nb - 1) & (kbb > 0) & (kbb < nb - 1)
             return base(bi, h, q_idx, kv_idx) & inner
 
-    glob = torch.cat([torch.arange(0, b), torch.arange((nb - 1) * b, length)])
+    glob = pattern.global_positions(length)
     return Plan(
         [Direct(block_mask_from_layout(local, mask_mod, device, opts.narrow)), GatherKeys(glob.to(device))],
         override=_gather_queries(glob, length, device, opts),
@@ -496,12 +498,12 @@ def coarsen_pairs(
     )
 
 
-_BUILDERS = {
-    "Full": _full,
-    "DilatedSlidingWindow": _dilated,
-    "Neighborhood": _neighborhood,
-    "Strided": _strided,
-    "FixedFactorized": _fixed_factorized,
-    "Longformer": _longformer,
-    "BigBird": _bigbird,
+# Patterns with a plan of their own here (optional: any other pattern runs by ``_residue_split`` or one call).
+_FAST_PATHS: dict[type, Callable[..., Plan | None]] = {
+    Full: _full,
+    Neighborhood: _neighborhood,
+    Strided: _strided,
+    FixedFactorized: _fixed_factorized,
+    Longformer: _longformer,
+    BigBird: _bigbird,
 }

@@ -7,6 +7,8 @@ import math
 import torch
 from torch import Tensor
 
+from genoattn.attention.patterns import Pattern
+
 # Above this many query-key pairs per head the dense mask is unreasonable (2**28 pairs = 256 MiB of bool).
 MAX_DENSE_PAIRS = 2**28
 
@@ -15,7 +17,7 @@ class ReferenceBackend:
     name = "reference"
 
     def can_run(
-        self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
+        self, q: Tensor, k: Tensor, v: Tensor, pattern: Pattern, alibi_slopes: Tensor | None = None
     ) -> str | None:
         if not hasattr(pattern, "dense_mask"):
             return f"{type(pattern).__name__} has no dense_mask"
@@ -25,12 +27,12 @@ class ReferenceBackend:
         return None
 
     def attend(
-        self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
+        self, q: Tensor, k: Tensor, v: Tensor, pattern: Pattern, alibi_slopes: Tensor | None = None
     ) -> Tensor:
         return attention_probs(q, k, pattern, alibi_slopes) @ v  # [B, H, L, D]
 
 
-def attention_probs(q: Tensor, k: Tensor, pattern: object, alibi_slopes: Tensor | None = None) -> Tensor:
+def attention_probs(q: Tensor, k: Tensor, pattern: Pattern, alibi_slopes: Tensor | None = None) -> Tensor:
     """Attention weights [B, H, L, L] of q, k [B, H, L, D] under ``pattern`` (0 where masked; rows sum to 1)."""
     num_heads, length = q.shape[1], q.shape[2]
     mask = pattern.dense_mask(length, num_heads).to(q.device)  # [H or 1, L, L]

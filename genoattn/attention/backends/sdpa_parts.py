@@ -23,7 +23,7 @@ from torch import Tensor
 
 from genoattn.attention.dense_flash import flash_backward, flash_forward
 from genoattn.attention.merge import merge_lse
-from genoattn.attention.patterns import FixedFactorized, Full
+from genoattn.attention.patterns import FixedFactorized, Full, Pattern
 
 
 def _blocks(x: Tensor, block: int) -> Tensor:
@@ -78,7 +78,7 @@ class SdpaPartsBackend:
     name = "sdpa_parts"
 
     def can_run(
-        self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
+        self, q: Tensor, k: Tensor, v: Tensor, pattern: Pattern, alibi_slopes: Tensor | None = None
     ) -> str | None:
         reason = _pattern_reason(pattern, q.shape[2], q.is_cuda)
         if reason is not None:
@@ -92,14 +92,14 @@ class SdpaPartsBackend:
         return None
 
     def attend(
-        self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
+        self, q: Tensor, k: Tensor, v: Tensor, pattern: Pattern, alibi_slopes: Tensor | None = None
     ) -> Tensor:
         if type(pattern) is Full:
             return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=pattern.causal)
         return FixedFactorizedAttention.apply(q, k, v, pattern.block, pattern.summary)
 
 
-def _pattern_reason(pattern: object, length: int, on_cuda: bool = True) -> str | None:
+def _pattern_reason(pattern: Pattern, length: int, on_cuda: bool = True) -> str | None:
     """Why this backend has no plan for ``pattern`` at ``length`` (None: it has one)."""
     if type(pattern) is Full:
         return None if on_cuda else "Full runs here on CUDA only (on CPU the blocked backend runs it)"

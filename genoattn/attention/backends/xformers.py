@@ -2,8 +2,9 @@
 
 Expressible patterns (everything else is refused with the reason):
 - ``Full()``: no bias; ``Full(causal=True)``: ``LowerTriangularMask``;
-- ``SlidingWindow(w)`` (and ``DilatedSlidingWindow(w, dilation=1)``): ``LocalAttentionFromBottomRightMask(w, w)``,
-  causal ``LocalAttentionFromBottomRightMask(w, 0)`` (q and k have one length, so bottom-right = top-left);
+- a plain window (one band of dilation 1 and no global tokens: ``SlidingWindow(w)``, ``DilatedSlidingWindow(w,
+  dilation=1)``, a Longformer without global tokens): ``LocalAttentionFromBottomRightMask(w, w)``, causal
+  ``LocalAttentionFromBottomRightMask(w, 0)`` (q and k have one length, so bottom-right = top-left);
 - ``FixedFactorized(block=l, summary=0)``: block-diagonal, ``BlockDiagonalMask`` over blocks of l (causal:
   ``BlockDiagonalCausalMask``); the batch is folded into one concatenated sequence.
 
@@ -19,6 +20,8 @@ import warnings
 
 import torch
 from torch import Tensor
+
+from genoattn.attention.patterns import FixedFactorized, Full, Pattern
 
 
 def load_xformers():
@@ -51,28 +54,38 @@ def extension_problem() -> str | None:
     return f"xformers {xformers.__version__} C++/CUDA extensions did not load with torch {torch.__version__}: {detail}"
 
 
-def bias_for(pattern: object, length: int, batch: int = 1):
+def _plain_window(pattern: Pattern, length: int) -> tuple[int, int] | None:
+    """(keys to the left, keys to the right) when the pattern is one window of dilation 1, else None."""
+    bands = pattern.local_bands(length)
+    if bands is None or len(bands) != 1:
+        return None
+    band = bands[0]
+    if band.dilation != 1 or band.neighborhood or band.hole >= 0 or pattern.global_positions(length).numel():
+        return None
+    return band.left, band.right
+
+
+def bias_for(pattern: Pattern, length: int, batch: int = 1):
     """(attn_bias or None, folded) for ``pattern``, or raise ValueError saying why it is not expressible.
 
     ``folded`` is True for block-diagonal biases, which take the batch as one concatenated sequence.
     """
     _, fmha = load_xformers()
     ab = fmha.attn_bias
-    name = type(pattern).__name__
-    causal = bool(getattr(pattern, "causal", False))
-    if name == "Full":
+    causal = pattern.causal
+    if type(pattern) is Full:
         return (ab.LowerTriangularMask() if causal else None), False
-    if name == "SlidingWindow" or (name == "DilatedSlidingWindow" and pattern.dilation == 1):
-        w = pattern.window
-        return ab.LocalAttentionFromBottomRightMask(window_left=w, window_right=0 if causal else w), False
-    if name == "FixedFactorized" and pattern.summary == 0:
+    window = _plain_window(pattern, length)
+    if window is not None:
+        return ab.LocalAttentionFromBottomRightMask(window_left=window[0], window_right=window[1]), False
+    if type(pattern) is FixedFactorized and pattern.summary == 0:
         l = pattern.block
         seqlens = [l] * (length // l) + ([length % l] if length % l else [])
         cls = ab.BlockDiagonalCausalMask if causal else ab.BlockDiagonalMask
         return cls.from_seqlens(seqlens * batch), True
     raise ValueError(
-        f"{pattern} has no exact xformers attn_bias (expressible: Full, SlidingWindow, "
-        "DilatedSlidingWindow with dilation=1, FixedFactorized with summary=0)"
+        f"{pattern} has no exact xformers attn_bias (expressible: Full, a window of dilation 1 without global "
+        "tokens such as SlidingWindow, FixedFactorized with summary=0)"
     )
 
 
@@ -90,7 +103,7 @@ class XformersBackend:
     name = "xformers"
 
     def can_run(
-        self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
+        self, q: Tensor, k: Tensor, v: Tensor, pattern: Pattern, alibi_slopes: Tensor | None = None
     ) -> str | None:
         try:
             _, fmha = load_xformers()
@@ -124,7 +137,7 @@ class XformersBackend:
         return None
 
     def attend(
-        self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
+        self, q: Tensor, k: Tensor, v: Tensor, pattern: Pattern, alibi_slopes: Tensor | None = None
     ) -> Tensor:
         _, fmha = load_xformers()
         b, h, length, d = q.shape

@@ -1,6 +1,7 @@
 """The contract every attention pattern follows (see docs/design.md, section 2.2 "The pattern contract").
 
-A pattern is a frozen dataclass. It gives three views of one boolean "query i may see key j" relation:
+A pattern is a frozen dataclass and the one home of what is known about it. It gives three views of one boolean
+"query i may see key j" relation:
 
 - ``mask_mod(b, h, q_idx, kv_idx)``: FlexAttention's mask function; pure tensor ops, broadcastable.
   Patterns whose mask depends on the sequence length (BigBird, Neighborhood, Longformer's
@@ -9,6 +10,12 @@ A pattern is a frozen dataclass. It gives three views of one boolean "query i ma
 - ``dense_mask(length, num_heads)``: bool ``[H or 1, L, L]``; the readable specification.
 - ``block_layout(length, block_size, num_heads)``: which key blocks each query block touches,
   computed analytically in O(L * blocks-per-row) memory (never from an L x L mask).
+
+and the facts the backends, the benchmarks and the inference engine ask for, each derived from its definition
+(the tests check each against ``dense_mask`` at small L): ``visible_pairs`` (how many (i, j) are visible),
+``layer_radius`` (how far one layer mixes), ``residue_split`` (the same pattern on each residue class),
+``global_positions`` (rows and columns that see and are seen by everything) and ``local_bands`` (the rest as
+runs of keys, the Triton band kernels' description).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from genoattn.attention.patterns.band import Band
 from genoattn.errors import InputError
 
 MaskMod = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
@@ -88,11 +96,15 @@ def positions(length: int, device: torch.device | str | None = None) -> tuple[Te
 class Pattern:
     """Base class of every mask pattern (subclasses are frozen dataclasses).
 
-    Subclasses implement ``mask_mod_for(length, num_heads)``, ``dense_mask(length, num_heads)`` and
-    ``block_layout(length, block_size, num_heads)``; ``causal`` is a field where the pattern allows it.
-    ``mask_mod_for`` returns FlexAttention's ``mask_mod(b, h, q_idx, kv_idx)`` for that length
-    (patterns whose mask does not depend on the length may ignore it).
+    Subclasses implement ``mask_mod_for(length, num_heads)`` (or ``mask_mod``), ``dense_mask(length, num_heads)``,
+    ``block_layout(length, block_size, num_heads)`` and ``visible_pairs(length, num_heads)``; ``causal`` is a
+    field where the pattern allows it. ``mask_mod_for`` returns FlexAttention's ``mask_mod(b, h, q_idx, kv_idx)``
+    for that length (patterns whose mask does not depend on the length may ignore it). The other facts have
+    defaults that hold for a pattern without that structure (no bound on the reach, no residue split, no global
+    tokens, no bands); a pattern that has it says so.
     """
+
+    causal: bool = False
 
     def mask_mod_for(self, length: int, num_heads: int = 1) -> MaskMod:
         """The mask_mod for this length; patterns whose mask does not depend on it return ``self.mask_mod``."""
@@ -106,6 +118,34 @@ class Pattern:
 
     def block_layout(self, length: int, block_size: int = 128, num_heads: int = 1) -> BlockLayout:
         raise NotImplementedError
+
+    def check_length(self, length: int) -> None:
+        """Raise InputError unless the pattern is defined at ``length``."""
+        check_length(length, type(self).__name__)
+
+    def visible_pairs(self, length: int, num_heads: int = 1) -> int:
+        """Visible (i, j) pairs summed over ``num_heads`` heads, counted per row in O(L) memory (no L x L mask)."""
+        raise NotImplementedError(f"{type(self).__name__} does not count its visible pairs")
+
+    def layer_radius(self) -> int | None:
+        """Tokens on each side that one layer mixes into a position (None: unbounded, every position may)."""
+        return None
+
+    def residue_split(self) -> tuple[int, Pattern] | None:
+        """(d, inner) when this pattern is ``inner`` on each residue class x[g::d] and nothing across them (so a
+        backend may run it per class with no compute on the skipped keys); None otherwise."""
+        return None
+
+    def global_positions(self, length: int) -> Tensor:
+        """int64 [G]: sorted positions whose rows see every key and whose keys every row sees (``causal``: only
+        keys at or before the row); empty when there are none."""
+        self.check_length(length)
+        return torch.zeros(0, dtype=torch.long)
+
+    def local_bands(self, length: int) -> tuple[Band, ...] | None:
+        """Bands over disjoint keys whose union, with the rows and columns of ``global_positions``, is this
+        pattern at ``length`` (the Triton band kernels' description); None when it is no such union."""
+        return None
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -280,6 +320,14 @@ def from_residue_classes(y: Tensor, dilation: int, length: int) -> Tensor:
         )
     x = y.view(dilation, db // dilation, h, lmax, d_head).permute(1, 2, 3, 0, 4)  # [B, H, Lmax, d, D]
     return x.reshape(db // dilation, h, lmax * dilation, d_head)[:, :, :length]  # [B, H, L, D]
+
+
+def window_counts(length: int, window: int, dilation: int, causal: bool) -> Tensor:
+    """int64 [L]: per query i, the keys j = i - t * dilation with |t| <= window (causal: 0 <= t) inside [0, L)."""
+    i = torch.arange(length, dtype=torch.long)
+    t_hi = torch.clamp(torch.div(i, dilation, rounding_mode="floor"), max=window)
+    t_lo = torch.clamp(-torch.div(length - 1 - i, dilation, rounding_mode="floor"), min=0 if causal else -window)
+    return torch.clamp(t_hi - t_lo + 1, min=0)
 
 
 def count_sorted(values: Tensor, u: Tensor, v: Tensor) -> Tensor:

@@ -105,15 +105,34 @@ class BigBird(Pattern):
 
     def _excluded(self, nb: int) -> Tensor:
         """int64 [nb, 5]: window and global blocks of each row, ascending, repeats and out-of-range set to nb."""
-        qb = torch.arange(nb).view(nb, 1)
-        ex = torch.cat([torch.zeros_like(qb), qb - 1, qb, qb + 1, torch.full_like(qb, nb - 1)], dim=1)
-        ex = torch.where((ex < 0) | (ex >= nb), nb, ex)
-        ex, _ = torch.sort(ex, dim=1)
-        repeat = torch.zeros_like(ex, dtype=torch.bool)
-        repeat[:, 1:] = ex[:, 1:] == ex[:, :-1]
-        ex = torch.where(repeat, nb, ex)
-        ex, _ = torch.sort(ex, dim=1)
-        return ex
+        return _distinct_ascending(_window_and_global_blocks(nb), nb)
+
+    def row_key_blocks(self, length: int, num_heads: int = 1) -> Tensor:
+        """int64 [H, nb, 5 + r]: the key blocks of each head's block row: its window (qb - 1 .. qb + 1), the global
+        blocks 0 and nb - 1 and its random blocks, ascending, each once, padded with nb (past the last block).
+        The global rows 0 and nb - 1 see every block besides; their entries list only window and globals."""
+        return self._row_key_blocks(self._random(length, num_heads), self.num_blocks(length))
+
+    def _row_key_blocks(self, rand: Tensor, nb: int) -> Tensor:
+        """``row_key_blocks`` for the random layout ``rand`` [H', nb, r] (-1 in the global rows)."""
+        fixed = _window_and_global_blocks(nb).expand(rand.shape[0], nb, 5)  # [H', nb, 5]
+        return _distinct_ascending(torch.cat([fixed, rand], dim=-1), nb)  # [H', nb, 5 + r]
+
+    def global_positions(self, length: int) -> Tensor:
+        """The positions of blocks 0 and nb - 1 (their rows see every key, their keys every row sees)."""
+        pos = torch.arange(length)
+        block = pos // self.block_size
+        return pos[(block == 0) | (block == self.num_blocks(length) - 1)]
+
+    def visible_pairs(self, length: int, num_heads: int = 1) -> int:
+        """Per block row: the lengths of its distinct key blocks (every key for the global rows)."""
+        b, nb = self.block_size, self.num_blocks(length)
+        block_len = torch.clamp(length - torch.arange(nb) * b, max=b)  # [nb]
+        keys = self.row_key_blocks(length, num_heads)  # [H, nb, 5 + r], nb = none
+        per_row = torch.cat([block_len, torch.zeros(1, dtype=torch.long)])[keys].sum(-1)  # [H, nb] keys per query
+        per_row[:, 0] = length
+        per_row[:, nb - 1] = length
+        return int((per_row * block_len).sum())
 
     def _draw(self, nb: int, num_heads: int) -> Tensor:
         r = self.random_blocks
@@ -232,17 +251,29 @@ class BigBird(Pattern):
         q_bblocks = first_q + torch.arange(span_q).view(1, 1, span_q, 1)  # [1, NQ, span_q, 1]
         q_valid = q_bblocks <= (qe // b).view(1, nq, 1, 1)
         q_bblocks = torch.clamp(q_bblocks, max=nb - 1)
-        fixed = torch.stack(
-            [q_bblocks - 1, q_bblocks, q_bblocks + 1, torch.zeros_like(q_bblocks), torch.full_like(q_bblocks, nb - 1)],
-            dim=-1,
-        ).squeeze(-2)  # [1, NQ, span_q, 5]
         heads_idx = torch.arange(heads).view(heads, 1, 1)
-        random = rand[heads_idx, q_bblocks.squeeze(-1)]  # [H', NQ, span_q, r]
-        key_bblocks = torch.cat([fixed.expand(heads, -1, -1, -1), random], dim=-1)
-        key_bblocks = torch.where(q_valid & (key_bblocks >= 0) & (key_bblocks < nb), key_bblocks, -1)
+        key_bblocks = self._row_key_blocks(rand, nb)[heads_idx, q_bblocks.squeeze(-1)]  # [H', NQ, span_q, 5 + r]
+        key_bblocks = torch.where(q_valid & (key_bblocks < nb), key_bblocks, -1)
         first_k = torch.where(key_bblocks >= 0, key_bblocks * b // bs, -1).unsqueeze(-1)
         last_k = (torch.clamp(key_bblocks * b + b, max=length) - 1) // bs
         cand = first_k + torch.arange(span_k)  # [H', NQ, span_q, 5 + r, span_k]
         cand = torch.where((first_k >= 0) & (cand <= last_k.unsqueeze(-1)), cand, -1)
         dense_rows = ((qs // b == 0) | (qe // b == nb - 1)).view(1, nq)
         return layout_from_candidates(length, bs, cand.reshape(heads, nq, -1), stats, dense_rows)
+
+
+def _window_and_global_blocks(nb: int) -> Tensor:
+    """int64 [nb, 5]: block row qb's window qb - 1, qb, qb + 1 and the global blocks 0 and nb - 1 (some may be out
+    of range or repeat)."""
+    qb = torch.arange(nb).view(nb, 1)
+    return torch.cat([torch.zeros_like(qb), qb - 1, qb, qb + 1, torch.full_like(qb, nb - 1)], dim=1)
+
+
+def _distinct_ascending(blocks: Tensor, nb: int) -> Tensor:
+    """``blocks`` [..., n] sorted along the last dimension with repeats and ids outside [0, nb) set to nb (last)."""
+    blocks = torch.where((blocks < 0) | (blocks >= nb), nb, blocks)
+    blocks, _ = torch.sort(blocks, dim=-1)
+    repeat = torch.zeros_like(blocks, dtype=torch.bool)
+    repeat[..., 1:] = blocks[..., 1:] == blocks[..., :-1]
+    blocks, _ = torch.sort(torch.where(repeat, nb, blocks), dim=-1)
+    return blocks

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from genoattn.attention.patterns.band import Band, window_band
 from genoattn.attention.patterns.base import (
     BlockLayout,
     Pattern,
@@ -22,7 +23,9 @@ from genoattn.attention.patterns.base import (
     positions,
     range_candidates,
     residue_lengths,
+    window_counts,
 )
+from genoattn.attention.patterns.sliding_window import SlidingWindow
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,19 @@ class DilatedSlidingWindow(Pattern):
         """(g, Lg) for each residue class g = 0..d-1: positions g, g + d, ... of which there are Lg."""
         check_length(length, "DilatedSlidingWindow")
         return list(enumerate(residue_lengths(length, self.dilation)))
+
+    def residue_split(self) -> tuple[int, Pattern] | None:
+        """SlidingWindow(window) on each residue class (None for dilation 1, which is that window already)."""
+        return (self.dilation, SlidingWindow(self.window, self.causal)) if self.dilation > 1 else None
+
+    def layer_radius(self) -> int:
+        return self.window * self.dilation
+
+    def local_bands(self, length: int) -> tuple[Band, ...]:
+        return (window_band(self.window, self.dilation, self.causal),)
+
+    def visible_pairs(self, length: int, num_heads: int = 1) -> int:
+        return int(window_counts(length, self.window, self.dilation, self.causal).sum()) * num_heads
 
     def mask_mod(self, b: Tensor, h: Tensor, q_idx: Tensor, kv_idx: Tensor) -> Tensor:
         diff = q_idx - kv_idx

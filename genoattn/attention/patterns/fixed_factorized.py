@@ -61,6 +61,20 @@ class FixedFactorized(Pattern):
             visible &= j <= i
         return visible.unsqueeze(0)  # [1, L, L]
 
+    def visible_pairs(self, length: int, num_heads: int = 1) -> int:
+        """Per row: its own block's keys (causal: up to the row) + the summary keys outside that block."""
+        l, c = self.block, self.summary
+        i = torch.arange(length, dtype=torch.long)
+        start = torch.div(i, l, rounding_mode="floor") * l
+        end = torch.clamp(start + l, max=length)  # exclusive
+        is_summary = (i % l >= l - c).long()  # of key j = i
+        prefix = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(is_summary, 0)])  # summaries in [0, x)
+        if self.causal:
+            own, others = i - start + 1, prefix[start]  # summary columns before the own block
+        else:
+            own, others = end - start, prefix[length] - (prefix[end] - prefix[start])
+        return int((own + others).sum()) * num_heads
+
     def _summaries(self, u: Tensor, v: Tensor) -> Tensor:
         """Number of summary positions in [u, v] (0 when empty)."""
         l, c = self.block, self.summary

@@ -32,6 +32,9 @@ class Full(Pattern):
     def __str__(self) -> str:
         return "Full(causal)" if self.causal else "Full()"
 
+    def visible_pairs(self, length: int, num_heads: int = 1) -> int:
+        return (length * (length + 1) // 2 if self.causal else length * length) * num_heads
+
     def mask_mod(self, b: Tensor, h: Tensor, q_idx: Tensor, kv_idx: Tensor) -> Tensor:
         if self.causal:
             return kv_idx <= q_idx

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from genoattn.attention.patterns.band import Band, window_band
 from genoattn.attention.patterns.base import (
     BlockLayout,
     MaskMod,
@@ -23,6 +24,7 @@ from genoattn.attention.patterns.base import (
     normalise_causal,
     positions,
     range_candidates,
+    window_counts,
 )
 from genoattn.errors import InputError
 
@@ -85,6 +87,36 @@ class Longformer(Pattern):
                 raise InputError(f"Longformer: global token {t} is outside a sequence of length {length}")
             out.append(pos)
         return torch.tensor(sorted(set(out)), dtype=torch.long)
+
+    def layer_radius(self) -> int | None:
+        """The widest head's window; None with global tokens (they mix every position)."""
+        if self.global_tokens:
+            return None
+        return self.window * (self.dilation if isinstance(self.dilation, int) else max(self.dilation))
+
+    def local_bands(self, length: int) -> tuple[Band, ...] | None:
+        """The window's band when every head has the same dilation (a band has one), else None."""
+        dilations = {self.dilation} if isinstance(self.dilation, int) else set(self.dilation)
+        if len(dilations) != 1:
+            return None
+        return (window_band(self.window, dilations.pop(), self.causal),)
+
+    def visible_pairs(self, length: int, num_heads: int = 1) -> int:
+        """Per head: window keys plus the global keys outside the window; global rows see every key."""
+        glob = self.global_positions(length)
+        i = torch.arange(length, dtype=torch.long)
+        is_global = torch.zeros(length, dtype=torch.bool)
+        is_global[glob] = True
+        everything = i + 1 if self.causal else torch.full_like(i, length)
+        total = 0
+        for d in self.dilations(num_heads):
+            count = window_counts(length, self.window, d, self.causal)
+            for g in glob.tolist():  # global keys outside the local window (and <= i when causal)
+                diff = i - g
+                local = (diff.abs() <= self.window * d) & (diff % d == 0)
+                count = count + (~local & (diff >= 0) if self.causal else ~local).long()
+            total += int(torch.where(is_global, everything, count).sum())
+        return total
 
     def _head_dilations(self, num_heads: int) -> Tensor:
         """int64 [H'] (H' = 1 when every head has the same dilation)."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from genoattn.attention.patterns.band import Band
 from genoattn.attention.patterns.base import (
     BlockLayout,
     MaskMod,
@@ -61,6 +62,23 @@ class Neighborhood(Pattern):
         """(g, Lg) for each residue class g = 0..d-1: positions g, g + d, ... of which there are Lg."""
         self.check_length(length)
         return list(enumerate(residue_lengths(length, self.dilation)))
+
+    def residue_split(self) -> tuple[int, Pattern] | None:
+        """Neighborhood(kernel_size) on each residue class (None for dilation 1)."""
+        return (self.dilation, Neighborhood(self.kernel_size)) if self.dilation > 1 else None
+
+    def layer_radius(self) -> int:
+        """2 * (k - 1) * d: windows shift (not shrink) at sequence edges, so their edge effect travels one extra
+        window; this bounds it."""
+        return 2 * (self.kernel_size - 1) * self.dilation
+
+    def local_bands(self, length: int) -> tuple[Band, ...]:
+        return (Band(self.dilation, kernel_size=self.kernel_size),)
+
+    def visible_pairs(self, length: int, num_heads: int = 1) -> int:
+        """Exactly kernel_size keys per query."""
+        self.check_length(length)
+        return length * self.kernel_size * num_heads
 
     def window_start(self, c: Tensor, class_length: Tensor | int) -> Tensor:
         """First key index (within the residue class) seen by query index ``c`` of a class of ``class_length``."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from genoattn.attention.patterns.band import Band, window_band
 from genoattn.attention.patterns.base import (
     BlockLayout,
     Pattern,
@@ -21,6 +22,7 @@ from genoattn.attention.patterns.base import (
     normalise_causal,
     positions,
     range_candidates,
+    window_counts,
 )
 
 
@@ -40,6 +42,15 @@ class SlidingWindow(Pattern):
 
     def __str__(self) -> str:
         return f"SlidingWindow(window={self.window}{', causal' if self.causal else ''})"
+
+    def layer_radius(self) -> int:
+        return self.window
+
+    def local_bands(self, length: int) -> tuple[Band, ...]:
+        return (window_band(self.window, 1, self.causal),)
+
+    def visible_pairs(self, length: int, num_heads: int = 1) -> int:
+        return int(window_counts(length, self.window, 1, self.causal).sum()) * num_heads
 
     def mask_mod(self, b: Tensor, h: Tensor, q_idx: Tensor, kv_idx: Tensor) -> Tensor:
         diff = q_idx - kv_idx

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from genoattn.attention.patterns.band import Band
 from genoattn.attention.patterns.base import (
     BlockLayout,
     Pattern,
@@ -19,6 +20,7 @@ from genoattn.attention.patterns.base import (
     layout_from_candidates,
     normalise_causal,
     positions,
+    window_counts,
 )
 
 
@@ -39,6 +41,21 @@ class Strided(Pattern):
 
     def __str__(self) -> str:
         return f"Strided(stride={self.stride}{', causal' if self.causal else ''})"
+
+    def local_bands(self, length: int) -> tuple[Band, ...]:
+        """The window |i - j| <= stride, plus its residue class mod the stride (dilation = stride, every class
+        index) with a hole of 1 (c' = c, c +- 1 are positions i, i +- stride, which the window holds)."""
+        s, right = self.stride, 0 if self.causal else 1
+        return Band(1, s, s * right), Band(s, length, length * right, hole=1)
+
+    def visible_pairs(self, length: int, num_heads: int = 1) -> int:
+        """Window keys + multiples of the stride - the multiples inside the window (t in {-1, 0, 1})."""
+        s, causal = self.stride, self.causal
+        i = torch.arange(length, dtype=torch.long)
+        t_lo = -torch.div(length - 1 - i, s, rounding_mode="floor")
+        multiples = torch.div(i, s, rounding_mode="floor") - (torch.clamp(t_lo, min=0) if causal else t_lo) + 1
+        window, both = window_counts(length, s, 1, causal), window_counts(length, 1, s, causal)
+        return int((window + multiples - both).sum()) * num_heads
 
     def mask_mod(self, b: Tensor, h: Tensor, q_idx: Tensor, kv_idx: Tensor) -> Tensor:
         diff = q_idx - kv_idx
