@@ -48,3 +48,21 @@ def test_signature_of_a_kernel_with_tensors_after_other_arguments():
     first = signature(torch.zeros(4), 3, torch.zeros(4), 64)
     assert launch._tensor_prefix[id(FakeKernel)] is None
     assert signature(torch.ones(4), 3, torch.ones(4), 64) == first
+
+
+def test_tuning_hooks_zero_and_restore_what_the_launch_names():
+    """Before a timed run: zero the buffers the kernel adds into, copy those it rewrites; after it: put them back.
+    Before the final run (reset_only): only zero."""
+    hooks = launch.TuningHooks(lambda args: (("ADD",), ("REWRITE",) if args["CHAINED"] else ()))
+    args = {"ADD": torch.ones(3), "REWRITE": torch.arange(3.0), "CHAINED": True}
+    hooks.pre_hook(args)
+    assert args["ADD"].eq(0).all()
+    args["ADD"] += 2
+    args["REWRITE"] += 5  # a timed run
+    hooks.post_hook(args, None)
+    assert args["REWRITE"].tolist() == [0.0, 1.0, 2.0] and args["ADD"].eq(2).all()
+    hooks.pre_hook(args, reset_only=True)
+    assert args["ADD"].eq(0).all() and hooks.saved == {}
+    unchained = {"ADD": torch.ones(1), "REWRITE": torch.ones(1), "CHAINED": False}
+    hooks.pre_hook(unchained)
+    assert list(hooks.saved) == []

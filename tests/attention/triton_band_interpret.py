@@ -12,13 +12,10 @@ os.environ["TRITON_INTERPRET"] = "1"
 
 import torch  # noqa: E402
 
-from genoattn.attention.backends import triton_band  # noqa: E402
 from genoattn.attention.backends.reference import backend as reference  # noqa: E402
-from genoattn.attention.backends.triton_band import (  # noqa: E402
-    backend,
-    band_backward,
-    band_forward,
-)
+from genoattn.attention.backends.triton_band import backend  # noqa: E402
+from genoattn.attention.kernels import band_launch  # noqa: E402
+from genoattn.attention.kernels.band_launch import band_backward, band_forward  # noqa: E402
 from genoattn.attention.kernels.band import GlobalTokens, band_passes, longformer_band  # noqa: E402
 from genoattn.attention.patterns import (  # noqa: E402
     DilatedSlidingWindow,
@@ -51,7 +48,7 @@ LONGFORMER_CASES = [  # pattern, L, alibi: window and global columns on the kern
 
 
 def longformer_cases() -> None:
-    triton_band.MERGE_SLOTS = 2  # several merge programs per global row even at these lengths
+    band_launch.MERGE_SLOTS = 2  # several merge programs per global row even at these lengths
     for pattern, length, alibi in LONGFORMER_CASES:
         q, k, v, grad = (torch.randn(2, 2, length, 16, dtype=torch.float64) for _ in range(4))
         slopes = torch.tensor([0.3, 0.05], dtype=torch.float64) if alibi else None
@@ -110,5 +107,70 @@ def main() -> None:
     sys.stdout.flush()
 
 
+def run_twice(kernel_call, quantiles):
+    """The autotuner's timer on the CPU: run each configuration twice (as timing repeats do), equal times."""
+    kernel_call()
+    kernel_call()
+    return [1.0, 1.0, 1.0]
+
+
+def reference_errors(pattern, length: int, attend, alibi: bool = False, seed: int = 0) -> dict:
+    """Largest absolute errors of ``attend(q, k, v, pattern, slopes)`` and its gradients against the reference."""
+    torch.manual_seed(seed)
+    q, k, v, grad = (torch.randn(2, 2, length, 16, dtype=torch.float64) for _ in range(4))
+    slopes = torch.tensor([0.3, 0.05], dtype=torch.float64) if alibi else None
+    leaves = [t.clone().requires_grad_() for t in (q, k, v)]
+    expected = reference.attend(*leaves, pattern, slopes)
+    expected_grads = torch.autograd.grad(expected, leaves, grad)
+    leaves32 = [t.float().requires_grad_() for t in (q, k, v)]
+    out = attend(*leaves32, pattern, slopes.float() if alibi else None)
+    grads = torch.autograd.grad(out, leaves32, grad.float())
+    return {"out": (out.double() - expected).abs().max().item(),
+            "grads": [(a.double() - b).abs().max().item() for a, b in zip(grads, expected_grads)]}
+
+
+TUNED_CASES = [  # pattern, L, alibi, dQ by atomic adds: chained bands, global tokens, atomic dQ
+    (Strided(6), 80, True, "0"),
+    (Longformer(4, global_tokens=(0, 33, -1), dilation=2), 81, False, "0"),
+    (SlidingWindow(5), 70, False, "1"),
+]
+
+
+def tuning_cases() -> None:
+    """Autotuning over two tile configurations, each timed twice: the autotuner's hooks keep the outputs that
+    kernels add into or rewrite right (chained passes, global tokens, atomic dQ)."""
+    from genoattn.attention.kernels import launch, tiles
+
+    tiles.BAND_INTERPRETER = ((32, 32, 4, 2, True), (16, 16, 4, 2, False))
+    band_launch._kernels.clear()
+    launch.best_configs.clear()
+    for tuned in band_launch.autotuned().values():
+        tuned._do_bench = run_twice
+    for pattern, length, alibi, atomic in TUNED_CASES:
+        band_launch.ATOMIC_DQ = atomic
+        errors = reference_errors(pattern, length, backend.attend, alibi)
+        print(json.dumps({"case": f"tuned {pattern} L={length} atomic_dq={atomic}", **errors}))
+    band_launch.ATOMIC_DQ = "0"
+
+
+def compiled_cases() -> None:
+    """The custom op: torch.library.opcheck (schema, fake implementation, autograd registration), and a function
+    that calls the backend traced whole by torch.compile (fullgraph, aot_eager) against the reference."""
+    from genoattn.attention.kernels import ops
+
+    torch.manual_seed(1)
+    for pattern, length in [(Strided(5), 40), (Longformer(3, global_tokens=(0, 20)), 37)]:
+        q, k, v = (torch.randn(1, 2, length, 16, requires_grad=True) for _ in range(3))
+        bands = ops.bands_to_ints(band_passes(pattern, length))
+        positions = pattern.global_positions(length).int() if isinstance(pattern, Longformer) else None
+        torch.library.opcheck(ops.band_attention, (q, k, v, bands, None, positions, False))
+        torch._dynamo.reset()
+        compiled = torch.compile(backend.attend, backend="aot_eager", fullgraph=True)
+        errors = reference_errors(pattern, length, compiled)
+        print(json.dumps({"case": f"compiled {pattern} L={length}", **errors}))
+
+
 if __name__ == "__main__":
     main()
+    tuning_cases()
+    compiled_cases()

@@ -36,7 +36,17 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
+from genoattn.attention.kernels.launch import dot_precision
+
 LOG2E = 1.4426950408889634
+# Compile-time switches that follow from other arguments (triton.heuristics): the launcher passes the band (KS, HOLE),
+# the global-token count NG and the tensors; the switches select the code paths.
+BAND_SWITCHES = {
+    "NEIGHBORHOOD": lambda args: args["KS"] > 0,
+    "HAS_HOLE": lambda args: args["HOLE"] >= 0,
+    "HAS_GLOBAL": lambda args: args["NG"] > 0,
+    "PRECISION": dot_precision,
+}
 # Integer arguments Triton would otherwise specialise on (== 1, divisible by 16): one compiled kernel per tile
 # configuration then serves every length and band (strides stay specialised: they keep loads vectorised).
 NO_SPECIALIZE = ["H", "L", "DIL", "LEFT", "RIGHT", "KS", "HOLE", "NG", "SLOTS"]
@@ -398,6 +408,7 @@ def _fwd_tiles(acc, m_i, l_i, q, k_base, v_base, stride_kl, stride_vl, offs_m, r
     return acc, m_i, l_i
 
 
+@triton.heuristics(BAND_SWITCHES)
 @triton.jit(do_not_specialize=NO_SPECIALIZE)
 def band_fwd_kernel(Q, K, V, O, LSE, SLOPES, GPOS, PM, PL, PACC,
                     stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
@@ -513,6 +524,7 @@ def _mask_probs_t(p_t, offs_m, offs_n, col_lo, col_hi, HOLE, HAS_HOLE: tl.conste
     return tl.where(visible, p_t, 0.0)
 
 
+@triton.heuristics(BAND_SWITCHES)
 @triton.jit(do_not_specialize=NO_SPECIALIZE)
 def band_bwd_dkdv_kernel(Q, K, V, DO, LSE, DELTA, DK, DV, DQ, SLOPES, GPOS, GLSE, DQG,
                          stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,
@@ -600,6 +612,7 @@ def _dq_tiles(dq, q, do, lse, delta, k_base, v_base, stride_kl, stride_vl, offs_
     return dq
 
 
+@triton.heuristics(BAND_SWITCHES)
 @triton.jit(do_not_specialize=NO_SPECIALIZE)
 def band_bwd_dq_kernel(Q, K, V, O, DO, LSE, DELTA, DQ, SLOPES, GPOS, DKG, DVG,
                        stride_qb, stride_qh, stride_ql, stride_kb, stride_kh, stride_kl,

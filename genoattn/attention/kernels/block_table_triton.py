@@ -24,6 +24,8 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
+from genoattn.attention.kernels.launch import dot_precision
+
 LOG2E = 1.4426950408889634
 # Integer arguments not to specialise on (== 1, divisible by 16): one compiled kernel per tile configuration serves
 # every length and table.
@@ -61,6 +63,7 @@ def _key_tile(t, table, BS: tl.constexpr, BLOCK_N: tl.constexpr):
     return kb * BS + (t % (BS // BLOCK_N)) * BLOCK_N
 
 
+@triton.heuristics({"PRECISION": dot_precision})
 @triton.jit(do_not_specialize=QUERY_SIDE)
 def block_table_fwd_kernel(
     Q, K, V, O, LSE, COLS, COUNTS,
@@ -96,6 +99,7 @@ def block_table_fwd_kernel(
     tl.store(LSE + bh * L + offs_m, (m_i + tl.math.log2(l_i)) / 1.4426950408889634)
 
 
+@triton.heuristics({"PRECISION": dot_precision})
 @triton.jit(do_not_specialize=QUERY_SIDE)
 def block_table_dq_kernel(
     Q, K, V, DO, DQ, LSE, DELTA, COLS, COUNTS,
@@ -126,6 +130,7 @@ def block_table_dq_kernel(
              (dq * sm_scale).to(DQ.dtype.element_ty))
 
 
+@triton.heuristics({"PRECISION": dot_precision})
 @triton.jit(do_not_specialize=KEY_SIDE)
 def block_table_dkdv_kernel(
     Q, K, V, DO, DK, DV, PARTIAL_K, PARTIAL_V, LSE, DELTA, ITEM_KB, ITEM_SLOT, ITEM_COUNT, ITEM_ROWS,

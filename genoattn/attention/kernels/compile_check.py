@@ -73,6 +73,7 @@ def compile_all(arch: int = 90, verbose: bool = False) -> int:
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
+    from triton.runtime import Heuristics
 
     from genoattn.attention.kernels import band_triton, block_table_triton
 
@@ -81,6 +82,8 @@ def compile_all(arch: int = 90, verbose: bool = False) -> int:
     count = 0
     for module, name, constexprs, dtype in variants():
         kernel = getattr(modules[module], name)
+        if isinstance(kernel, Heuristics):  # the JIT function under triton.heuristics
+            kernel = kernel.fn
         start = time.perf_counter()
         source = ASTSource(fn=kernel, signature=signature(kernel, constexprs, dtype), constexprs=constexprs)
         triton.compile(source, target=target, options={"num_warps": 4, "num_stages": 3})

@@ -1,6 +1,8 @@
-"""Launching the Triton attention kernels: availability, the interpreter, argument checks, autotuning once per
-shape, and a fast launch path that skips Triton's per-call dispatcher. Shared by the triton_band and
-triton_blocks backends.
+"""Launching Triton kernels, whatever the kernel: availability and argument checks, tile tables as
+``triton.Config`` lists, hooks that keep in-place outputs right while the autotuner times configurations, autotuning
+once per shape, compile-time switches from ``triton.heuristics``, and a fast launch path that skips Triton's per-call
+dispatcher. Shared by the band and block-table launchers (``band_launch``, ``block_table_launch``); nothing here
+names a particular kernel.
 
 Settings (``genoattn.settings``, read when this module is imported): ``triton_interpret`` runs kernels on CPU
 (tests); ``triton_tune=False`` takes the first tile configuration of each list instead of autotuning;
@@ -9,17 +11,20 @@ Settings (``genoattn.settings``, read when this module is imported): ``triton_in
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import Tensor
 
+from genoattn.attention.kernels.interpreter import patch_interpreter_index
 from genoattn.settings import current_settings
 
 SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 INTERPRET = current_settings().triton_interpret
 TUNE = current_settings().triton_tune and not INTERPRET
 FAST_LAUNCH = current_settings().triton_fast_launch and not INTERPRET
+CONFIG_NAMES = {"num_warps", "num_stages", "num_ctas", "maxnreg", "num_buffers_warp_spec", "num_consumer_groups",
+                "reg_dec_producer", "reg_inc_consumer"}  # launch options, not kernel parameters
 best_configs: dict = {}  # (kernel, shape, dtype, ...) -> the triton.Config autotuning chose
 _best_kwargs: dict = {}  # the same keys -> (that config, its keyword arguments), made once, not on every launch
 _compiled: dict = {}  # launch signature -> compiled kernel
@@ -53,67 +58,96 @@ def tensor_reason(q: Tensor, k: Tensor, v: Tensor) -> str | None:
     return None
 
 
-def precision(q: Tensor) -> str:
-    """``tl.dot``'s input precision: exact float32 products for float32 inputs."""
-    return "ieee" if q.dtype == torch.float32 else "tf32"
+def dot_precision(args: dict) -> str:
+    """``triton.heuristics`` rule for a kernel's PRECISION switch (``tl.dot``'s input precision): exact float32
+    products for float32 inputs ``Q``."""
+    return "ieee" if args["Q"].dtype == torch.float32 else "tf32"
 
 
-def patch_interpreter_index() -> None:
-    """Triton 3.6's interpreter turns a loop bound into ``int(array)``; NumPy >= 2.4 refuses that for the
-    1-element arrays its scalars are. Read the single element instead (interpreter only)."""
-    if not INTERPRET:
-        return
-    from triton.runtime import interpreter
+def tile_configs(rows: Iterable[tuple]) -> list:
+    """``triton.Config`` per row (BLOCK_M, BLOCK_N, num_warps, num_stages[, ONE_LOOP[, maxnreg]]) of a tile table
+    (``tiles``)."""
+    import triton
 
-    if getattr(interpreter, "_genoattn_index_patch", False):
-        return
-    original = interpreter._patch_lang_tensor
+    configs = []
+    for block_m, block_n, warps, stages, *extra in rows:
+        kwargs = {"BLOCK_M": block_m, "BLOCK_N": block_n, **({"ONE_LOOP": extra[0]} if extra else {})}
+        configs.append(triton.Config(kwargs, num_warps=warps, num_stages=stages,
+                                     maxnreg=extra[1] if len(extra) > 1 else None))
+    return configs
 
-    def patched(tensor, scope):
-        original(tensor, scope)
-        scope.set_attr(tensor, "__index__", lambda self: int(self.handle.data.reshape(-1)[0]))
 
-    interpreter._patch_lang_tensor = patched
-    interpreter._genoattn_index_patch = True
+class TuningHooks:
+    """``pre_hook`` / ``post_hook`` for ``triton.autotune`` that make every timed run of a kernel start from the
+    arguments as the caller gave them: ``names(args)`` -> (zeroed, restored), the buffers the kernel adds into
+    (zeroed before each timed run and before the final run, as ``reset_to_zero``) and those it reads and rewrites
+    (copied before each timed run and put back after it, as ``restore_value``). Unlike those two lists, the names
+    may depend on the launch's arguments (a buffer that some launches pass only as a stand-in is left alone)."""
+
+    def __init__(self, names: Callable[[dict], tuple[Iterable[str], Iterable[str]]]):
+        self.names = names
+        self.saved: dict[str, Tensor] = {}
+
+    def pre_hook(self, args: dict, reset_only: bool = False) -> None:
+        zeroed, restored = self.names(args)
+        for name in zeroed:
+            args[name].zero_()
+        if not reset_only:
+            self.saved = {name: args[name].clone() for name in restored}
+
+    def post_hook(self, args: dict, exception: BaseException | None) -> None:
+        for name, value in self.saved.items():
+            args[name].copy_(value)
+        self.saved = {}
+
+
+def with_heuristics(kernel, args: tuple, kwargs: dict) -> tuple:
+    """(the JIT function under ``triton.heuristics`` wrappers, ``kwargs`` with the values they derive)."""
+    from triton.runtime import Heuristics
+
+    while isinstance(kernel, Heuristics):
+        named = {**dict(zip(kernel.arg_names, args)), **kwargs}
+        kwargs = {**kwargs, **{name: rule(named) for name, rule in kernel.values.items()}}
+        kernel = kernel.fn
+    return kernel, kwargs
 
 
 def check_arguments(kernel, args: tuple, kwargs: dict) -> None:
-    """Every parameter of ``kernel`` given exactly once (Triton's interpreter ignores unknown keywords; the GPU
-    launcher refuses them)."""
+    """Every parameter of ``kernel`` given exactly once, counting what its heuristics derive (Triton's interpreter
+    ignores unknown keywords; the GPU launcher refuses them)."""
+    kernel, kwargs = with_heuristics(kernel, args, kwargs)
     names = kernel.arg_names
     given = list(names[:len(args)]) + list(kwargs)
-    config_names = {"num_warps", "num_stages", "num_ctas", "maxnreg", "num_buffers_warp_spec",
-                    "num_consumer_groups", "reg_dec_producer", "reg_inc_consumer"}
-    unknown = set(kwargs) - set(names) - config_names
+    unknown = set(kwargs) - set(names) - CONFIG_NAMES
     missing = set(names) - set(given)
     if unknown or missing or len(args) > len(names):
         raise TypeError(f"{kernel.fn.__name__}: unknown arguments {sorted(unknown)}, missing {sorted(missing)}")
 
 
 def launch(tuned, key: tuple, grid: Callable[[dict], tuple], args: tuple, kwargs: dict,
-           tiles: dict | None = None) -> bool:
+           tiles: dict | None = None) -> None:
     """Run the autotuned kernel ``tuned``. ``tiles`` (e.g. {"BLOCK_M": 32, "BLOCK_N": 16}, tests) fixes the tile
     configuration. Otherwise the first call for ``key`` goes through the autotuner (which runs the kernel once per
-    configuration) and its winner is remembered in ``best_configs``; later calls launch the winner directly (the
-    autotuner's per-call work is host time every call would pay). True when this call autotuned: outputs the
-    kernel adds into are then wrong and the caller reruns it."""
+    configuration; its hooks keep outputs the kernel adds into right) and its winner is remembered in
+    ``best_configs``; later calls launch the winner directly (the autotuner's per-call work is host time every call
+    would pay)."""
     kernel = tuned.fn
     if tiles is not None:
         kwargs = {**kwargs, **tiles}
         check_arguments(kernel, args, kwargs)
         run_kernel(kernel, grid, args, kwargs)
-        return False
+        return
     best = best_configs.get(key)
     if best is None:
         check_arguments(kernel, args, {**kwargs, **tuned.configs[0].all_kwargs()})
+        patch_interpreter_index()
         tuned[grid](*args, **kwargs)
         best_configs[key] = tuned.best_config
-        return True
+        return
     cached = _best_kwargs.get(key)
-    if cached is None or cached[0] is not best:  # (best_configs may be set from outside: kernel_table --sweep)
+    if cached is None or cached[0] is not best:  # (best_configs may be set from outside: genoattn.bench.kernel_table)
         cached = _best_kwargs[key] = (best, best.all_kwargs())
     run_kernel(kernel, grid, args, {**kwargs, **cached[1]})
-    return False
 
 
 CONFIG_KEYS = ("num_warps", "num_stages", "num_ctas", "maxnreg")  # launch options that change the binary
@@ -141,11 +175,14 @@ def _signature(kernel, values: list, kwargs: dict) -> tuple:
 
 
 def run_kernel(kernel, grid, args: tuple, kwargs: dict) -> None:
-    """Launch a Triton JIT kernel. With ``FAST_LAUNCH``, a launch whose signature was seen before goes straight to
-    the compiled binary, skipping the JIT dispatcher's per-call argument binding (measured ~0.07 ms of host time
-    per forward call at 64k on an H200, where the band forward kernel itself takes 0.27 ms); ``_signature`` says
-    when a launch is the same."""
+    """Launch a Triton JIT kernel (under ``triton.heuristics`` wrappers or not). With ``FAST_LAUNCH``, a launch
+    whose signature was seen before goes straight to the compiled binary, skipping the JIT dispatcher's per-call
+    argument binding (host time a call would pay every time; the benchmark's History); ``_signature`` says when a
+    launch is the same. Triton has no public API for this: the compiled kernel's ``run`` is called as Triton's own
+    launcher calls it."""
+    kernel, kwargs = with_heuristics(kernel, args, kwargs)
     if not FAST_LAUNCH:
+        patch_interpreter_index()
         kernel[grid](*args, **kwargs)
         return
     names = kernel.arg_names
@@ -166,18 +203,6 @@ def run_kernel(kernel, grid, args: tuple, kwargs: dict) -> None:
     stream = torch.cuda.current_stream(args[0].device).cuda_stream
     compiled.run(size[0], size[1] if len(size) > 1 else 1, size[2] if len(size) > 2 else 1, stream,
                  compiled.function, compiled.packed_metadata, None, None, None, *values)
-
-
-def output_delta(out: Tensor, grad_out: Tensor) -> Tensor:
-    """delta = rowsum(dO * O), float32 [B, H, L], the attention backward's per-row term (one small kernel)."""
-    from genoattn.attention.kernels.band_triton import band_bwd_delta_kernel
-
-    batch, heads, length, head_dim = out.shape
-    delta = torch.empty(batch, heads, length, device=out.device, dtype=torch.float32)
-    run_kernel(band_bwd_delta_kernel, (-(-length // 64), batch * heads),
-               (out, grad_out, delta, *out.stride()[:3], *grad_out.stride()[:3], heads, length),
-               {"HEAD_DIM": head_dim, "BLOCK": 64})
-    return delta
 
 
 class TritonBackend:
