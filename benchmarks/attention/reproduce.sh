@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# One device call for the Triton band backend: its GPU tests (untuned tiles), a profile of its kernels
-# (band_profile.py), then the benchmark next to flex and dense SDPA.
-# TESTS, PATTERNS, BACKENDS, LENGTHS choose what runs; e.g. the sdpa_parts backend's first GPU run:
-#   TESTS="tests/attention/test_sdpa_parts.py" PROFILE=0 PATTERNS="fixed bigbird" BACKENDS="sdpa_parts flex sdpa" \
-#     LENGTHS="65536 1048576" bash benchmarks/attention/gpu_band.sh
-# Run from the repo root with .whl/ carried (see ../shared/tools/gpu-wheels):
-#   bash benchmarks/attention/gpu_band.sh   (writes into $OUT, default ./gpu_out)
+# Reproduce the attention benchmark in one device call: the Triton backends' GPU tests (untuned tiles), a profile of
+# the band kernels (python -m genoattn.bench.band_profile), then the benchmark (python -m genoattn.bench.attention).
+# TESTS, PATTERNS, BACKENDS, LENGTHS choose what runs. The README's current table:
+#   TESTS="tests/attention/test_triton_band.py tests/attention/test_triton_blocks.py" PROFILE=0 \
+#     PATTERNS="sliding_window dilated neighborhood longformer strided fixed bigbird" \
+#     BACKENDS="triton_band triton_blocks sdpa_parts sdpa" LENGTHS="65536 1048576" bash benchmarks/attention/reproduce.sh
+# Run from the repo root with .whl/ carried (see ../shared/tools/gpu-wheels); writes into $OUT (default ./gpu_out).
 set -u -o pipefail
-source "$(dirname "$0")/../gpu_setup.sh"
+source "$(dirname "$0")/../device_setup.sh"
 python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)" | tee -a "$OUT/gpus.txt"
 GENOATTN_TRITON_BAND_TUNE=0 timeout "${TEST_TIMEOUT:-240}" python3 -m pytest -q -m gpu -p no:cacheprovider \
   ${TESTS:-tests/attention/test_triton_band.py} ${TEST_ARGS:-} > "$OUT/test_gpu.log" 2>&1
 echo "tests: exit $?"; tail -5 "$OUT/test_gpu.log"
 if [ "${PROFILE:-1}" = 1 ]; then
-  timeout "${PROFILE_TIMEOUT:-200}" python3 benchmarks/attention/band_profile.py --out "$OUT/band_profile.json" \
+  timeout "${PROFILE_TIMEOUT:-200}" python3 -m genoattn.bench.band_profile --out "$OUT/band_profile.json" \
     > "$OUT/band_profile.log" 2>&1
   echo "profile: exit $?"; cut -c1-400 "$OUT/band_profile.log" | tail -8
 fi

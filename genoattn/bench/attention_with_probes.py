@@ -1,6 +1,6 @@
 """One GPU session: probes, the GPU tests, then the benchmark, in one process (so compiled kernels are shared).
 
-    python3 benchmarks/attention/gpu_session.py --out OUT [--tests] [--budget 540] [-- benchmark arguments]
+    python -m genoattn.bench.attention_with_probes --out OUT [--tests] [--budget 540] [-- benchmark arguments]
 
 Probes (subprocesses, so a crash cannot poison this process): FlexAttention on SlidingWindow(256), L=3000,
 bf16, forward + backward against float64, with (a) dynamic shapes and padded indices and (b) narrow indices.

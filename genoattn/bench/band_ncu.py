@@ -1,7 +1,7 @@
 """One forward+backward call of a band pattern inside a profiler window, for Nsight Compute.
 
     ncu --clock-control none --profile-from-start off --section ... \
-        python3 benchmarks/attention/band_ncu.py --pattern dilated --length 65536
+        python -m genoattn.bench.band_ncu --pattern dilated --length 65536
 
 Warms up first (autotuning, compilation stay outside the window: ``--profile-from-start off``), then opens the
 CUDA profiler around one call. Without ncu it prints the forward+backward time with dQ from its own kernel and
@@ -15,6 +15,7 @@ import argparse
 import torch
 
 from genoattn.attention.backends import triton_band
+from genoattn.attention.kernels import band_launch
 from genoattn.bench.attention import PATTERNS, time_call
 
 
@@ -33,10 +34,10 @@ def main() -> None:
                      for _ in range(4))
     leaves = [t.requires_grad_() for t in (q, k, v)]
     for atomic in ("0", "1"):
-        triton_band.ATOMIC_DQ = atomic
+        band_launch.ATOMIC_DQ = atomic
         print(f"{args.pattern} L={args.length} atomic_dq={atomic}: fwd+bwd "
               f"{time_call(lambda: fwdbwd(pattern, leaves, grad), torch.device('cuda'), rep_ms=50)[0]:.3f} ms")
-    triton_band.ATOMIC_DQ = "0"
+    band_launch.ATOMIC_DQ = "0"
     fwdbwd(pattern, leaves, grad)
     torch.cuda.synchronize()
     torch.cuda.cudart().cudaProfilerStart()

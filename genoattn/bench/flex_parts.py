@@ -1,6 +1,6 @@
 """Time each part of a flex plan (GPU): where does a multi-part pattern spend its time?
 
-    python3 benchmarks/attention/gpu_parts.py [L ...]
+    python -m genoattn.bench.flex_parts [L ...]
 
 For Longformer, BigBird and SlidingWindow (benchmark parameters, B=1, H=8, D=64, bf16, forward) prints the
 median milliseconds of every part (masked call, gathered keys, split global rows) and of the whole plan.

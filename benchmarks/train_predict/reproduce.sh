@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# One device call: GPU training on 1 and 2 GPUs (tokens/s), prediction throughput, flex GPU tests.
-# Run on a 2-GPU machine from the repo root with .whl/ carried (see ../shared/tools/gpu-wheels):
-#   bash benchmarks/gpu_train_predict.sh   (writes into $OUT, default ./gpu_out)
+# Reproduce the training / prediction benchmark in one device call: GPU training on 1 and 2 GPUs (tokens/s),
+# prediction throughput, flex GPU tests. Run on a 2-GPU machine from the repo root with .whl/ carried (see
+# ../shared/tools/gpu-wheels):   STEPS=300 bash benchmarks/train_predict/reproduce.sh   (writes into $OUT)
 set -u -o pipefail
-source "$(dirname "$0")/gpu_setup.sh"
+source "$(dirname "$0")/../device_setup.sh"
 STEPS=${STEPS:-300}
 
 train() {  # $1 = number of GPUs

@@ -1,6 +1,6 @@
 """Where the Triton band backend's time goes (GPU): each kernel back to back, and host overhead per call.
 
-    python3 benchmarks/attention/band_profile.py --out OUT/band_profile.json [--lengths 65536 1048576]
+    python -m genoattn.bench.band_profile --out OUT/band_profile.json [--lengths 65536 1048576]
 
 For SlidingWindow(256), DilatedSlidingWindow(128, 2) and Neighborhood(255, 2) at B=1, H=8, D=64, bf16:
 - ``fwd_sync_ms``: one forward per timed call, synchronised (the benchmark's convention; host time counts);
@@ -19,12 +19,13 @@ import statistics
 from pathlib import Path
 
 import torch
-from kernel_table import kernel_ms  # the script's own folder (benchmarks/attention) is on sys.path
 
 from genoattn.attention.backends import triton_band as tb
+from genoattn.attention.kernels import band_launch
 from genoattn.attention.kernels.band import band_of
 from genoattn.attention.kernels.launch import best_configs
 from genoattn.attention.patterns import DilatedSlidingWindow, Neighborhood, SlidingWindow
+from genoattn.bench.kernel_table import kernel_ms
 
 PATTERNS = {"sliding_window": SlidingWindow(256), "dilated": DilatedSlidingWindow(128, 2),
             "neighborhood": Neighborhood(255, 2)}
@@ -71,10 +72,10 @@ def profile(name: str, length: int) -> dict:
         out.backward(grad)
 
     forward_backward()  # autotune every kernel
-    out, lse, _ = tb.band_forward(q, k, v, band)
+    out, lse, _ = band_launch.band_forward(q, k, v, band)
 
     def run_backward(atomic: bool):
-        return lambda: tb.band_backward(grad, q, k, v, out, lse, band, atomic_dq=atomic)
+        return lambda: band_launch.band_backward(grad, q, k, v, out, lse, band, atomic_dq=atomic)
 
     row = {"pattern": str(pattern), "length": length,
            "fwd_sync_ms": sync_ms(forward), "fwd_gpu_ms": gpu_ms(forward),
@@ -83,7 +84,7 @@ def profile(name: str, length: int) -> dict:
            "bwd_split_gpu_ms": gpu_ms(run_backward(False), 20), "bwd_atomic_gpu_ms": gpu_ms(run_backward(True), 20)}
     row["tiles"] = {f"{key[0]}{'_atomic' if key[5] else ''}": str(config) for key, config in best_configs.items()
                     if key[1] == tuple(q.shape) and key[3] == band}
-    row["atomic_dq_chosen"] = tb.atomic_dq_choices.get((tuple(q.shape), q.dtype, band, False))
+    row["atomic_dq_chosen"] = band_launch.atomic_dq_choices.get(band_launch.atomic_dq_key(q, band, None))
     return row
 
 

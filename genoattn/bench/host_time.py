@@ -1,6 +1,6 @@
 """Is a call GPU-bound or host-bound? Forward+backward of a pattern timed three ways.
 
-    python3 benchmarks/attention/host_time.py --patterns dilated neighborhood longformer [--length 65536]
+    python -m genoattn.bench.host_time --patterns dilated neighborhood longformer [--length 65536]
 
 - ``queued``: CUDA events around each call, calls queued back to back (the benchmark's ``ms``);
 - ``host``: host seconds per call while queueing 50 calls without waiting (the launch queue does not fill);
@@ -46,15 +46,17 @@ def check_against_fixed_tiles(pattern: object, leaves: list, grad: torch.Tensor)
     """Output and gradients with the autotuned tiles against the fixed three-loop tiles the GPU tests check against
     the float64 reference (relative error of each; bfloat16 rounding differs with the summation order)."""
     from genoattn.attention.backends import triton_band
+    from genoattn.attention.kernels import band_launch
+    from genoattn.attention.kernels.band import band_passes
 
     tuned_out = triton_band.backend.attend(*leaves, pattern)
     tuned = (tuned_out, *torch.autograd.grad(tuned_out, leaves, grad))
-    bands = triton_band.band_passes(pattern, leaves[0].shape[2])
+    bands = band_passes(pattern, leaves[0].shape[2])
     tokens = (triton_band._global_tokens(pattern, leaves[0].shape[2], grad.device)
               if type(pattern).__name__ == "Longformer" else None)
     plain = [t.detach() for t in leaves]
-    out, lse, row_lse = triton_band.band_forward(*plain, bands, blocks=(64, 64), tokens=tokens)
-    fixed = (out, *triton_band.band_backward(grad, *plain, out, lse, bands, blocks=((32, 64), (64, 64)),
+    out, lse, row_lse = band_launch.band_forward(*plain, bands, blocks=(64, 64), tokens=tokens)
+    fixed = (out, *band_launch.band_backward(grad, *plain, out, lse, bands, blocks=((32, 64), (64, 64)),
                                              atomic_dq=False, tokens=tokens, row_lse=row_lse))
     errors = [((a.float() - b.float()).norm() / b.float().norm()).item() for a, b in zip(tuned, fixed)]
     print(f"  check {pattern}: autotuned vs fixed tiles, relative error out, dq, dk, dv: "

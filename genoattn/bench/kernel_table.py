@@ -1,6 +1,6 @@
 """Per-kernel GPU time of one attention call (torch.profiler), for finding where a pattern's time goes.
 
-    python3 benchmarks/attention/kernel_table.py --patterns longformer dilated --length 65536 [--backend triton_band]
+    python -m genoattn.bench.kernel_table --patterns longformer dilated --length 65536 [--backend triton_band]
         [--sweep]
 
 Prints, per pattern and mode (fwd, fwdbwd), the GPU kernels of 10 calls sorted by total time (per call), the
@@ -91,17 +91,17 @@ def fwdbwd_ms(backend, pattern: object, length: int, calls: int = 20) -> float:
 def sweep(name: str, pattern: object, backend, length: int, keys: list) -> None:
     """Forward+backward time with each tile option of each kernel (``keys`` of ``best_configs``, which the
     Triton backends launch once a shape is tuned) pinned in turn."""
-    from genoattn.attention.backends import triton_band, triton_blocks
-    from genoattn.attention.kernels.launch import best_configs
+    from genoattn.attention.kernels import band_launch, block_table_launch, tiles
+    from genoattn.attention.kernels.launch import TUNE, best_configs
 
-    module = triton_band if backend.name == "triton_band" else triton_blocks
+    module = band_launch if backend.name == "triton_band" else block_table_launch
     base = fwdbwd_ms(backend, pattern, length)
     print(f"== sweep {name} L={length}: fwd+bwd {base:.3f} ms with the autotuner's tiles")
     for key in keys:
         chosen = best_configs[key]
-        configs = module._kernels[key[0]].configs
-        if module is triton_blocks:  # tiles must divide the block
-            configs = triton_blocks._fitting(configs, {}, BS=key[3])
+        configs = module.autotuned()[key[0]].configs
+        if module is block_table_launch:  # tiles must divide the block
+            configs = tiles.fitting_tiles(configs, key[3], TUNE)
         for config in configs:
             best_configs[key] = config
             print(f"  {key[0]:5s} {fwdbwd_ms(backend, pattern, length):.3f} ms  {config}")
@@ -110,9 +110,9 @@ def sweep(name: str, pattern: object, backend, length: int, keys: list) -> None:
 
 def autotuner_timings() -> None:
     """Each tile configuration's time in the Triton backends' last autotuning of each kernel (ms, fastest first)."""
-    from genoattn.attention.backends import triton_band, triton_blocks
+    from genoattn.attention.kernels import band_launch, block_table_launch
 
-    for module in (triton_band, triton_blocks):
+    for module in (band_launch, block_table_launch):
         for kernel, tuned in module._kernels.items():
             timings = getattr(tuned, "configs_timings", None) or {}
             ranked = sorted(timings.items(), key=lambda item: item[1][0] if isinstance(item[1], list) else item[1])
