@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine:
 #   make quickstart   # install, then train + evaluate the quickstart model on the embedded E. coli data
-#   make test         # install, then run the test suite
+#   make test         # install, then lint (ruff check) and run the test suite
 PYTHON ?= python3
 VENV   ?= .venv
 # The CPU build of torch is enough for everything here; override for a CUDA build: make TORCH=torch
@@ -21,7 +21,7 @@ install: $(BIN)/.installed
 quickstart: install
 	$(BIN)/python -m genoattn.train --config configs/quickstart.yaml
 
-test: install
+test: install lint
 	$(BIN)/python -m pytest -q tests
 
 lint: install

@@ -15,8 +15,8 @@ import torch  # noqa: E402
 from genoattn.attention.backends.reference import backend as reference  # noqa: E402
 from genoattn.attention.backends.triton_band import backend  # noqa: E402
 from genoattn.attention.kernels import band_launch  # noqa: E402
-from genoattn.attention.kernels.band_launch import band_backward, band_forward  # noqa: E402
 from genoattn.attention.kernels.band import GlobalTokens, band_passes, longformer_band  # noqa: E402
+from genoattn.attention.kernels.band_launch import band_backward, band_forward  # noqa: E402
 from genoattn.attention.patterns import (  # noqa: E402
     DilatedSlidingWindow,
     Longformer,
