@@ -1,11 +1,12 @@
 """Batch prediction on FASTA files: ``python -m genoattn.predict --checkpoint CKPT --fasta A.fa [...] --out DIR``.
 
 Per-nucleotide (token classification) models write, per input ``STEM`` (file name without .fa/.gz...):
-``STEM.bedGraph`` (probability of the positive class; for models with more classes ``STEM.CLASS.bedGraph``
-per class) and ``STEM.bed`` (intervals where the probability >= --threshold, merged across gaps of at most
---merge-gap bases, at least --min-length long; BED6 with score = 1000 * mean probability). Window-level
+``STEM.bw`` (bigWig of the probability of the positive class per base, rounded to --decimals; for models with
+more classes ``STEM.CLASS.bw`` per class; ``--bedgraph`` writes the same values as bedGraph text instead,
+``STEM.bedGraph``) and ``STEM.bed`` (intervals where the probability >= --threshold, merged across gaps of at
+most --merge-gap bases, at least --min-length long; BED6 with score = 1000 * mean probability). Window-level
 models (sequence classification, regression) write ``STEM.tsv``: one row per window (or per record with
---per-record). Bases inside runs of N (at least --min-n-run) get no bedGraph line and are never called;
+--per-record). Bases inside runs of N (at least --min-n-run) get no track value and are never called;
 windows lying entirely inside them are not run.
 
 --rc averages every window with its reverse complement (genoattn.models.rc.rc_average); the reverse strand
@@ -18,8 +19,9 @@ samtools writes regions) or BED files, repeatable; outputs then cover those base
 Contigs are tiled into the model's window with overlap and only each window's central part is kept, so the
 tracks equal those of a single pass over a whole contig wherever the model's receptive field fits in the
 context (it does by default for local attention patterns). Every output is written to a hidden partial file
-and renamed when complete; ``--resume`` continues an interrupted run (from inside a long contig too), giving
-byte-identical files. One run at a time writes into an output folder (a second one stops with an error).
+and renamed when complete (a bigWig is assembled from its partial file of values then); ``--resume`` continues
+an interrupted run (from inside a long contig too), giving byte-identical files. One run at a time writes into
+an output folder (a second one stops with an error).
 
 Exit status: 0 on success, 2 with a one-line message for bad inputs (unreadable/empty/non-DNA FASTA, a checkpoint
 of another program, format or task, unknown contigs or coordinates in --regions, an output folder that cannot be
@@ -51,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--fasta", required=True, nargs="+", help="FASTA files (plain, gzip, bgzip) or GenBank")
     io.add_argument("--out", required=True, help="output folder (created if missing)")
     io.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    io.add_argument("--no-bedgraph", dest="bedgraph", action="store_false", help="no per-nucleotide bedGraph")
+    io.add_argument("--bedgraph", dest="track", action="store_const", const="bedgraph", default="bigwig",
+                    help="write the per-nucleotide track as bedGraph text instead of bigWig (the default)")
+    io.add_argument("--no-track", "--no-bedgraph", dest="track", action="store_const", const="none",
+                    help="no per-nucleotide track file (bigWig or bedGraph)")
     io.add_argument("--no-bed", dest="bed", action="store_false", help="no BED file of called intervals")
     io.add_argument("--cache-dir", help="genoattn cache for decompressed FASTA and indexes")
     io.add_argument("--regions", action="extend", nargs="+", default=[], metavar="REGION",
@@ -141,7 +146,7 @@ def _predict(args: argparse.Namespace):
     batch_size = args.batch_size if args.batch_size is not None else (64 if device.type == "cuda" else 8)
     options = PredictOptions(
         window=args.window, context=args.context, stride=args.stride, batch_size=batch_size, device=str(device),
-        precision=args.precision, rc=args.rc, bedgraph=args.bedgraph, bed=args.bed, threshold=args.threshold,
+        precision=args.precision, rc=args.rc, track=args.track, bed=args.bed, threshold=args.threshold,
         merge_gap=args.merge_gap, min_length=args.min_length, decimals=args.decimals, min_n_run=args.min_n_run,
         pad_short=args.pad_short,
         per_record=args.per_record, resume=args.resume, progress=not args.quiet, compile=args.compile,

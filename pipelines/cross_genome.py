@@ -8,7 +8,7 @@ With ``--config`` (repeatable, as genoattn.train takes it) the model is trained 
 ``--genomes``, default data/genomes/genomes.yaml): every ``role: eval`` genome whole, and the held-out contigs of
 every train genome with ``holdout_every`` (E. coli's every 5th contig). Methods, all on the same bases:
 the checkpoint and the CNN baseline (``--cnn``; default: the committed one) predict through genoattn.predict's
-engine (tiling, stitching, reverse-complement averaging: ``--rc``, on by default) into bedGraph tracks under
+engine (tiling, stitching, reverse-complement averaging: ``--rc``, on by default) into bigWig tracks under
 ``--work``, which pipelines.evaluate_tracks scores; the longest-ORF rule (genoattn.baselines.orf, with each
 genome's genetic code) is scored directly. ``--out`` receives ``report.md``, ``results.csv`` and
 ``report.json`` (metrics per genome and method, and provenance: command, commit, versions, device, checkpoints).
@@ -34,7 +34,7 @@ from genoattn.data.genome import Genome
 from genoattn.data.labels import IntervalIndex
 from genoattn.data.manifest import DEFAULT_MANIFEST, ManifestGenome, read_manifest
 from genoattn.errors import GenoattnError, InputError
-from genoattn.inference.evaluate import read_bedgraph
+from genoattn.inference.evaluate import read_track
 from pipelines.evaluate_tracks import coding_index, held_out, scored_tracks
 
 REPO = Path(__file__).resolve().parents[1]
@@ -95,8 +95,8 @@ def predict_scores(checkpoint: Path, targets: Sequence[Target], work: Path, opti
         name = target.genome.name
         fasta = subset_fasta(target, work / "inputs" / f"{name}.heldout.fa")
         predict_files(net, info, [fasta], work / name, options)
-        track = work / name / f"{output_stem(Path(fasta))}.bedGraph"
-        out[name] = read_bedgraph(track, target.lengths)
+        track = work / name / f"{output_stem(Path(fasta))}.bw"
+        out[name] = read_track(track, target.lengths)
     return out
 
 
@@ -238,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="average each window with its reverse complement (default on)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--batch-size", type=int, help="windows per model call (default 64 on CUDA, 8 on CPU)")
-    p.add_argument("--decimals", type=int, default=4, help="decimals of the bedGraph probabilities (4)")
+    p.add_argument("--decimals", type=int, default=4, help="decimals of the track probabilities (4)")
     p.add_argument("--threads", type=int, help="CPU threads for torch")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p

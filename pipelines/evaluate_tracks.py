@@ -1,18 +1,18 @@
-"""Score per-nucleotide tracks (genoattn.predict's bedGraph, or a bigWig) against an annotation: AUROC/AUPRC.
+"""Score per-nucleotide tracks (genoattn.predict's bigWig or bedGraph, or others) against an annotation: AUROC/AUPRC.
 
 One genome:
-    python -m pipelines.evaluate_tracks --track PRED/genome.bedGraph \
+    python -m pipelines.evaluate_tracks --track PRED/genome.bw \
         --annotation data/ecoli_prokka/annotation.gff3.gz --fasta data/ecoli_prokka/genome.fa.gz \
         --holdout-every 5 [--out metrics.json]
-Every genome of a manifest whose track ``DIR/<name>.bedGraph`` (or ``.bw``/``.bigWig``) exists:
+Every genome of a manifest whose track ``DIR/<name>.bw`` (or ``.bigWig``, ``.bedGraph``) exists:
     python -m pipelines.evaluate_tracks --manifest data/genomes/genomes.yaml --track-dir PRED [--out metrics.json]
 
 Annotations: GFF3, GTF, GenBank or BED (genoattn.data.annotations); --fasta may be left out for a GenBank
 annotation (its sequences give the contigs). Contigs scored: every contig of the FASTA, or with
 --holdout-every N only the held-out ones of that split rule (every N-th contig of the name-sorted FASTA; a
 manifest's train genome uses its own ``holdout_every``). Positives: bases inside a feature of the chosen types
-(CDS by default); bases without a track value (N runs) are left out. bigWig needs pyBigWig (the ``bigwig``
-extra). Prints and optionally writes JSON: {genome: {auroc, auprc, bases, positive_fraction, contigs}}.
+(CDS by default); bases without a track value (N runs) are left out. Prints and optionally writes JSON:
+{genome: {auroc, auprc, bases, positive_fraction, contigs}}.
 """
 
 from __future__ import annotations
@@ -31,45 +31,9 @@ from genoattn.data.labels import IntervalIndex
 from genoattn.data.manifest import ManifestGenome, read_manifest
 from genoattn.data.windows import split_contigs
 from genoattn.errors import GenoattnError, InputError
-from genoattn.inference.evaluate import read_bedgraph, track_metrics
+from genoattn.inference.evaluate import read_track, track_metrics
 
-BIGWIG_SUFFIXES = (".bw", ".bigwig")
-TRACK_SUFFIXES = (".bedGraph", ".bedgraph", ".bw", ".bigWig")
-
-
-def read_bigwig(path: Path, lengths: Mapping[str, int]) -> dict[str, np.ndarray]:
-    """Per-contig float32 arrays of a bigWig (NaN where it has no value); contigs it lacks are all NaN."""
-    try:
-        import pyBigWig
-    except ImportError:
-        raise InputError(f"{path}: reading bigWig needs pyBigWig (pip install 'genoattn[bigwig]'); "
-                         "or convert it to bedGraph") from None
-    try:
-        bw = pyBigWig.open(str(path))
-    except RuntimeError:
-        bw = None
-    if bw is None or not bw.isBigWig():
-        raise InputError(f"{path}: not a readable bigWig file")
-    with bw:
-        chroms = bw.chroms()
-        tracks = {}
-        for contig, n in lengths.items():
-            if contig not in chroms:
-                tracks[contig] = np.full(n, np.nan, dtype=np.float32)
-                continue
-            end = min(n, chroms[contig])
-            values = np.full(n, np.nan, dtype=np.float32)
-            values[:end] = np.asarray(bw.values(contig, 0, end, numpy=True), dtype=np.float32)
-            tracks[contig] = values
-    return tracks
-
-
-def read_track(path: str | Path, lengths: Mapping[str, int]) -> dict[str, np.ndarray]:
-    """bedGraph or bigWig (by extension) -> per-contig float32 arrays over ``lengths`` (NaN: no value)."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: track file not found")
-    return read_bigwig(p, lengths) if p.suffix.lower() in BIGWIG_SUFFIXES else read_bedgraph(p, lengths)
+TRACK_SUFFIXES = (".bw", ".bigWig", ".bedGraph", ".bedgraph")  # the first one found is scored
 
 
 def contig_lengths(annotation: str | Path, fasta: str | Path | None = None) -> dict[str, int]:
@@ -127,7 +91,7 @@ def evaluate_manifest(genomes: Sequence[ManifestGenome], track_dir: Path) -> dic
         if track is not None:
             results[g.name] = evaluate(track, g.annotation, g.fasta, g.feature_types, g.holdout_every)
     if not results:
-        raise InputError(f"{track_dir}: no track named after a manifest genome (<name>.bedGraph or .bw)")
+        raise InputError(f"{track_dir}: no track named after a manifest genome (<name>.bw or .bedGraph)")
     return results
 
 

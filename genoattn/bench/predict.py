@@ -10,13 +10,20 @@ GPU (6 layers, d=256, SlidingWindow, 16 kb windows, bf16, random weights; a synt
     python -m genoattn.bench.predict --model gpu --device cuda --synthetic-mbp 400 --contigs 8 \\
         --batch-size 64 --out benchmarks/predict/gpu.json
 
+Host side only (``--model null``: per-base logits from an embedding of each token, no context: the model costs
+next to nothing, so bases/s measure reading, tiling, stitching and writing)::
+
+    python -m genoattn.bench.predict --model null --device cpu --synthetic-mbp 4 --modes pipeline,bed,all,bedgraph \
+        --out benchmarks/predict/cpu-host.json
+
 Modes (``--modes``), each over the whole FASTA after a warm-up run (compilation, caches):
 - ``forward``: the model alone on one device-resident batch, repeated (no host work); bases/s counts the
   kept (stitched) bases of each window, ``window_bases_per_s`` every base run.
 - ``pipeline``: the full pipeline (read, tokenise, tile, model, stitch) with no output files.
 - ``bed``: end-to-end with the BED of calls only.
-- ``all``: end-to-end with the BED and the per-nucleotide bedGraph (random weights make nearly one bedGraph
-  line per base; bytes written are reported).
+- ``all``: end-to-end with the default outputs, the BED and the per-nucleotide bigWig (its assembly included;
+  random weights make values change at almost every base; bytes written are reported).
+- ``bedgraph``: end-to-end with the BED and the per-nucleotide track as bedGraph text (``--bedgraph``).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import numpy as np
 import torch
 
 from genoattn.attention.patterns import SlidingWindow
+from genoattn.data.vocab import VOCAB_SIZE
 from genoattn.inference.files import predict_files
 from genoattn.inference.geometry import resolve_geometry
 from genoattn.inference.model import ModelInfo, load_model, patch_size, receptive_field
@@ -44,12 +52,28 @@ from genoattn.inference.runner import ModelRunner, resolve_device
 from genoattn.models import GenomeTransformer
 
 TARGET_GPU_BP_PER_S = 10e6
-PRESETS = {  # random-weight model shapes
+MODE_OUTPUTS = {"pipeline": ("none", False), "bed": ("none", True), "all": ("bigwig", True),
+                "bedgraph": ("bedgraph", True)}  # mode -> (track format, BED) of the end-to-end modes
+PRESETS = {  # random-weight model shapes ("null": the host side only, see PerBaseEmbedding)
     "quickstart": {"d_model": 64, "num_layers": 4, "num_heads": 4, "patch_size": 4, "stem_kernel_size": 9,
                    "attention_window": 64, "window": 4096},
     "gpu": {"d_model": 256, "num_layers": 6, "num_heads": 4, "patch_size": 4, "stem_kernel_size": 9,
             "attention_window": 64, "window": 16384},
+    "null": {"window": 4096},
 }
+
+
+class PerBaseEmbedding(torch.nn.Module):
+    """Logits [B, L, 2] from an embedding of each token id [B, L]: no context, next to no compute."""
+
+    task = "token_classification"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding = torch.nn.Embedding(VOCAB_SIZE, 2)
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.embedding(input_ids)
 
 
 def build_model(args: argparse.Namespace) -> tuple[torch.nn.Module, ModelInfo, dict]:
@@ -63,6 +87,11 @@ def build_model(args: argparse.Namespace) -> tuple[torch.nn.Module, ModelInfo, d
         if value is not None:
             shape[key] = value
     torch.manual_seed(0)
+    if args.model == "null":
+        info = ModelInfo("token_classification", 2, shape["window"], patch_size=1, receptive_field=0,
+                         feature_types=("CDS",))
+        return PerBaseEmbedding().eval(), info, {"source": "preset null (host side only)", "weights": "random (seed 0)",
+                                                 **shape}
     net = GenomeTransformer(num_classes=2, task="token_classification", d_model=shape["d_model"],
                             num_layers=shape["num_layers"], num_heads=shape["num_heads"], dropout=0.0,
                             patch_size=shape["patch_size"], stem_kernel_size=shape["stem_kernel_size"],
@@ -209,8 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         if mode == "forward":
             out = forward_only(net, info, options, args.forward_repeats)
         else:
-            outputs = {"pipeline": (False, False), "bed": (False, True), "all": (True, True)}[mode]
-            mode_options = PredictOptions(**{**options.__dict__, "bedgraph": outputs[0], "bed": outputs[1]})
+            track, bed = MODE_OUTPUTS[mode]
+            mode_options = PredictOptions(**{**options.__dict__, "track": track, "bed": bed})
             out = end_to_end(net, info, fasta, workdir / f"out-{mode}", mode_options)
         if device.type == "cuda":
             out["meets_target"] = out["bases_per_s"] >= TARGET_GPU_BP_PER_S

@@ -1,6 +1,7 @@
-"""Scoring per-nucleotide predictions against an annotation: read a bedGraph back, AUROC/AUPRC per contig.
+"""Scoring per-nucleotide predictions against an annotation: read a track back (predict's bigWig or bedGraph, or
+any other), AUROC/AUPRC per contig.
 
-Bases without a bedGraph value (N runs) and bases whose label is ignored (conflicting overlaps) are left out.
+Bases without a track value (N runs) and bases whose label is ignored (conflicting overlaps) are left out.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from genoattn.data.labels import IntervalIndex, nucleotide_labels
 from genoattn.data.vocab import IGNORE_INDEX
 from genoattn.errors import InputError
 from genoattn.inference.tracks import IntervalCaller
+
+BIGWIG_SUFFIXES = (".bw", ".bigwig")  # read as bigWig (lower-cased suffix); anything else as bedGraph
 
 
 def read_bedgraph(path: str | Path, lengths: Mapping[str, int]) -> dict[str, np.ndarray]:
@@ -34,6 +37,39 @@ def read_bedgraph(path: str | Path, lengths: Mapping[str, int]) -> dict[str, np.
                 except ValueError:
                     raise InputError(f"{path}:{number}: start and end must be integers, value a number") from None
     return tracks
+
+
+def read_bigwig(path: str | Path, lengths: Mapping[str, int]) -> dict[str, np.ndarray]:
+    """Per-contig float32 arrays of a bigWig (NaN where it has no value); contigs it lacks are all NaN."""
+    import pyBigWig
+
+    try:
+        bw = pyBigWig.open(str(path))
+    except RuntimeError:
+        bw = None
+    if bw is None or not bw.isBigWig():
+        raise InputError(f"{path}: not a readable bigWig file")
+    with bw:
+        chroms = bw.chroms()
+        tracks = {}
+        for contig, n in lengths.items():
+            if contig not in chroms:
+                tracks[contig] = np.full(n, np.nan, dtype=np.float32)
+                continue
+            end = min(n, chroms[contig])
+            values = np.full(n, np.nan, dtype=np.float32)
+            if end > 0:
+                values[:end] = np.asarray(bw.values(contig, 0, end, numpy=True), dtype=np.float32)
+            tracks[contig] = values
+    return tracks
+
+
+def read_track(path: str | Path, lengths: Mapping[str, int]) -> dict[str, np.ndarray]:
+    """bedGraph or bigWig (by extension) -> per-contig float32 arrays over ``lengths`` (NaN: no value)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: track file not found")
+    return read_bigwig(p, lengths) if p.suffix.lower() in BIGWIG_SUFFIXES else read_bedgraph(p, lengths)
 
 
 def scored_bases(track: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -3,47 +3,71 @@ window-level (row) writers put in them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from genoattn.inference.bigwig import BigWigBuilder
 from genoattn.inference.model import ModelInfo
 from genoattn.inference.options import PredictOptions
+from genoattn.inference.outputs import Builder
+from genoattn.inference.regions import Region
 from genoattn.inference.row_writer import RowSettings
 from genoattn.inference.runner import score_channels
 from genoattn.inference.track_writer import TrackSettings
 
+TRACK_SUFFIXES = {"bigwig": ".bw", "bedgraph": ".bedGraph"}
+
+
+def dense_tracks(info: ModelInfo, options: PredictOptions) -> dict[str, tuple[int, str]]:
+    """Output key -> (score channel, class name) of each per-nucleotide track file: the positive class of a binary
+    model (key ``track``), else every class (``track.CLASS``); none with ``track="none"``."""
+    if not info.token_level or options.track == "none":
+        return {}
+    classes = info.class_names
+    if score_channels(info) == 1:
+        return {"track": (0, classes[1])}
+    return {f"track.{name}": (c, name) for c, name in enumerate(classes)}
+
 
 def output_layout(info: ModelInfo, options: PredictOptions, stem: str) -> tuple[dict[str, str], dict[str, bytes]]:
-    """Output key -> file name, and key -> header bytes, for one input."""
+    """Output key -> file name (``STEM[.CLASS].bw`` or ``.bedGraph``, ``STEM.bed``, ``STEM.tsv``), and key ->
+    header bytes written at the top of its partial file (none for a bigWig's values), for one input."""
     names, headers = {}, {}
     classes = info.class_names
-    if info.token_level:
-        if options.bedgraph:
-            channels = [(1, "")] if score_channels(info) == 1 else [(c, f".{n}") for c, n in enumerate(classes)]
-            for c, suffix in channels:
-                key = f"bedgraph{suffix}"
-                names[key] = f"{stem}{suffix}.bedGraph"
-                headers[key] = (f'track type=bedGraph name="{stem} {classes[c]}" description="genoattn '
-                                f'{info.task}: probability of {classes[c]}"\n').encode()
-        if options.bed:
-            names["bed"] = f"{stem}.bed"
-            headers["bed"] = (f'track name="{stem} calls" description="genoattn calls: probability >= '
-                              f'{options.threshold}" useScore=1\n').encode()
-    else:
+    for key, (_, name) in dense_tracks(info, options).items():
+        names[key] = f"{stem}{key[len('track'):]}{TRACK_SUFFIXES[options.track]}"
+        headers[key] = b"" if options.track == "bigwig" else (
+            f'track type=bedGraph name="{stem} {name}" description="genoattn {info.task}: probability of '
+            f'{name}"\n').encode()
+    if info.token_level and options.bed:
+        names["bed"] = f"{stem}.bed"
+        headers["bed"] = (f'track name="{stem} calls" description="genoattn calls: probability >= '
+                          f'{options.threshold}" useScore=1\n').encode()
+    if not info.token_level:
         names["tsv"] = f"{stem}.tsv"
         columns = classes if info.task == "regression" else tuple(f"prob_{c}" for c in classes)
         headers["tsv"] = RowSettings(columns).header()
     return names, headers
 
 
+def builders(info: ModelInfo, options: PredictOptions, regions: list[Region],
+             contigs: Mapping[str, int]) -> dict[str, Builder]:
+    """Output key -> the builder of each output that is not its partial file renamed (the bigWig tracks;
+    ``contigs``: every contig of the input and its length; the non-empty ones make the bigWig header)."""
+    if options.track != "bigwig":
+        return {}
+    header = {name: n for name, n in contigs.items() if n > 0}
+    return {key: BigWigBuilder(regions, header, options.decimals) for key in dense_tracks(info, options)}
+
+
 def track_settings(info: ModelInfo, options: PredictOptions) -> TrackSettings:
     classes = info.class_names
     binary = score_channels(info) == 1
-    bedgraph = {}
-    if options.bedgraph:
-        bedgraph = {"bedgraph": 0} if binary else {f"bedgraph.{n}": c for c, n in enumerate(classes)}
     calls: tuple[tuple[str, int], ...] = ()
     if options.bed:
         calls = ((classes[1], 0),) if binary else tuple((classes[c], c) for c in range(1, len(classes)))
-    return TrackSettings(bedgraph, calls, options.decimals, options.threshold, options.merge_gap,
-                         options.min_length)
+    tracks = {key: channel for key, (channel, _) in dense_tracks(info, options).items()}
+    return TrackSettings(tracks, calls, options.decimals, options.threshold, options.merge_gap,
+                         options.min_length, options.track)
 
 
 def row_settings(info: ModelInfo, options: PredictOptions) -> RowSettings:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from genoattn.errors import ConfigError
 from genoattn.inference.model import ModelInfo
 
+TRACK_FORMATS = ("bigwig", "bedgraph", "none")  # the per-nucleotide track file: bigWig (default), bedGraph, none
+
 
 @dataclass(frozen=True)
 class PredictOptions:
@@ -21,12 +23,12 @@ class PredictOptions:
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         precision: ``auto`` (bf16 autocast on CUDA, float32 on CPU), ``32``, ``bf16`` or ``16``.
         rc: average every window with its reverse complement.
-        bedgraph: write per-nucleotide bedGraph tracks (token-level models).
+        track: per-nucleotide track file of token-level models: ``bigwig`` (default), ``bedgraph`` or ``none``.
         bed: write called intervals (token-level models).
         threshold: score at or above which a base is called.
         merge_gap: merge calls separated by at most this many bases.
         min_length: drop merged calls shorter than this.
-        decimals: decimals of bedGraph (and TSV probability) values.
+        decimals: decimals of the track values (bigWig and bedGraph alike) and of TSV probabilities.
         min_n_run: runs of at least this many N are masked: no output, no calls, windows inside them skipped.
         pad_short: run contigs shorter than the window padded with PAD to the full window (True) or at their own
             length (False); None: as the model was trained (``ModelInfo.pad_short``).
@@ -49,7 +51,7 @@ class PredictOptions:
     device: str = "auto"
     precision: str = "auto"
     rc: bool = False
-    bedgraph: bool = True
+    track: str = "bigwig"
     bed: bool = True
     threshold: float = 0.5
     merge_gap: int = 0
@@ -71,6 +73,7 @@ class PredictOptions:
             if not ok:
                 raise ConfigError(f"{name}: expected {expected}, got {value!r}")
 
+        need(self.track in TRACK_FORMATS, "track", f"one of {TRACK_FORMATS}", self.track)
         need(self.batch_size >= 1, "batch_size", "an integer >= 1", self.batch_size)
         need(0.0 <= self.threshold <= 1.0, "threshold", "a number in [0, 1]", self.threshold)
         need(self.merge_gap >= 0, "merge_gap", "an integer >= 0", self.merge_gap)
@@ -83,8 +86,8 @@ class PredictOptions:
         need(self.stride is None or self.stride >= 1, "stride", "a positive integer", self.stride)
 
     def check_outputs(self, info: ModelInfo) -> None:
-        """A per-nucleotide model must write something: not both --no-bedgraph and --no-bed (the command line
+        """A per-nucleotide model must write something: not both --no-track and --no-bed (the command line
         checks this; the benchmark runs the pipeline without outputs on purpose)."""
-        if info.token_level and not (self.bedgraph or self.bed):
-            raise ConfigError("--no-bedgraph and --no-bed together leave nothing to write for a per-nucleotide "
+        if info.token_level and self.track == "none" and not self.bed:
+            raise ConfigError("--no-track and --no-bed together leave nothing to write for a per-nucleotide "
                               "model (keep one of them)")

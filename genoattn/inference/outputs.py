@@ -2,8 +2,9 @@
 
 Each output is appended to a hidden partial file in the output folder (``.NAME.partial``) region by region
 (a region is a whole contig unless ``--regions`` chose parts), and renamed to ``NAME`` when every region is
-done. A state file ``STEM.state.json`` (written atomically) records the fingerprint of the run (checkpoint,
-input, options), how many regions are complete (in order, so a count and the last name identify them), the
+done (a bigWig's partial file holds its values; the bigWig is built beside it: genoattn.inference.bigwig). A
+state file ``STEM.state.json`` (written atomically) records the fingerprint of the run (checkpoint, input,
+options), how many regions are complete (in order, so a count and the last name identify them), the
 partial files' sizes after that region and the batch layout at that point; and, inside a long region, a
 ``partial`` point: the first base not yet written, the window to restart from, the batch layout there and the
 writers' held-back values. ``--resume`` truncates the partial files to the recorded sizes (dropping anything
@@ -20,17 +21,36 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from genoattn.errors import InputError
 
 STATE_FORMAT = 1
 STATE_INTERVAL_S = 0.5  # least time between two state writes (the last region always writes)
 
+READ_BLOCK = 1 << 24  # bytes of a partial file read at a time when a builder replays it
+
 Write = Callable[[str, bytes], None]  # OutputFiles.write: (output key, bytes to append)
+
+
+class Builder(Protocol):
+    """Builds an output file from the bytes appended to its partial file (genoattn.inference.bigwig.BigWigBuilder);
+    its methods raise OSError when writing fails."""
+
+    def open(self, target: Path, recorded: Iterable[bytes] = ()) -> None:
+        """Start ``target`` and add the bytes the partial file already holds."""
+
+    def add(self, data: bytes) -> None:
+        """Bytes just appended to the partial file."""
+
+    def finish(self) -> None:
+        """Complete ``target`` once every byte was added."""
+
+    def abort(self) -> None:
+        """Drop the unfinished ``target``; never raises."""
 
 
 def file_fingerprint(path: str | Path) -> dict[str, Any]:
@@ -75,14 +95,19 @@ class OutputFiles:
         names: output key -> final file name.
         headers: output key -> bytes written at the top of a fresh file.
         fingerprint: JSON-able identity of the run; ``--resume`` refuses a state with another one.
+        builders: output key -> the Builder of outputs whose partial file is not the final file itself (a
+            bigWig's values): it writes ``.NAME.building``, renamed to ``NAME`` when complete; the other partial
+            files are renamed themselves.
     """
 
     def __init__(self, out_dir: Path, stem: str, names: dict[str, str], headers: dict[str, bytes],
-                 fingerprint: dict[str, Any]) -> None:
+                 fingerprint: dict[str, Any], builders: dict[str, Builder] | None = None) -> None:
         self.out_dir, self.stem = out_dir, stem
         self.final = {key: out_dir / name for key, name in names.items()}
         self.partial = {key: out_dir / f".{name}.partial" for key, name in names.items()}
+        self.building = {key: out_dir / f".{names[key]}.building" for key in builders or {}}
         self.headers = headers
+        self.builders = builders or {}
         self.fingerprint = fingerprint
         self.state_path = out_dir / f"{stem}.state.json"
         self._files: dict[str, BinaryIO] = {}
@@ -106,6 +131,8 @@ class OutputFiles:
             self._files = {key: open(path, "wb") for key, path in self.partial.items()}
             for key, header in self.headers.items():
                 self._files[key].write(header)
+            for key, builder in self.builders.items():
+                builder.open(self.building[key])
         except OSError as exc:
             raise write_error(self.out_dir, exc) from None
         self._done, self._last, self._cursor, self._inside = 0, "", (0, 0), None
@@ -149,6 +176,8 @@ class OutputFiles:
                 fh.truncate(offsets[key])
                 fh.seek(offsets[key])
                 self._files[key] = fh
+            for key, builder in self.builders.items():
+                builder.open(self.building[key], _read_blocks(self.partial[key], int(offsets[key])))
         except OSError as exc:
             raise write_error(self.out_dir, exc) from None
         self._done, self._last, self._cursor = done, last, cursor
@@ -158,9 +187,12 @@ class OutputFiles:
 
     # ------------------------------------------------------------------ writing
     def write(self, key: str, data: bytes) -> None:
+        """Append ``data`` to output ``key``'s partial file (and pass it to its builder)."""
         if data:
             try:
                 self._files[key].write(data)
+                if key in self.builders:
+                    self.builders[key].add(data)
             except OSError as exc:
                 raise write_error(self.partial[key], exc) from None
 
@@ -186,15 +218,23 @@ class OutputFiles:
         self._write_state(complete=False)
 
     def complete(self) -> None:
-        """Close the partial files and rename them to their final names; mark the state complete."""
+        """Close the partial files and finish the built files (all before any rename, so a failure leaves every
+        partial file for ``--resume``); rename them to their final names; mark the state complete, then remove
+        the partial files the built ones came from."""
         self._close()
+        ready = {key: self.building.get(key, path) for key, path in self.partial.items()}
         try:
-            for key, path in self.partial.items():
+            for builder in self.builders.values():
+                builder.finish()
+            for key, path in ready.items():
                 os.replace(path, self.final[key])
         except OSError as exc:
+            self._abort_builders()
             raise write_error(self.out_dir, exc) from None
         self._offsets, self._inside = {}, None
         self._write_state(complete=True)
+        for key in self.builders:
+            self.partial[key].unlink(missing_ok=True)
 
     def close(self) -> None:
         """Close without finishing (after an error): the partial files and the last recorded state stay for
@@ -206,6 +246,11 @@ class OutputFiles:
             with contextlib.suppress(OSError):
                 fh.close()
         self._files = {}
+        self._abort_builders()
+
+    def _abort_builders(self) -> None:
+        for builder in self.builders.values():
+            builder.abort()
 
     def _tell(self) -> dict[str, int]:
         return {key: fh.tell() for key, fh in self._files.items()}
@@ -238,6 +283,17 @@ class OutputFiles:
         except OSError as exc:
             raise write_error(self.state_path, exc) from None
         self._last_state_write = time.monotonic()
+
+
+def _read_blocks(path: Path, size: int) -> Iterator[bytes]:
+    """The first ``size`` bytes of ``path`` in blocks of at most READ_BLOCK."""
+    with open(path, "rb") as fh:
+        while size > 0:
+            block = fh.read(min(size, READ_BLOCK))
+            if not block:
+                return
+            size -= len(block)
+            yield block
 
 
 def _changed_keys(old: dict, new: dict, prefix: str = "") -> str:

@@ -15,7 +15,7 @@ import torch
 from genoattn import __version__
 from genoattn.data.genome import Genome
 from genoattn.inference.inputs import open_inputs, unique_stems
-from genoattn.inference.layout import output_layout
+from genoattn.inference.layout import builders, output_layout
 from genoattn.inference.model import ModelInfo
 from genoattn.inference.options import PredictOptions
 from genoattn.inference.outputs import OutputFiles, ResumePoint, file_fingerprint
@@ -85,7 +85,7 @@ def prepare_runs(info: ModelInfo, fasta: list[str | Path], out: Path, options: P
         region_names = [region.name for region in regions]
         fingerprint = run_fingerprint(info, options, geometry, device, path, pad_batches,
                                       region_names if specs else None)
-        outputs = OutputFiles(out, stem, names, headers, fingerprint)
+        outputs = OutputFiles(out, stem, names, headers, fingerprint, builders(info, options, regions, genome.contigs))
         run = InputRun(index, path, genome, stem, outputs, regions)
         run.resume = outputs.start(options.resume, region_names)
         if options.resume and (run.resume.done or run.resume.partial):

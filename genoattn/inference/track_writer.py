@@ -1,4 +1,5 @@
-"""Per-nucleotide outputs of one contig (or region): the dense track (bedGraph) and the BED calls.
+"""Per-nucleotide outputs of one contig (or region): the dense tracks (bigWig values or bedGraph text) and the
+BED calls.
 
 ``ContigTracks`` receives the kept parts of a contig's (or a region's) windows in order, buffers them and
 processes fixed chunks of ``CHUNK`` bases cut at fixed contig positions (so the text never depends on batch
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from genoattn.inference.bigwig import BigWigValues
 from genoattn.inference.outputs import Write
 from genoattn.inference.tracks import BedGraphTrack, IntervalCaller, format_bed
 
@@ -24,31 +26,37 @@ class TrackSettings:
     """What the per-nucleotide writers produce.
 
     Args:
-        bedgraph: output key -> score channel of each bedGraph file.
+        tracks: output key -> score channel of each per-nucleotide track file.
         calls: (class name, score channel) of each class called into the BED file (empty: no BED).
-        decimals: decimals of bedGraph values (equal rounded neighbours merge).
+        decimals: decimals of track values (bedGraph: equal rounded neighbours merge into one line).
         threshold: a base is called when its score is >= threshold.
         merge_gap: calls separated by at most this many (unmasked) bases are merged.
         min_length: merged calls shorter than this are dropped.
+        format: ``bigwig`` (values for genoattn.inference.bigwig) or ``bedgraph`` (text) tracks.
     """
 
-    bedgraph: dict[str, int]
+    tracks: dict[str, int]
     calls: tuple[tuple[str, int], ...]
     decimals: int = 3
     threshold: float = 0.5
     merge_gap: int = 0
     min_length: int = 1
+    format: str = "bigwig"
+
+    def new_track(self, contig: str) -> BedGraphTrack | BigWigValues:
+        """The writer of one track file for one contig."""
+        return BigWigValues(self.decimals) if self.format == "bigwig" else BedGraphTrack(contig, self.decimals)
 
 
 class ContigTracks:
-    """bedGraph lines and BED calls of bases ``[start, end)`` of one contig, written through ``write(key, bytes)``
-    (keys: those of ``settings.bedgraph`` and ``"bed"``); ``masked`` is bool [end - start]."""
+    """Track values or lines and BED calls of bases ``[start, end)`` of one contig, written through
+    ``write(key, bytes)`` (keys: those of ``settings.tracks`` and ``"bed"``); ``masked`` is bool [end - start]."""
 
     def __init__(self, contig: str, start: int, end: int, masked: np.ndarray, settings: TrackSettings, write: Write,
                  channels: int) -> None:
         self.contig, self.start, self.end, self.masked = contig, start, end, masked
         self.settings, self.write, self.channels = settings, write, channels
-        self.tracks = {key: BedGraphTrack(contig, settings.decimals) for key in settings.bedgraph}
+        self.tracks = {key: settings.new_track(contig) for key in settings.tracks}
         self.callers = [IntervalCaller(settings.threshold, settings.merge_gap, settings.min_length)
                         for _ in settings.calls]
         self.names = tuple(name.encode() for name, _ in settings.calls)
@@ -115,7 +123,7 @@ class ContigTracks:
 
     def _process(self, lo: int, hi: int, values: np.ndarray) -> None:
         masked = self.masked[lo - self.start: hi - self.start]
-        for key, channel in self.settings.bedgraph.items():
+        for key, channel in self.settings.tracks.items():
             self.write(key, self.tracks[key].add(lo, values[:, channel], masked))
         for index, ((_, channel), caller) in enumerate(zip(self.settings.calls, self.callers)):
             self._emit(index, caller.add(lo, values[:, channel], masked))

@@ -76,7 +76,7 @@ def test_report_of_a_tiny_checkpoint(tiny_setup):
     assert set(doc["provenance"]["checkpoints"]) == {"report", "cnn"}
     text = (out / "report.md").read_text()
     assert "## Eukaryotic fragment" in text and "trained (held-out contigs)" in text
-    assert (root / "work" / "report" / "planted" / "planted.bedGraph").is_file()
+    assert (root / "work" / "report" / "planted" / "planted.bw").is_file()  # predict's default track: bigWig
 
 
 def test_missing_cnn_checkpoint_is_one_line(tiny_setup, capsys):

@@ -39,22 +39,23 @@ def test_plain_gzip_bgzip_and_case_give_the_same_files(tmp_path, checkpoint, rec
         name = {None: "genome.fa", "gzip": "genome.fa.gz", "bgzip": "genome.fa.bgz"}[compression]
         fasta = write_fasta(folder / name, records, compression)
         assert run("--checkpoint", checkpoint, "--fasta", fasta, "--out", tmp_path / f"out{i}",
-                   "--cache-dir", tmp_path / "cache") == 0
+                   "--cache-dir", tmp_path / "cache", "--bedgraph") == 0
         outs.append(files(tmp_path / f"out{i}"))
     assert outs[0] == outs[1] == outs[2]
     assert set(outs[0]) == {"genome.bedGraph", "genome.bed"}
     upper = write_fasta(tmp_path / "genome.fa", {k: v.upper() for k, v in records.items()})
-    assert run("--checkpoint", checkpoint, "--fasta", upper, "--out", tmp_path / "upper") == 0
+    assert run("--checkpoint", checkpoint, "--fasta", upper, "--out", tmp_path / "upper", "--bedgraph") == 0
     assert files(tmp_path / "upper") == outs[0]  # lowercase (soft-masked) bases predict like uppercase
 
 
 def test_several_inputs_and_lightning_path(tmp_path, checkpoint, records):
     a = write_fasta(tmp_path / "a.fa", records)
     b = write_fasta(tmp_path / "b.fasta", {"x": random_sequence(800, 13)})
-    assert run("--checkpoint", checkpoint, "--fasta", a, b, "--out", tmp_path / "fast", "--batch-size", 3) == 0
+    assert run("--checkpoint", checkpoint, "--fasta", a, b, "--out", tmp_path / "fast", "--batch-size", 3,
+               "--bedgraph") == 0
     assert set(files(tmp_path / "fast")) == {"a.bedGraph", "a.bed", "b.bedGraph", "b.bed"}
     assert run("--checkpoint", checkpoint, "--fasta", a, b, "--out", tmp_path / "pl", "--batch-size", 3,
-               "--device", "cpu", "--lightning") == 0
+               "--device", "cpu", "--lightning", "--bedgraph") == 0
     assert files(tmp_path / "pl") == files(tmp_path / "fast")
     assert not (tmp_path / "pl" / ".genoattn-predict-scores").exists()
 
@@ -152,7 +153,7 @@ def test_checkpoint_record_from_the_training_module(tmp_path, records):
     path = tmp_path / "trained.ckpt"
     torch.save({"genoattn": record, "state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}}, path)
     fasta = write_fasta(tmp_path / "g.fa", records)
-    assert run("--checkpoint", path, "--fasta", fasta, "--out", tmp_path / "out", "--rc") == 0
+    assert run("--checkpoint", path, "--fasta", fasta, "--out", tmp_path / "out", "--rc", "--bedgraph") == 0
     assert set(files(tmp_path / "out")) == {"g.none.bedGraph", "g.plus.bedGraph", "g.minus.bedGraph", "g.bed"}
 
 
@@ -173,7 +174,7 @@ def test_a_second_run_into_the_same_folder_is_refused(tmp_path, checkpoint, reco
         assert not list(out.iterdir())
     finally:
         holder.communicate("\n", timeout=60)
-    assert run("--checkpoint", checkpoint, "--fasta", fasta, "--out", out) == 0
+    assert run("--checkpoint", checkpoint, "--fasta", fasta, "--out", out, "--bedgraph") == 0
     assert set(files(out)) == {"g.bedGraph", "g.bed"}
 
 
@@ -239,12 +240,12 @@ def test_full_disk_is_one_line_and_resume_completes(tmp_path, checkpoint, record
     from genoattn.inference import outputs
 
     fasta = write_fasta(tmp_path / "g.fa", {**records, "more": random_sequence(3000, 5)})
-    assert run("--checkpoint", checkpoint, "--fasta", fasta, "--out", tmp_path / "clean") == 0
+    assert run("--checkpoint", checkpoint, "--fasta", fasta, "--out", tmp_path / "clean", "--bedgraph") == 0
     monkeypatch.setattr(outputs, "open", FullDisk(budget=20_000), raising=False)
-    assert run("--checkpoint", checkpoint, "--fasta", fasta, "--out", tmp_path / "out") == 2
+    assert run("--checkpoint", checkpoint, "--fasta", fasta, "--out", tmp_path / "out", "--bedgraph") == 2
     message = one_line_error(capsys)
     assert "No space left on device" in message and "rerun with --resume" in message
     assert not (tmp_path / "out" / "g.bedGraph").exists()
     monkeypatch.undo()  # space freed
-    assert run("--checkpoint", checkpoint, "--fasta", fasta, "--out", tmp_path / "out", "--resume") == 0
+    assert run("--checkpoint", checkpoint, "--fasta", fasta, "--out", tmp_path / "out", "--resume", "--bedgraph") == 0
     assert files(tmp_path / "out") == files(tmp_path / "clean")

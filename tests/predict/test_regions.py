@@ -60,7 +60,7 @@ def test_bad_bed_lines_name_the_line(tmp_path, line, expected):
 def test_regions_give_the_whole_contig_values_on_their_bases(tmp_path, genome, genome_records):
     net = ToyConv(6).double()
     lengths = {k: len(v) for k, v in genome_records.items()}
-    options = dict(batch_size=3, decimals=6, bed=False, progress=False)
+    options = dict(batch_size=3, decimals=6, bed=False, progress=False, track="bedgraph")
     predict_files(net, info_for(net), [genome], tmp_path / "all", PredictOptions(**options))
     full = read_bedgraph(tmp_path / "all" / "g.bedGraph", lengths)
     regions = ("chrA:3-700", "chrA:1201-1710", "gappy:150-560", "short")
@@ -100,7 +100,8 @@ def test_regions_through_the_lightning_path(tmp_path, genome):
     from genoattn.inference.distributed import predict_files_lightning
 
     net = tiny_transformer()
-    options = PredictOptions(batch_size=2, progress=False, device="cpu", regions=("chrA:700-1900", "soft"))
+    options = PredictOptions(batch_size=2, progress=False, device="cpu", regions=("chrA:700-1900", "soft"),
+                             track="bedgraph")
     predict_files(net, info_for(net), [genome], tmp_path / "one", options)
     predict_files_lightning(net, info_for(net), [genome], tmp_path / "pl", options)
     for name in ("g.bedGraph", "g.bed"):

@@ -45,7 +45,7 @@ def outputs(folder):
 @pytest.mark.parametrize("stop_after", [1, 3, 5])
 def test_interrupted_run_resumes_to_identical_files(setup, stop_after):
     tmp_path, fasta, net, info = setup
-    options = PredictOptions(batch_size=3, merge_gap=2, min_length=2, progress=False)
+    options = PredictOptions(batch_size=3, merge_gap=2, min_length=2, progress=False, track="bedgraph")
     predict_files(net, info, [fasta], tmp_path / "full", options)
     reference = outputs(tmp_path / "full")
     assert set(reference) == {"genome.bedGraph", "genome.bed"}
@@ -61,7 +61,7 @@ def test_interrupted_run_resumes_to_identical_files(setup, stop_after):
         with open(tmp_path / "run" / name, "ab") as fh:
             fh.write(b"c9\t0\t1\thalf-written\n")
 
-    resumed = PredictOptions(batch_size=3, merge_gap=2, min_length=2, progress=False, resume=True)
+    resumed = PredictOptions(batch_size=3, merge_gap=2, min_length=2, progress=False, resume=True, track="bedgraph")
     seen = []
     report = predict_files(net, info, [fasta], tmp_path / "run", resumed,
                            on_contig_done=lambda i, contig: seen.append(contig))
@@ -123,10 +123,11 @@ def interrupt_inside(monkeypatch, after: int, region: str) -> list:
     return saved
 
 
-@pytest.mark.parametrize("model", ["binary", "strand", "regression", "regression-per-record"])
+@pytest.mark.parametrize("model", ["binary", "binary-bedgraph", "strand", "regression", "regression-per-record"])
 def test_resume_inside_a_long_contig(tmp_path, monkeypatch, model):
     """A run killed inside a long contig resumes from the last saved point (not the contig start) and gives the
-    same bytes as an uninterrupted run: bedGraph runs, BED calls of one or several classes, TSV rows."""
+    same bytes as an uninterrupted run: bigWig tracks (the default) or bedGraph runs, BED calls of one or several
+    classes, TSV rows."""
     records = {"a": random_sequence(300, 1), "long": random_sequence(2500, 2), "b": random_sequence(90, 3)}
     fasta = write_fasta(tmp_path / "genome.fa", records)
     task, classes = ("regression", 1) if model.startswith("regression") else ("token_classification",
@@ -135,7 +136,8 @@ def test_resume_inside_a_long_contig(tmp_path, monkeypatch, model):
     info = ModelInfo(task, classes, 256, patch_size=patch_size(net), receptive_field=receptive_field(net),
                      label_mode="strand" if model == "strand" else "binary", feature_types=("CDS",))
     options = dict(batch_size=3, threshold=0.34, merge_gap=3, progress=False, stride=100,
-                   per_record=model.endswith("per-record"))
+                   per_record=model.endswith("per-record"),
+                   track="bedgraph" if model.endswith("bedgraph") else "bigwig")
     small_chunks(monkeypatch)
     predict_files(net, info, [fasta], tmp_path / "full", PredictOptions(**options))
     reference = outputs(tmp_path / "full")

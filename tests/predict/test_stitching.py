@@ -14,6 +14,7 @@ from genoattn.inference.model import patch_size
 from .conftest import ToyConv, random_sequence, read_bedgraph, tiny_transformer, write_fasta
 
 QUIET = {"progress": False}
+BEDGRAPH = {"track": "bedgraph"}  # these tests read the values back from the bedGraph text
 
 
 def info_for(net, window=256, **kw) -> ModelInfo:
@@ -43,7 +44,7 @@ def test_stitched_equals_single_pass(tmp_path, genome_records, make_net, rc, pad
     net = make_net()
     fasta = write_fasta(tmp_path / "g.fa", genome_records)
     options = PredictOptions(batch_size=3, decimals=8, bed=False, rc=rc, min_n_run=10**9, pad_batches=pad_batches,
-                             **QUIET)
+                             **QUIET, **BEDGRAPH)
     predict_files(net, info_for(net), [fasta], tmp_path / "out", options)
     got = read_bedgraph(tmp_path / "out" / "g.bedGraph", {k: len(v) for k, v in genome_records.items()})
     for name, seq in genome_records.items():
@@ -55,7 +56,7 @@ def test_too_little_context_shows_seams(tmp_path, genome_records):
     """The comparison above is sensitive: a context below the receptive field breaks it."""
     net = ToyConv(6).double()
     fasta = write_fasta(tmp_path / "g.fa", genome_records)
-    options = PredictOptions(batch_size=3, decimals=8, bed=False, context=2, **QUIET)
+    options = PredictOptions(batch_size=3, decimals=8, bed=False, context=2, **QUIET, **BEDGRAPH)
     predict_files(net, info_for(net), [fasta], tmp_path / "out", options)
     got = read_bedgraph(tmp_path / "out" / "g.bedGraph", {k: len(v) for k, v in genome_records.items()})
     assert np.abs(got["chrA"] - single_pass(net, genome_records["chrA"])).max() > 1e-3
@@ -65,7 +66,8 @@ def test_n_runs_are_masked_and_skipped(tmp_path):
     records = {"gap": random_sequence(300, 5) + "N" * 1500 + random_sequence(300, 6)}
     net = ToyConv(4).double()
     fasta = write_fasta(tmp_path / "g.fa", records)
-    options = PredictOptions(batch_size=2, decimals=4, threshold=0.0, window=128, **QUIET)  # call every base
+    options = PredictOptions(batch_size=2, decimals=4, threshold=0.0, window=128,  # call every base
+                             **QUIET, **BEDGRAPH)
     predict_files(net, info_for(net, window=128), [fasta], tmp_path / "out", options)
     values = read_bedgraph(tmp_path / "out" / "g.bedGraph", {"gap": 2100})["gap"]
     assert np.isnan(values[300:1800]).all() and not np.isnan(values[:300]).any() and not np.isnan(values[1800:]).any()
@@ -82,7 +84,7 @@ def test_rc_averaging_is_strand_symmetric(tmp_path):
     net = tiny_transformer(num_classes=3).double()
     fasta = write_fasta(tmp_path / "g.fa", {"fwd": seq, "rev": rc_seq})
     info = info_for(net, num_classes=3, label_mode="strand")
-    options = PredictOptions(batch_size=4, decimals=8, rc=True, **QUIET)
+    options = PredictOptions(batch_size=4, decimals=8, rc=True, **QUIET, **BEDGRAPH)
     predict_files(net, info, [fasta], tmp_path / "out", options)
     lengths = {"fwd": 900, "rev": 900}
     tracks = {c: read_bedgraph(tmp_path / "out" / f"g.{c}.bedGraph", lengths) for c in ("none", "plus", "minus")}
@@ -139,7 +141,7 @@ def test_kmer_model_stitched_equals_single_pass(tmp_path, rc):
     fasta = write_fasta(tmp_path / "g.fa", records)
     info = ModelInfo("token_classification", 2, 240, tokenizer="kmer", k=3, patch_size=2,
                      receptive_field=receptive_field(net, k=3))
-    options = PredictOptions(batch_size=2, decimals=8, bed=False, rc=rc, **QUIET)
+    options = PredictOptions(batch_size=2, decimals=8, bed=False, rc=rc, **QUIET, **BEDGRAPH)
     predict_files(net, info, [fasta], tmp_path / "out", options)
     got = read_bedgraph(tmp_path / "out" / "g.bedGraph", {k: len(v) for k, v in records.items()})
     for name, seq in records.items():
@@ -165,7 +167,8 @@ def test_pad_short_runs_short_contigs_padded_to_the_window(tmp_path):
     with torch.no_grad():
         expected = net(padded).double().softmax(-1)[0, :100, 1].numpy()
     for pad_short in (True, False):
-        options = PredictOptions(batch_size=2, decimals=8, bed=False, pad_short=pad_short, **QUIET)
+        options = PredictOptions(batch_size=2, decimals=8, bed=False, pad_short=pad_short, **QUIET,
+                                 **BEDGRAPH)
         predict_files(net, info_for(net), [fasta], tmp_path / f"out{pad_short}", options)
         got = read_bedgraph(tmp_path / f"out{pad_short}" / "g.bedGraph", {"short": 100})["short"]
         own_length = single_pass(net, records["short"])
