@@ -25,7 +25,6 @@ from torch.utils.data import DataLoader
 from genoattn.data import vocab
 from genoattn.data.annotations import Interval, check_intervals, read_annotation
 from genoattn.data.datasets import (
-    TASKS,
     ArrayLabels,
     BatchLoader,
     BatchPlanSampler,
@@ -63,6 +62,7 @@ from genoattn.data.windows import (
     tile_windows,
 )
 from genoattn.errors import ConfigError, InputError
+from genoattn.tasks import TASKS, Task
 
 SPLITS = ("train", "val", "test")
 _FETCH_CHUNK = 8_000_000  # bases read at a time when scanning a genome that is not held in memory
@@ -154,7 +154,7 @@ class GenomeDataModule(pl.LightningDataModule):
         self,
         fasta: str | None = None,
         annotation: str | None = None,
-        task: Literal["token_classification", "sequence_classification", "regression", "mlm"] = "token_classification",
+        task: Task = "token_classification",
         feature_types: Sequence[str] = ("CDS",),
         label_mode: Literal["binary", "strand", "frame"] = "binary",
         min_overlap: float = 0.5,

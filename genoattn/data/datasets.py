@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,9 +34,7 @@ from genoattn.data.labels import (
 )
 from genoattn.data.tokenizers import Tokenizer, encode_nucleotides
 from genoattn.data.windows import Windows, central_keep
-
-Task = Literal["token_classification", "sequence_classification", "regression", "mlm"]
-TASKS: tuple[str, ...] = ("token_classification", "sequence_classification", "regression", "mlm")
+from genoattn.tasks import Task
 
 
 def _gather_rows(concat: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, contig_index: np.ndarray,

@@ -15,8 +15,8 @@ from pathlib import Path
 from torch import nn
 
 from genoattn.errors import InputError
+from genoattn.tasks import PREDICT_TASKS
 
-PREDICT_TASKS: tuple[str, ...] = ("token_classification", "sequence_classification", "regression")
 TOKENIZERS: tuple[str, ...] = ("nucleotide", "kmer")
 
 # Class names and reverse-complement class permutations of the per-nucleotide label modes (genoattn.data.labels):

@@ -21,8 +21,6 @@ from torchmetrics.regression import MeanSquaredError, PearsonCorrCoef
 
 from genoattn.data.vocab import IGNORE_INDEX
 
-CLASSIFICATION_TASKS = ("token_classification", "sequence_classification", "mlm")
-
 
 def build_metrics(task: str, num_classes: int) -> MetricCollection:
     """Accuracy, AUROC, AUPRC, MCC and F1 for classification; MSE and Pearson r for regression."""

@@ -13,8 +13,7 @@ from torch import Tensor, nn
 from genoattn.data.vocab import IGNORE_INDEX
 from genoattn.errors import ConfigError
 from genoattn.lit.metrics import build_metrics, metric_inputs
-
-TASKS = ("token_classification", "sequence_classification", "regression", "mlm")
+from genoattn.tasks import TASKS
 
 
 class NonFiniteLossError(FloatingPointError):

@@ -7,13 +7,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from genoattn.data.vocab import PAD, VOCAB_SIZE
-from genoattn.errors import ConfigError, InputError
+from genoattn.data.vocab import PAD
+from genoattn.errors import InputError
 from genoattn.models.attention import SelfAttention
 from genoattn.models.blocks import Block, make_norm
+from genoattn.models.config import EncoderConfig
 from genoattn.models.frames import FEATURES as FRAME_FEATURES
 from genoattn.models.frames import reading_frame_features
-from genoattn.models.specs import FULL, AttentionSpec, layer_specs, updates_state
+from genoattn.models.specs import layer_specs, updates_state
 from genoattn.models.stem import PatchStem
 
 
@@ -39,81 +40,38 @@ def check_input_ids(input_ids: Tensor, vocab_size: int) -> None:
 class GenomeEncoder(nn.Module):
     """Embeds token ids and contextualises them with attention blocks; [B, L] -> [B, ceil(L / p), d].
 
-    Args:
-        vocab_size: number of token ids (genoattn.data.vocab.VOCAB_SIZE).
-        d_model: model width.
-        num_layers: number of transformer blocks.
-        num_heads: attention heads per block.
-        mlp_ratio: MLP hidden width as a multiple of d_model.
-        dropout: dropout after the stem and on each residual branch.
-        attention: one spec for every layer, or a list with one spec per layer (default Full()).
-        backend: attention backend for mask patterns ('auto', 'reference', 'blocked', 'flex', 'xformers').
-        positions: 'rotary' (RoPE on q, k), 'alibi' (bidirectional linear bias) or 'none'.
-        patch_size: nucleotides per token; > 1 puts a strided conv stem in front of the blocks.
-        stem_kernel_size: width of the stem conv (default patch_size; wider overlaps patches).
-        stem_hidden: hidden width of the stem (0: a single linear map per window).
-        stem_kmer: k > 1 feeds the stem the k-mers at each offset of its window (3: codons) instead of single
-            nucleotides (see ``PatchStem``).
-        reading_frames: compute the stop-codon distances of every reading frame from the ids
-            (:mod:`genoattn.models.frames`) and feed them to the stem and, through a linear map, to the
-            nucleotide embeddings.
-        norm: 'layernorm' or 'rmsnorm'.
-        checkpointing: recompute each block in the backward pass (activation checkpointing) to save memory;
-            blocks whose attention updates its own state in training (RoutingSpec, PerformerSpec with
-            redraw_interval) are not recomputed, since a second pass would see the updated state.
-        rotary_base: RoPE frequency base.
+    Built from an :class:`EncoderConfig` (its fields say what each part is): token embedding, optional patch stem
+    (patch_size, stem_kernel_size or stem_kmer > 1) and reading-frame features, attention blocks, final norm.
     """
 
-    def __init__(
-        self,
-        vocab_size: int = VOCAB_SIZE,
-        d_model: int = 128,
-        num_layers: int = 4,
-        num_heads: int = 4,
-        mlp_ratio: float = 4.0,
-        dropout: float = 0.1,
-        attention: AttentionSpec | list[AttentionSpec] = FULL,
-        backend: str = "auto",
-        positions: str = "rotary",
-        patch_size: int = 1,
-        stem_kernel_size: int | None = None,
-        stem_hidden: int = 0,
-        stem_kmer: int = 1,
-        norm: str = "layernorm",
-        checkpointing: bool = False,
-        rotary_base: float = 10000.0,
-        reading_frames: bool = False,
-    ) -> None:
+    def __init__(self, config: EncoderConfig | None = None) -> None:
         super().__init__()
-        for name, value in (("vocab_size", vocab_size), ("d_model", d_model), ("num_layers", num_layers),
-                            ("num_heads", num_heads), ("patch_size", patch_size)):
-            if value < 1:
-                raise ConfigError(f"model.{name} must be >= 1, got {value}")
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"model.dropout must be in [0, 1), got {dropout}")
-        self.vocab_size = vocab_size
-        self.d_model = d_model
-        self.patch_size = patch_size
-        self.specs = layer_specs(attention, num_layers)
-        self.checkpointed = [checkpointing and not updates_state(spec) for spec in self.specs]
-        self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=PAD if PAD < vocab_size else None)
-        use_stem = patch_size > 1 or (stem_kernel_size or 1) > 1 or stem_kmer > 1
-        frame_features = FRAME_FEATURES if reading_frames else 0
-        self.stem = (PatchStem(d_model, patch_size, stem_kernel_size, stem_hidden, stem_kmer, frame_features)
-                     if use_stem else None)
-        self.frame_embedding = nn.Linear(FRAME_FEATURES, d_model) if reading_frames else None
-        self.drop = nn.Dropout(dropout)
+        config = config or EncoderConfig()
+        self.vocab_size = config.vocab_size
+        self.d_model = d_model = config.d_model
+        self.patch_size = config.patch_size
+        self.specs = layer_specs(config.attention, config.num_layers)
+        self.checkpointed = [config.checkpointing and not updates_state(spec) for spec in self.specs]
+        self.embedding = nn.Embedding(config.vocab_size, d_model,
+                                      padding_idx=PAD if PAD < config.vocab_size else None)
+        use_stem = config.patch_size > 1 or (config.stem_kernel_size or 1) > 1 or config.stem_kmer > 1
+        frame_features = FRAME_FEATURES if config.reading_frames else 0
+        self.stem = (PatchStem(d_model, config.patch_size, config.stem_kernel_size, config.stem_hidden,
+                               config.stem_kmer, frame_features) if use_stem else None)
+        self.frame_embedding = nn.Linear(FRAME_FEATURES, d_model) if config.reading_frames else None
+        self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(
             Block(
                 d_model,
-                SelfAttention(d_model, num_heads, spec, backend, positions, rotary_base, layer=index),
-                mlp_ratio,
-                dropout,
-                norm,
+                SelfAttention(d_model, config.num_heads, spec, config.backend, config.positions, config.rotary_base,
+                              layer=index),
+                config.mlp_ratio,
+                config.dropout,
+                config.norm,
             )
             for index, spec in enumerate(self.specs)
         )
-        self.norm = make_norm(norm, d_model)
+        self.norm = make_norm(config.norm, d_model)
 
     def embed(self, input_ids: Tensor) -> tuple[Tensor, Tensor]:
         """Patch tokens [B, N, d] (N = ceil(L / p)) and nucleotide embeddings [B, N * p, d].

@@ -17,8 +17,7 @@ from torch import Tensor, nn
 
 from genoattn.data.vocab import IGNORE_INDEX, VOCAB_SIZE, A, C, G, T
 from genoattn.errors import InputError
-
-TOKEN_LEVEL_TASKS: tuple[str, ...] = ("token_classification", "mlm")
+from genoattn.tasks import TOKEN_LEVEL_TASKS
 
 
 def complement_table(vocab_size: int = VOCAB_SIZE, device: torch.device | str | None = None) -> Tensor:

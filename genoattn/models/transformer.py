@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from genoattn.data.vocab import VOCAB_SIZE
 from genoattn.errors import ConfigError
+from genoattn.models.config import EncoderConfig, takes_encoder_fields
 from genoattn.models.encoder import GenomeEncoder
 from genoattn.models.heads import MaskedLMHead, SequenceHead, TokenClassificationHead
-from genoattn.models.specs import FULL, AttentionSpec
 from genoattn.models.stem import PatchUpsample
-
-TASKS: tuple[str, ...] = ("token_classification", "sequence_classification", "regression", "mlm")
-TOKEN_LEVEL_TASKS: tuple[str, ...] = ("token_classification", "mlm")
+from genoattn.tasks import TASKS, TOKEN_LEVEL_TASKS
 
 
 class GenomeTransformer(nn.Module):
@@ -25,91 +23,53 @@ class GenomeTransformer(nn.Module):
     regression -> [B] when num_classes == 1 else [B, num_classes]; mlm -> [B, L, vocab_size].
 
     Args:
-        vocab_size: number of token ids (genoattn.data.vocab.VOCAB_SIZE).
         num_classes: classes of a classification task, or targets of a regression (ignored for mlm).
         task: token_classification, sequence_classification, regression or mlm.
-        d_model: model width.
-        num_layers: number of transformer blocks.
-        num_heads: attention heads per block.
-        mlp_ratio: MLP hidden width as a multiple of d_model.
-        dropout: dropout after the stem and on each residual branch.
-        attention: attention of every layer (a pattern from genoattn.attention.patterns, PerformerSpec or
-            RoutingSpec), or a list with one per layer (default Full()).
-        backend: attention backend for mask patterns ('auto', 'reference', 'blocked', 'flex', 'xformers').
-        positions: 'rotary' (RoPE on q, k), 'alibi' (bidirectional ALiBi bias) or 'none'.
-        patch_size: nucleotides per transformer token (strided conv stem; token-level tasks upsample back).
-        stem_kernel_size: width of the stem conv (default patch_size).
-        stem_hidden: hidden width of the stem (a GELU layer per window; 0: one linear map).
-        stem_kmer: k > 1: the stem reads the k-mers at each offset of its window (3: codons), not nucleotides.
-        norm: 'layernorm' or 'rmsnorm'.
         pooling: sequence tasks: 'mean' over tokens or 'cls' (a learned token prepended at position 0;
             give it a global view, e.g. Longformer global_tokens=(0,), with local patterns).
         tie_weights: mlm: the decoder shares the token embedding's weight.
-        checkpointing: activation checkpointing per block (recompute in backward to save memory); blocks
-            with RoutingSpec or a redrawing PerformerSpec are not recomputed (their state changes per pass).
-        rotary_base: RoPE frequency base.
-        reading_frames: the stem and the nucleotide embeddings also see, per nucleotide, the distances to the stop
-            codons of all six reading frames, computed from the ids inside the model (:mod:`genoattn.models.frames`).
+        **encoder: the encoder's parameters, every field of :class:`genoattn.models.config.EncoderConfig`
+            (vocab_size, d_model, num_layers, num_heads, attention, patch_size, ...; documented there).
     """
 
+    @takes_encoder_fields
     def __init__(
         self,
-        vocab_size: int = VOCAB_SIZE,
         num_classes: int = 2,
         task: str = "token_classification",
-        d_model: int = 128,
-        num_layers: int = 4,
-        num_heads: int = 4,
-        mlp_ratio: float = 4.0,
-        dropout: float = 0.1,
-        attention: AttentionSpec | list[AttentionSpec] = FULL,
-        backend: str = "auto",
-        positions: str = "rotary",
-        patch_size: int = 1,
-        stem_kernel_size: int | None = None,
-        stem_hidden: int = 0,
-        stem_kmer: int = 1,
-        norm: str = "layernorm",
         pooling: str = "mean",
         tie_weights: bool = True,
-        checkpointing: bool = False,
-        rotary_base: float = 10000.0,
-        reading_frames: bool = False,
+        **encoder: Any,
     ) -> None:
         super().__init__()
-        # Init args, kept so a checkpoint can rebuild this network for prediction (genoattn.lit.checkpoint).
-        self.config = {
-            "vocab_size": vocab_size, "num_classes": num_classes, "task": task, "d_model": d_model,
-            "num_layers": num_layers, "num_heads": num_heads, "mlp_ratio": mlp_ratio, "dropout": dropout,
-            "attention": attention, "backend": backend, "positions": positions, "patch_size": patch_size,
-            "stem_kernel_size": stem_kernel_size, "stem_hidden": stem_hidden, "stem_kmer": stem_kmer, "norm": norm,
-            "pooling": pooling, "tie_weights": tie_weights, "checkpointing": checkpointing, "rotary_base": rotary_base,
-            "reading_frames": reading_frames,
-        }
         if task not in TASKS:
             raise ConfigError(f"model.task: expected one of {TASKS}, got {task!r}")
         if task != "mlm" and num_classes < 1:
             raise ConfigError(f"model.num_classes must be >= 1, got {num_classes}")
         if pooling == "cls" and task in TOKEN_LEVEL_TASKS:
             raise ConfigError(f"model.pooling='cls' is for sequence tasks, not {task}")
+        unknown = sorted(set(encoder) - set(EncoderConfig.__dataclass_fields__))
+        if unknown:
+            raise TypeError(f"GenomeTransformer got unexpected keyword arguments {unknown}")
+        config = EncoderConfig(**encoder)
+        # Init args, kept so a checkpoint can rebuild this network for prediction (genoattn.lit.checkpoint).
+        self.config = {"num_classes": num_classes, "task": task, "pooling": pooling, "tie_weights": tie_weights,
+                       **config.as_kwargs()}
         self.task = task
         self.token_level = task in TOKEN_LEVEL_TASKS
-        self.num_classes = vocab_size if task == "mlm" else num_classes
-        self.encoder = GenomeEncoder(
-            vocab_size=vocab_size, d_model=d_model, num_layers=num_layers, num_heads=num_heads,
-            mlp_ratio=mlp_ratio, dropout=dropout, attention=attention, backend=backend, positions=positions,
-            patch_size=patch_size, stem_kernel_size=stem_kernel_size, stem_hidden=stem_hidden, stem_kmer=stem_kmer,
-            norm=norm, checkpointing=checkpointing, rotary_base=rotary_base, reading_frames=reading_frames,
-        )
+        self.num_classes = config.vocab_size if task == "mlm" else num_classes
+        self.encoder = GenomeEncoder(config)
+        d_model = config.d_model
         self.cls = nn.Parameter(torch.zeros(1, 1, d_model)) if pooling == "cls" and not self.token_level else None
-        self.upsample = PatchUpsample(d_model, patch_size, norm) if self.token_level and patch_size > 1 else None
+        self.upsample = (PatchUpsample(d_model, config.patch_size, config.norm)
+                         if self.token_level and config.patch_size > 1 else None)
         if task == "token_classification":
             self.head: nn.Module = TokenClassificationHead(d_model, num_classes)
         elif task == "mlm":
-            self.head = MaskedLMHead(d_model, vocab_size, self.encoder.embedding if tie_weights else None)
+            self.head = MaskedLMHead(d_model, config.vocab_size, self.encoder.embedding if tie_weights else None)
         else:
             self.head = SequenceHead(d_model, num_classes, pooling)
-        self._init_weights(num_layers)
+        self._init_weights(config.num_layers)
 
     def _init_weights(self, num_layers: int) -> None:
         """Normal(0, 0.02) linears and embeddings; residual output projections scaled by 1/sqrt(2 * layers)."""
