@@ -33,6 +33,7 @@ from typing import BinaryIO
 
 import pyfaidx
 
+from genoattn.atomic import atomic_target, atomic_write_bytes
 from genoattn.data.annotations import GENBANK_SUFFIXES, annotation_suffix, read_genbank
 from genoattn.data.fileio import check_readable_file, iter_binary_lines, sniff_compression
 from genoattn.errors import InputError
@@ -208,7 +209,7 @@ def write_fai(records: list[FaiRecord], target: Path, fasta: Path | None = None)
     If ``fasta`` has a modification time in the future (clock skew), the index gets the same time
     so that it is not mistaken for stale on the next open.
     """
-    _atomic_write(target, "".join(r.line() for r in records).encode())
+    atomic_write_bytes(target, "".join(r.line() for r in records).encode())
     if fasta is not None:
         fasta_ns, fai_ns = fasta.stat().st_mtime_ns, target.stat().st_mtime_ns
         if fai_ns < fasta_ns:
@@ -227,7 +228,7 @@ def fasta_text(sequences: Mapping[str, str]) -> str:
 def write_fasta(sequences: Mapping[str, str], path: str | Path) -> Path:
     """Write ``{name: sequence}`` as a plain FASTA file (e.g. a few contigs to predict); returns the path."""
     path = Path(path)
-    _atomic_write(path, fasta_text(sequences).encode("ascii", errors="replace"))
+    atomic_write_bytes(path, fasta_text(sequences).encode("ascii", errors="replace"))
     return path
 
 
@@ -242,15 +243,6 @@ def read_fai(path: Path) -> list[FaiRecord]:
             except (ValueError, TypeError, IndexError):
                 raise InputError(f"{path}:{number}: malformed .fai line (expected 5 tab-separated fields)") from None
     return out
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _remove_if_empty(folder: Path) -> None:
@@ -497,17 +489,14 @@ class Genome:
         if fai.exists() and (not bgzf or gzi.exists()):  # the indexes are written last: the entry is complete
             return link, fai, gzi if bgzf else None
         if not link.exists():
-            tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
             try:
-                try:
-                    tmp.symlink_to(self.path.resolve())
-                except OSError:
-                    shutil.copyfile(self.path, tmp)
-                os.replace(tmp, link)
+                with atomic_target(link) as tmp:
+                    try:
+                        tmp.symlink_to(self.path.resolve())
+                    except OSError:
+                        shutil.copyfile(self.path, tmp)
             except OSError as exc:
                 raise InputError(f"{self.path}: cannot create {link}: {exc.strerror or exc}") from None
-            finally:
-                tmp.unlink(missing_ok=True)
         return self._index_at(entry, bgzf, source=link)
 
     def _fai_is_fresh(self, fai: Path, bgzf: bool) -> bool:
@@ -534,17 +523,12 @@ class Genome:
         fasta = entry / name
         if Path(f"{fasta}.fai").exists():  # the .fai is written last, so the entry is complete
             return fasta
-        tmp = fasta.with_name(f".{fasta.name}.{os.getpid()}.tmp")
         try:
-            with open(tmp, "wb") as sink:
+            with atomic_target(fasta) as tmp, open(tmp, "wb") as sink:
                 records = scan_fasta(iter_binary_lines(self.path, "gzip"), self.path, sink)
-            os.replace(tmp, fasta)
         except InputError:
-            tmp.unlink(missing_ok=True)
-            _remove_if_empty(entry)
+            _remove_if_empty(entry)  # the temporary file is gone already
             raise
-        finally:
-            tmp.unlink(missing_ok=True)
         write_fai(records, Path(f"{fasta}.fai"))
         return fasta
 
@@ -561,6 +545,6 @@ class Genome:
             raise
         data = fasta_text(sequences).encode("ascii", errors="replace")
         records = scan_fasta(data.splitlines(keepends=True), self.path)
-        _atomic_write(fasta, data)
+        atomic_write_bytes(fasta, data)
         write_fai(records, Path(f"{fasta}.fai"))
         return fasta

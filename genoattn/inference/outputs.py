@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from genoattn.atomic import atomic_write_text
 from genoattn.errors import InputError
 
 STATE_FORMAT = 1
@@ -58,15 +59,6 @@ def file_fingerprint(path: str | Path) -> dict[str, Any]:
     p = Path(path).resolve()
     st = p.stat()
     return {"path": str(p), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_error(path: Path, exc: OSError) -> InputError:

@@ -19,6 +19,7 @@ import torch
 from lightning_fabric.utilities.cloud_io import _is_local_file_protocol
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
+from genoattn.atomic import atomic_target
 from genoattn.errors import GenoattnError
 from genoattn.lit.checkpoint import checkpoint_globals, load_checkpoint
 
@@ -30,19 +31,15 @@ class CheckpointWriteError(GenoattnError, OSError):
 def save_atomically(checkpoint: dict[str, Any], path: str | Path) -> None:
     """``torch.save`` into a temporary file beside ``path``, synced, then renamed over ``path``."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as fh:
+        with atomic_target(path) as tmp, open(tmp, "wb") as fh:
             torch.save(checkpoint, fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
     except OSError as exc:
         kept = "the previous checkpoint is unchanged" if path.exists() else "no file was left"
         raise CheckpointWriteError(f"{path}: cannot write the checkpoint ({exc.strerror or exc}); {kept}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
