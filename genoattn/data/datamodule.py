@@ -6,7 +6,7 @@ With ``genomes=[...]`` each genome is opened and split on its own, then all are 
 (:mod:`genoattn.data.genome_set`): contigs named ``"<genome>:<contig>"``, random training windows drawn with
 per-genome weights, and val/test batches carry each row's genome index (``batch["genome"]``) so that
 every genome is scored separately.
-Dataloaders run with ``batch_size=None`` over a :class:`~genoattn.data.datasets.BatchPlanSampler`, so
+Dataloaders run with ``batch_size=None`` over a :class:`~genoattn.data.datasets.BatchWindowsSampler`, so
 each worker builds whole batches by numpy slicing (see :mod:`genoattn.data.datasets`).
 """
 
@@ -27,7 +27,7 @@ from genoattn.data.annotations import Interval, check_intervals, read_annotation
 from genoattn.data.datasets import (
     ArrayLabels,
     BatchLoader,
-    BatchPlanSampler,
+    BatchWindowsSampler,
     FastaSequences,
     InMemorySequences,
     IntervalLabels,
@@ -485,19 +485,19 @@ class GenomeDataModule(pl.LightningDataModule):
         whose pinned buffers the widening would replace."""
         return self.num_workers > 0 and not self.pin_memory
 
-    def _loader(self, dataset: WindowBatchDataset, sampler: BatchPlanSampler) -> DataLoader:
+    def _loader(self, dataset: WindowBatchDataset, sampler: BatchWindowsSampler) -> DataLoader:
         workers = self.num_workers
         return BatchLoader(dataset, batch_size=None, sampler=sampler, num_workers=workers,
                            persistent_workers=workers > 0, pin_memory=self.pin_memory,
                            prefetch_factor=4 if workers > 0 else None)
 
-    def train_sampler(self) -> BatchPlanSampler:
-        """The training batch plan sampler (shuffled; random jittered windows when configured)."""
+    def train_sampler(self) -> BatchWindowsSampler:
+        """The training batch sampler (shuffled; random jittered windows when configured)."""
         self.setup("fit")
         base = self.windows["train"]
         # Full batches only, unless there are fewer windows than one batch.
         if self.train_windows_per_epoch is None:
-            return BatchPlanSampler(base, self.batch_size, shuffle=True, drop_last=len(base) >= self.batch_size,
+            return BatchWindowsSampler(base, self.batch_size, shuffle=True, drop_last=len(base) >= self.batch_size,
                                     seed=self.seed)
         jitter = self.jitter if self.jitter is not None else (self.stride or self.window)
         weights = [spec.weight for spec in self.genome_specs]
@@ -505,7 +505,7 @@ class GenomeDataModule(pl.LightningDataModule):
         resample = functools.partial(random_windows, base, self.contig_lengths, self.train_windows_per_epoch,
                                      jitter, n_content=self.n_content, max_n_fraction=self.max_n_fraction, p=p)
         drop_last = self.train_windows_per_epoch >= self.batch_size
-        return BatchPlanSampler(None, self.batch_size, shuffle=False, drop_last=drop_last, seed=self.seed,
+        return BatchWindowsSampler(None, self.batch_size, shuffle=False, drop_last=drop_last, seed=self.seed,
                                 resample=resample, num_windows=self.train_windows_per_epoch)
 
     def train_dataloader(self) -> DataLoader:
@@ -516,7 +516,7 @@ class GenomeDataModule(pl.LightningDataModule):
         windows = self.windows[split]
         if not len(windows):
             return []  # no contigs in this split: Lightning skips the loop
-        sampler = BatchPlanSampler(windows, self.eval_batch_size, seed=self.seed + 1, fixed_epoch=True)
+        sampler = BatchWindowsSampler(windows, self.eval_batch_size, seed=self.seed + 1, fixed_epoch=True)
         return self._loader(self._dataset(train=False), sampler)
 
     def val_dataloader(self) -> DataLoader | list:
@@ -529,7 +529,7 @@ class GenomeDataModule(pl.LightningDataModule):
         """Tiles every contig of ``predict_fasta`` (or ``fasta``), short contigs padded; no labels."""
         self.setup("predict")
         dataset = WindowBatchDataset(self.predict_sequences, self.tokenizer, self.window, None, compact=self._compact)
-        sampler = BatchPlanSampler(self.predict_windows, self.eval_batch_size, seed=self.seed, fixed_epoch=True)
+        sampler = BatchWindowsSampler(self.predict_windows, self.eval_batch_size, seed=self.seed, fixed_epoch=True)
         return self._loader(dataset, sampler)
 
     # ------------------------------------------------------------------------------ summary

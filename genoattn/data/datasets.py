@@ -1,10 +1,10 @@
 """Batch-building datasets over genome windows.
 
-The dataloader runs with ``batch_size=None``: a :class:`BatchPlanSampler` (main process) decides
+The dataloader runs with ``batch_size=None``: a :class:`BatchWindowsSampler` (main process) decides
 which windows form each batch and gives every batch its own seed; :class:`WindowBatchDataset`
-(worker processes) turns one :class:`BatchPlan` into a whole batch with a few numpy slicing
+(worker processes) turns one :class:`BatchWindows` into a whole batch with a few numpy slicing
 operations. All randomness inside a batch (shift, reverse complement, MLM masking) comes from the
-plan's seed ``(seed, epoch, batch)``, so batches do not depend on the number of workers.
+batch's seed ``(seed, epoch, batch)``, so batches do not depend on the number of workers.
 
 Batch dict: ``input_ids`` int64 [B, T] (T = window / k), ``labels`` int64 [B, T] (token tasks and
 MLM; IGNORE_INDEX where unknown), int64 [B] (sequence classification) or float32 [B]
@@ -116,7 +116,7 @@ class IntervalLabels:
 
 
 @dataclass(frozen=True)
-class BatchPlan:
+class BatchWindows:
     """What one batch holds: windows (contig index, start) and the seed of its random choices."""
 
     contig_index: np.ndarray  # int32 [B]
@@ -125,7 +125,7 @@ class BatchPlan:
 
 
 class WindowBatchDataset(torch.utils.data.Dataset):
-    """``dataset[plan]`` -> one batch dict (see the module docstring). Labels per task:
+    """``dataset[chosen]`` (a :class:`BatchWindows`) -> one batch dict (see the module docstring). Labels per task:
 
     - ``token_classification``: per-nucleotide labels from ``nucleotide_labels`` (ArrayLabels or
       IntervalLabels); with a k-mer tokenizer each token takes the label of its middle base.
@@ -164,11 +164,11 @@ class WindowBatchDataset(torch.utils.data.Dataset):
         if task in ("sequence_classification", "regression") and interval_index is None:
             raise ValueError(f"{task} needs an interval_index")
 
-    def __getitem__(self, plan: BatchPlan) -> dict[str, Any]:
-        rng = np.random.default_rng(plan.seed)
-        ci = np.asarray(plan.contig_index)
+    def __getitem__(self, chosen: BatchWindows) -> dict[str, Any]:
+        rng = np.random.default_rng(chosen.seed)
+        ci = np.asarray(chosen.contig_index)
         lens = self.sequences.lengths[ci]  # [B]
-        start = shift_starts(np.asarray(plan.start, dtype=np.int64), lens, self.window, self.shift_augment, rng)
+        start = shift_starts(np.asarray(chosen.start, dtype=np.int64), lens, self.window, self.shift_augment, rng)
         nt = self.sequences.gather(ci, start, self.window)  # uint8 [B, window]
         names = [self.sequences.contig_names[i] for i in ci]
 
@@ -249,8 +249,8 @@ class BatchLoader(torch.utils.data.DataLoader):
             yield widen_batch(batch)
 
 
-class BatchPlanSampler(torch.utils.data.Sampler):
-    """Yields one :class:`BatchPlan` per batch.
+class BatchWindowsSampler(torch.utils.data.Sampler):
+    """Yields one :class:`BatchWindows` per batch.
 
     Each pass (epoch) draws from ``np.random.default_rng((seed, epoch))``: the windows (``resample``,
     e.g. random jittered training windows, else the fixed ``windows``) and their order (``shuffle``).
@@ -263,7 +263,7 @@ class BatchPlanSampler(torch.utils.data.Sampler):
                  drop_last: bool = False, seed: int = 0, fixed_epoch: bool = False,
                  resample: Callable[[np.random.Generator], Windows] | None = None, num_windows: int | None = None):
         if windows is None and (resample is None or num_windows is None):
-            raise ValueError("BatchPlanSampler: give windows, or resample and num_windows")
+            raise ValueError("BatchWindowsSampler: give windows, or resample and num_windows")
         self.windows, self.batch_size, self.shuffle, self.drop_last = windows, batch_size, shuffle, drop_last
         self.seed, self.fixed_epoch, self.resample = seed, fixed_epoch, resample
         self.num_windows = len(windows) if num_windows is None else num_windows
@@ -276,7 +276,7 @@ class BatchPlanSampler(torch.utils.data.Sampler):
         full, rest = divmod(self.num_windows, self.batch_size)
         return full if self.drop_last or not rest else full + 1
 
-    def __iter__(self) -> Iterator[BatchPlan]:
+    def __iter__(self) -> Iterator[BatchWindows]:
         epoch = 0 if self.fixed_epoch else self.epoch
         if not self.fixed_epoch:
             self.epoch += 1
@@ -285,4 +285,4 @@ class BatchPlanSampler(torch.utils.data.Sampler):
         order = rng.permutation(len(windows)) if self.shuffle else np.arange(len(windows))
         for b in range(len(self)):
             sel = order[b * self.batch_size : (b + 1) * self.batch_size]
-            yield BatchPlan(windows.contig_index[sel], windows.start[sel], (self.seed, epoch, b))
+            yield BatchWindows(windows.contig_index[sel], windows.start[sel], (self.seed, epoch, b))

@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 from genoattn.data import vocab
 from genoattn.data.datasets import BatchLoader
 from genoattn.data.genome import Genome
-from genoattn.data.motif_pairs import KINDS, LEVELS, MotifPairWindows, band_layout
+from genoattn.data.motif_pairs import KINDS, LEVELS, SITE_CLASSES, MotifPairWindows, band_layout
 from genoattn.data.motifs import pick_motif, read_motifs
 from genoattn.data.tokenizers import encode_nucleotides
 from genoattn.data.windows import split_contigs
@@ -34,7 +34,7 @@ DEFAULT_MOTIFS = "data/motifs/jaspar2024_pairs.jaspar"
 
 
 class EpochBatchSampler(torch.utils.data.Sampler):
-    """Yields ``(epoch, window indices)`` per batch, in index order (the plan is already random).
+    """Yields ``(epoch, window indices)`` per batch, in index order (the placements are already random).
 
     ``set_epoch`` (Lightning calls it) fixes the epoch; without it each pass takes the next one. ``fixed``
     (evaluation) makes every pass epoch 0.
@@ -84,6 +84,9 @@ class MotifPairDataModule(pl.LightningDataModule):
         window: bases per window (= tokens: one token per nucleotide).
         band: ``(lo, hi)``: the positive distance band in nt, half-open (see ``distance_bands``).
         level: ``sequence`` (one label per window) or ``token`` (labels on the B sites' bases only).
+        site_classes: token level: every base gets one of four classes (background, paired B site, A site,
+            unpaired B site; :data:`genoattn.data.motif_pairs.SITE_CLASSES`), so the motif detectors are taught
+            directly and the patterns differ only in the pair decision. Scored on the B sites alike.
         background: ``genome`` (windows of the genome) or ``shuffle`` (each window dinucleotide-shuffled).
         train_windows_per_epoch: fresh training windows per epoch.
         val_windows, test_windows: sizes of the fixed val / test sets.
@@ -108,6 +111,7 @@ class MotifPairDataModule(pl.LightningDataModule):
         window: int = 4096,
         band: Sequence[int] = (100, 400),
         level: Literal["sequence", "token"] = "sequence",
+        site_classes: bool = False,
         background: Literal["genome", "shuffle"] = "genome",
         train_windows_per_epoch: int = 2048,
         val_windows: int = 256,
@@ -128,6 +132,7 @@ class MotifPairDataModule(pl.LightningDataModule):
         self.save_hyperparameters()
         self.fasta, self.motif_file, self.motif_a, self.motif_b = fasta, motifs, motif_a, motif_b
         self.window, self.band, self.level, self.background = window, tuple(int(b) for b in band), level, background
+        self.site_classes = site_classes
         self.num_windows = {"train": train_windows_per_epoch, "val": val_windows, "test": test_windows}
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
         self.num_workers, self.seed, self.pin_memory = num_workers, seed, pin_memory
@@ -150,6 +155,7 @@ class MotifPairDataModule(pl.LightningDataModule):
              f"got {self.window!r}")
         need(len(self.band) == 2, "band", f"expected (lo, hi), got {self.band!r}")
         need(self.level in LEVELS, "level", f"expected one of {LEVELS}, got {self.level!r}")
+        need(not self.site_classes or self.level == "token", "site_classes", "needs level 'token'")
         need(self.background in ("genome", "shuffle"), "background", f"expected 'genome' or 'shuffle', "
              f"got {self.background!r}")
         for split, n in self.num_windows.items():
@@ -168,7 +174,7 @@ class MotifPairDataModule(pl.LightningDataModule):
 
     @property
     def num_classes(self) -> int:
-        return 2
+        return len(SITE_CLASSES) if self.site_classes else 2
 
     @property
     def vocab_size(self) -> int:
@@ -202,7 +208,7 @@ class MotifPairDataModule(pl.LightningDataModule):
             self.windows[split] = MotifPairWindows(
                 background, self.motifs, self.layout, self.num_windows[split], level=self.level,
                 shuffle=self.background == "shuffle", shuffle_rounds=self.shuffle_rounds, seed=self.seed,
-                split_code=code, fixed=split != "train")
+                split_code=code, fixed=split != "train", site_classes=self.site_classes)
         genome.close()
 
     # ------------------------------------------------------------------------------ dataloaders
@@ -242,7 +248,7 @@ class MotifPairDataModule(pl.LightningDataModule):
             lines.append(f"  {split:<5} {self.split_bases[split]:>12,} nt background, "
                          f"{self.num_windows[split]:>7,} windows{' per epoch' if split == 'train' else ''}")
         if "test" in self.windows:
-            kinds = np.bincount(self.windows["test"].plan().kind, minlength=len(KINDS))
+            kinds = np.bincount(self.windows["test"].placements().kind, minlength=len(KINDS))
             lines.append("  test kinds: " + ", ".join(f"{k}={n}" for k, n in zip(KINDS, kinds)))
         return "\n".join(lines)
 

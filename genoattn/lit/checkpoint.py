@@ -181,7 +181,7 @@ def check_resumable(path: str | Path, module: nn.Module) -> None:
     if missing:
         raise InputError(f"{path}: cannot resume training from it: no {', '.join(missing)} (saved with "
                          "save_weights_only?); start a new run and load its weights instead")
-    saved, expected = checkpoint["state_dict"], module.state_dict()
+    saved, expected = _with_current_names(checkpoint["state_dict"], module), module.state_dict()
     for key, tensor in expected.items():
         if key not in saved:
             raise InputError(f"{path}: its weights do not fit this model: no {key!r} (another model config?)")
@@ -191,6 +191,17 @@ def check_resumable(path: str | Path, module: nn.Module) -> None:
     extra = sorted(set(saved) - set(expected))
     if extra:
         raise InputError(f"{path}: its weights do not fit this model: unexpected {extra[0]!r} (another model config?)")
+
+
+def _with_current_names(state_dict: dict, module: nn.Module) -> dict:
+    """``state_dict`` with the keys renamed as ``module.load_state_dict`` renames them (older checkpoints)."""
+    from genoattn.models.attention import SelfAttention, upgrade_state_names
+
+    renamed = dict(state_dict)
+    for name, sub in module.named_modules():
+        if isinstance(sub, SelfAttention):
+            upgrade_state_names(renamed, f"{name}." if name else "")
+    return renamed
 
 
 def load_for_inference(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict]:

@@ -25,8 +25,22 @@ def _import_module_class(module: str, name: str) -> type:
         raise ConfigError(f"model.attention: {module}.{name} is not available: {exc}") from exc
 
 
-def build_kernel(spec: AttentionSpec, head_dim: int, num_heads: int, layer: int = 0) -> nn.Module | None:
-    """The attention module for Performer/Routing specs; None for mask patterns (they go through attend).
+def upgrade_state_names(state_dict: dict, prefix: str) -> dict:
+    """Rename, in place, the keys of the layer at ``prefix`` saved while its Performer/Routing module was called
+    ``kernel`` (``{prefix}kernel.*`` -> ``{prefix}attention_module.*``), so that older checkpoints still load."""
+    old = f"{prefix}kernel."
+    for key in [k for k in state_dict if k.startswith(old)]:
+        state_dict[f"{prefix}attention_module.{key[len(old):]}"] = state_dict.pop(key)
+    return state_dict
+
+
+def _upgrade_before_load(module: nn.Module, state_dict: dict, prefix: str, *rest: object) -> None:
+    upgrade_state_names(state_dict, prefix)
+
+
+def build_attention_module(spec: AttentionSpec, head_dim: int, num_heads: int, layer: int = 0) -> nn.Module | None:
+    """The module that computes a Performer/Routing spec's attention itself; None for mask patterns (they go
+    through attend).
 
     ``layer`` offsets the spec's seed so that layers draw different projections / centroids.
     """
@@ -89,8 +103,9 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.proj = nn.Linear(d_model, d_model)
         self.rotary = RotaryEmbedding(self.head_dim, rotary_base) if positions == "rotary" else None
-        self.kernel = build_kernel(spec, self.head_dim, num_heads, layer)
-        if positions == "alibi" and self.kernel is not None:
+        self.attention_module = build_attention_module(spec, self.head_dim, num_heads, layer)
+        self.register_load_state_dict_pre_hook(_upgrade_before_load)
+        if positions == "alibi" and self.attention_module is not None:
             raise ConfigError(
                 f"model.positions: alibi is a score bias, which {type(spec).__name__} has no scores for; "
                 "use 'rotary' or 'none'"
@@ -110,7 +125,7 @@ class SelfAttention(nn.Module):
 
     def attention_weights(self, x: Tensor) -> Tensor:
         """Attention weights [B, H, L, L] this layer gives x [B, L, d] (mask patterns only; dense, so small L)."""
-        if self.kernel is not None:
+        if self.attention_module is not None:
             raise InputError(f"{type(self.spec).__name__} has no attention weights to show (it never forms them)")
         from genoattn.attention.backends.reference import attention_probs
 
@@ -120,8 +135,8 @@ class SelfAttention(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         batch, length, width = x.shape
         q, k, v = self._heads(x)
-        if self.kernel is not None:
-            out = self.kernel(q, k, v)  # [B, H, L, D]
+        if self.attention_module is not None:
+            out = self.attention_module(q, k, v)  # [B, H, L, D]
         else:
             out = attend(q, k, v, self.spec, backend=self.backend, alibi_slopes=self.alibi_slopes)
         out = out.transpose(1, 2).reshape(batch, length, width)  # [B, L, H * D]

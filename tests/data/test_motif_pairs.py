@@ -21,7 +21,7 @@ from genoattn.data.motif_pairs import (
     distance_bands,
     pair_labels,
     pair_metrics,
-    plan_pairs,
+    place_sites,
 )
 from genoattn.data.motifs import dinucleotide_shuffle, pick_motif, read_motifs, scan
 from genoattn.data.tokenizers import NucleotideTokenizer
@@ -141,34 +141,34 @@ def test_band_layout_clips_decoys_to_the_window():
 def test_plan_shares_labels_and_geometry(level):
     lengths = (18, 29)
     lay = band_layout((100, 400), 2048, lengths)
-    plan = plan_pairs(1200, np.random.default_rng(0), lay, lengths, level)
-    counts = np.bincount(plan.kind, minlength=len(KINDS))
+    placed = place_sites(1200, np.random.default_rng(0), lay, lengths, level)
+    counts = np.bincount(placed.kind, minlength=len(KINDS))
     assert counts.tolist() == [600, 100, 100, 200, 200]
-    assert (plan.label == (plan.kind == POSITIVE)).all()
-    assert (plan.label == pair_labels(plan.site_motif, plan.site_strand, plan.distance, (100, 400))).all()
-    assert (plan.distance == plan.site_pos[:, 1] - plan.site_pos[:, 0]).all()
-    length = np.asarray(lengths)[plan.site_motif]  # [n, 2]
-    assert (plan.site_pos[:, 0] >= 0).all() and (plan.site_pos[:, 1] + length[:, 1] <= 2048).all()
-    assert (plan.site_pos[:, 0] + length[:, 0] <= plan.site_pos[:, 1]).all()  # no overlap
+    assert (placed.label == (placed.kind == POSITIVE)).all()
+    assert (placed.label == pair_labels(placed.site_motif, placed.site_strand, placed.distance, (100, 400))).all()
+    assert (placed.distance == placed.site_pos[:, 1] - placed.site_pos[:, 0]).all()
+    length = np.asarray(lengths)[placed.site_motif]  # [n, 2]
+    assert (placed.site_pos[:, 0] >= 0).all() and (placed.site_pos[:, 1] + length[:, 1] <= 2048).all()
+    assert (placed.site_pos[:, 0] + length[:, 0] <= placed.site_pos[:, 1]).all()  # no overlap
     for kind in range(len(KINDS)):
-        d = plan.distance[plan.kind == kind]
+        d = placed.distance[placed.kind == kind]
         lo, hi = lay.range_of(kind)
         assert d.min() >= lo and d.max() < hi
-    one_each = plan.site_motif.min(1) != plan.site_motif.max(1)
-    same_strand = plan.site_strand[:, 0] == plan.site_strand[:, 1]
-    assert (one_each == (plan.kind != SAME_MOTIF)).all()
-    assert (same_strand == (plan.kind != OTHER_STRAND)).all()
-    same = plan.site_motif[plan.kind == SAME_MOTIF, 0]
+    one_each = placed.site_motif.min(1) != placed.site_motif.max(1)
+    same_strand = placed.site_strand[:, 0] == placed.site_strand[:, 1]
+    assert (one_each == (placed.kind != SAME_MOTIF)).all()
+    assert (same_strand == (placed.kind != OTHER_STRAND)).all()
+    same = placed.site_motif[placed.kind == SAME_MOTIF, 0]
     assert np.bincount(same, minlength=2).tolist() == ([100, 100] if level == "sequence" else [0, 200])
-    first_is_a = plan.site_motif[one_each, 0] == MOTIF_A  # which one comes first: random
+    first_is_a = placed.site_motif[one_each, 0] == MOTIF_A  # which one comes first: random
     assert 0.4 < first_is_a.mean() < 0.6
-    assert 0.4 < (plan.site_strand[:, 0] == 1).mean() < 0.6
+    assert 0.4 < (placed.site_strand[:, 0] == 1).mean() < 0.6
 
 
 def test_plan_without_far_range_uses_near_decoys_only():
     lay = band_layout((1000, 4000), 4028, (18, 29))
-    plan = plan_pairs(120, np.random.default_rng(0), lay, (18, 29))
-    counts = np.bincount(plan.kind, minlength=len(KINDS))
+    placed = place_sites(120, np.random.default_rng(0), lay, (18, 29))
+    counts = np.bincount(placed.kind, minlength=len(KINDS))
     assert counts[FAR_DECOY] == 0 and counts[NEAR_DECOY] == 20 and counts[POSITIVE] == 60
 
 
@@ -234,9 +234,9 @@ def test_megabase_window_with_clipped_far_decoys(motifs):
     assert layout.far == (409600, (1 << 20) - 28)
     batch = windows.batch(np.array([0, 7]))
     assert batch["input_ids"].shape == (2, 1 << 20) and batch["labels"].dtype == np.int8
-    plan = windows.plan()
-    far = plan.distance[plan.kind == FAR_DECOY]
-    assert len(far) and far.min() >= 409600 and (plan.site_pos[:, 1] + 29 <= 1 << 20).all()
+    placed = windows.placements()
+    far = placed.distance[placed.kind == FAR_DECOY]
+    assert len(far) and far.min() >= 409600 and (placed.site_pos[:, 1] + 29 <= 1 << 20).all()
 
 
 def test_pair_metrics_split_by_kind():

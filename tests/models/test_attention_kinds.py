@@ -48,19 +48,19 @@ def test_pattern_runs_with_patch_stem_and_alibi(tiny, dna, name):
 def test_performer_runs_forward_backward(tiny, dna):
     model = tiny(attention=PerformerSpec(num_features=16, seed=3), positions="rotary")
     assert _fwd_bwd(model, dna(2, 32)).shape == (2, 32, 2)
-    kernels = [block.attn.kernel for block in model.encoder.blocks]
-    assert kernels[0].num_features == 16
-    assert not torch.equal(kernels[0].projection, kernels[1].projection)  # per-layer seeds differ
+    modules = [block.attn.attention_module for block in model.encoder.blocks]
+    assert modules[0].num_features == 16
+    assert not torch.equal(modules[0].projection, modules[1].projection)  # per-layer seeds differ
 
 
 def test_routing_runs_forward_backward_and_updates_centroids(tiny, dna):
     model = tiny(attention=RoutingSpec(num_clusters=2, window=8, ema_decay=0.9, seed=1))
-    kernels = [block.attn.kernel for block in model.encoder.blocks]
-    assert kernels[0].num_clusters == 2
-    assert not torch.equal(kernels[0].centroids, kernels[1].centroids)  # per-layer seeds differ
-    before = kernels[0].centroids.clone()
+    modules = [block.attn.attention_module for block in model.encoder.blocks]
+    assert modules[0].num_clusters == 2
+    assert not torch.equal(modules[0].centroids, modules[1].centroids)  # per-layer seeds differ
+    before = modules[0].centroids.clone()
     assert _fwd_bwd(model, dna(2, 32)).shape == (2, 32, 2)
-    assert not torch.equal(before, kernels[0].centroids)  # EMA k-means step in training mode
+    assert not torch.equal(before, modules[0].centroids)  # EMA k-means step in training mode
 
 
 @pytest.mark.parametrize("spec", [PerformerSpec(num_features=16), RoutingSpec(num_clusters=2, window=8)])

@@ -70,7 +70,7 @@ model:
     )
     specs = [b.attn.spec for b in model.encoder.blocks]
     assert specs == [SlidingWindow(window=8), PerformerSpec(num_features=32, seed=1), Full()]
-    assert model.encoder.blocks[1].attn.kernel.num_features == 32
+    assert model.encoder.blocks[1].attn.attention_module.num_features == 32
 
 
 def test_yaml_routing_spec():
@@ -80,7 +80,7 @@ def test_yaml_routing_spec():
         "    init_args: {num_clusters: 2, window: 16, seed: 0}\n"
     )
     assert model.encoder.blocks[0].attn.spec == RoutingSpec(num_clusters=2, window=16, seed=0)
-    assert model.encoder.blocks[0].attn.kernel.num_clusters == 2
+    assert model.encoder.blocks[0].attn.attention_module.num_clusters == 2
 
 
 def test_yaml_defaults_dump_and_reparse():

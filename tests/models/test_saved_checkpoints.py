@@ -42,3 +42,21 @@ def test_transformer_config_is_its_init_args():
     assert GenomeTransformer(**net.config).config == net.config
     with pytest.raises(TypeError, match="d_modle"):
         GenomeTransformer(d_modle=16)
+
+
+def test_state_saved_under_the_old_kernel_name_loads(tmp_path):
+    """Performer/Routing modules were ``attn.kernel`` before they were ``attn.attention_module``."""
+    from genoattn.lit.checkpoint import _with_current_names
+    from genoattn.models import PerformerSpec, RoutingSpec
+
+    net = GenomeTransformer(d_model=16, num_layers=2, num_heads=2,
+                            attention=[PerformerSpec(num_features=8, seed=1), RoutingSpec(num_clusters=2, seed=2)])
+    old = {k.replace(".attn.attention_module.", ".attn.kernel."): v for k, v in net.state_dict().items()}
+    assert any(".attn.kernel." in k for k in old)
+    fresh = GenomeTransformer(d_model=16, num_layers=2, num_heads=2,
+                              attention=[PerformerSpec(num_features=8, seed=5), RoutingSpec(num_clusters=2, seed=6)])
+    fresh.load_state_dict(old)
+    loaded = fresh.state_dict()
+    for key, value in net.state_dict().items():  # tensors, and the modules' extra state (dicts)
+        assert torch.equal(loaded[key], value) if torch.is_tensor(value) else loaded[key] == value, key
+    assert set(_with_current_names(old, fresh)) == set(fresh.state_dict())

@@ -6,7 +6,7 @@ distance term when slopes are given). Memory is O(L * K * bs) for K key blocks p
 device and dtype (float64 included), which makes this the CPU training path (FlexAttention has no CPU backward).
 
 Rows whose layouts differ a lot in width (e.g. Longformer's global query blocks, which see everything) are split
-into a narrow and a wide group, so that a few wide rows do not make every row wide. The plan (layout, gather
+into a narrow and a wide group, so that a few wide rows do not make every row wide. What a call gathers (layout, gather
 indices, masks) depends only on (pattern, length, heads, block size) and is cached.
 """
 
@@ -29,11 +29,11 @@ BLOCK_OVERHEAD_PAIRS = 300
 
 @dataclass
 class _Group:
-    """Layout rows processed together. Rows are query blocks (shared plan) or head * NQ + query block."""
+    """Layout rows processed together. Rows are query blocks (shared gathers) or head * NQ + query block."""
 
     rows: Tensor | None  # int64 [n], None = every row in order
-    keys: Tensor  # int64 [n, K] key-row ids to gather (head * NB + key block in per-head plans)
-    heads: Tensor  # int64 [n] head of each row (0 in shared plans)
+    keys: Tensor  # int64 [n, K] key-row ids to gather (head * NB + key block in per-head gathers)
+    heads: Tensor  # int64 [n] head of each row (0 in shared gathers)
     mask: Tensor  # bool [n, bs, K * bs] visible pairs (padded query rows see everything)
     q_pos: Tensor  # int64 [n, bs] query positions (>= L on padding)
     k_pos: Tensor  # int64 [n, K * bs] gathered key positions
@@ -64,7 +64,9 @@ class _Group:
 
 
 @dataclass
-class _Plan:
+class _Gathers:
+    """Everything one attention call gathers, per (pattern, length, heads, block size): row groups and order."""
+
     block_size: int
     num_blocks: int
     per_head: bool
@@ -128,7 +130,7 @@ def _estimate(pattern: Pattern, length: int, num_heads: int) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=16)
-def _plan(pattern: Pattern, length: int, num_heads: int, block_size: int, per_head: bool) -> _Plan:
+def _gathers(pattern: Pattern, length: int, num_heads: int, block_size: int, per_head: bool) -> _Gathers:
     layout = _layout(pattern, length, block_size, num_heads)
     bs, nb = block_size, layout.num_blocks
     indices, counts = layout.indices.long(), layout.counts.long()  # [H', NQ, K], [H', NQ]
@@ -136,7 +138,7 @@ def _plan(pattern: Pattern, length: int, num_heads: int, block_size: int, per_he
         indices = indices.expand(num_heads, -1, -1) + torch.arange(num_heads).view(-1, 1, 1) * nb
         counts = counts.expand(num_heads, -1)
     elif indices.shape[0] != 1:
-        raise AssertionError("a shared plan needs a layout shared by every head")
+        raise AssertionError("shared gathers need a layout shared by every head")
     indices = indices.reshape(-1, indices.shape[-1])  # [rows, K]
     counts = counts.reshape(-1)  # [rows]
     mask_mod = pattern.mask_mod_for(length, num_heads)
@@ -163,7 +165,7 @@ def _plan(pattern: Pattern, length: int, num_heads: int, block_size: int, per_he
     inverse = None
     if len(row_groups) > 1:
         inverse = torch.argsort(torch.cat(row_groups))
-    return _Plan(bs, nb, per_head, groups, inverse)
+    return _Gathers(bs, nb, per_head, groups, inverse)
 
 
 class BlockedBackend:
@@ -225,18 +227,18 @@ class BlockedBackend:
         b, h, length, d = q.shape
         bs = self.block_size or choose_block_size(pattern, length, h)
         per_head = alibi_slopes is not None or _layout(pattern, length, bs, h).indices.shape[0] > 1
-        plan = _plan(pattern, length, h, bs, per_head)
-        nb = plan.num_blocks
+        gathers = _gathers(pattern, length, h, bs, per_head)
+        nb = gathers.num_blocks
         pad = nb * bs - length
         if pad:
             q, k, v = (F.pad(x, (0, 0, 0, pad)) for x in (q, k, v))  # [B, H, NB * bs, D]
         if per_head:
             shape = (b, h * nb, bs, d)  # rows are head * NB + block
         else:
-            shape = (b * h, nb, bs, d)  # rows are blocks; batch and heads share the plan
+            shape = (b * h, nb, bs, d)  # rows are blocks; batch and heads share the gathers
         q, k, v = (x.reshape(shape) for x in (q, k, v))
         outs = []
-        for group in plan.groups:
+        for group in gathers.groups:
             n, width = group.keys.shape
             keys = group.on("keys", q.device).flatten()
             q_g = q if group.rows is None else q.index_select(1, group.on("rows", q.device))  # [R, n, bs, D]
@@ -247,7 +249,7 @@ class BlockedBackend:
                 slopes = alibi_slopes.to(q.dtype)[group.on("heads", q.device)].view(n, 1, 1)
                 bias = bias - slopes * group.distance(q.dtype, q.device)
             outs.append(F.scaled_dot_product_attention(q_g, k_g, v_g, attn_mask=bias.unsqueeze(0)))
-        out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=1).index_select(1, plan.inverse_on(q.device))
+        out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=1).index_select(1, gathers.inverse_on(q.device))
         return out.reshape(b, h, nb * bs, d)[:, :, :length]  # [B, H, L, D]
 
 

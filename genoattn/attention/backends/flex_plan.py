@@ -136,7 +136,7 @@ class Residue:
                 return alibi(q_pos, kv_pos, stride * _d, chunk)
 
             o, s = plan.run(group(qc), group(kc), group(vc), call, class_alibi, need_lse)
-            outs.append(torch.nn.functional.pad(o, (0, 0, 0, lmax - lg)))  # the short classes miss the last slot
+            outs.append(torch.nn.functional.pad(o, (0, 0, 0, lmax - lg)))  # the short classes miss the last position
             if need_lse:
                 lses.append(torch.nn.functional.pad(s, (0, lmax - lg), value=float("-inf")))
         o = from_residue_classes(torch.cat(outs), d, length)  # [B, H, L, D]

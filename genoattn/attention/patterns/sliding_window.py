@@ -30,7 +30,8 @@ from genoattn.attention.patterns.base import (
 class SlidingWindow(Pattern):
     """Visible iff abs(i - j) <= window: 2 * window + 1 keys (Longformer's attention_window = 2 * window).
 
-    ``causal=True`` adds j <= i (window + 1 keys).
+    ``causal=True`` adds j <= i (window + 1 keys). Positions are tokens: in a GenomeTransformer with patch_size p,
+    ``window`` tokens span window * p nucleotides (the data's ``window`` counts nucleotides).
     """
 
     window: int
