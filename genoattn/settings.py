@@ -44,7 +44,8 @@ class Settings:
         "(default: a tuned shape launches its compiled kernel directly)"))
     triton_band_atomic_dq: str = field(default="0", metadata=_variable(
         "GENOATTN_TRITON_BAND_ATOMIC_DQ", "band backward's dQ: `0` its own kernel (deterministic, default), "
-        "`1` float32 atomic adds, `auto` the faster of the two, timed once per shape"))
+        "`1` float32 atomic adds, `auto` what `python -m genoattn.bench.band_dq` measured faster for the shape in "
+        "this process (else its own kernel)"))
     flex_narrow: bool = field(default=False, metadata=_variable(
         "GENOATTN_FLEX_NARROW", "`1`: narrow FlexAttention BlockMask index tensors (needs a torch that "
         "addresses them by stride)"))

@@ -48,13 +48,17 @@ def test_use_settings_overrides_the_environment(monkeypatch):
 
 def test_readme_lists_every_variable():
     text = README.read_text()
-    for variable in Settings.variables():
-        assert f"| `{variable}` |" in text, variable
+    for variable, doc in Settings.variables().items():
+        assert f"| `{variable}` | {doc} |" in text, variable
+
+
+READ = re.compile(r"""os\.environ(?:\.get\(["']([A-Z_]+)|\[["']([A-Z_]+)["']\](?!\s*=))""")  # not assignments
 
 
 def test_no_module_reads_the_environment_itself():
-    """genoattn/settings.py is the one reader of genoattn's variables (those launchers and the OS set aside)."""
+    """genoattn/settings.py is the one reader of genoattn's variables (those launchers and the OS set aside;
+    setting a variable for a child process is not reading it)."""
     package = Path(__file__).resolve().parents[1] / "genoattn"
-    read = {(p.relative_to(package).as_posix(), name) for p in package.rglob("*.py") if p.name != "settings.py"
-            for name in re.findall(r"os\.environ(?:\.get\(|\[)[\"']([A-Z_]+)", p.read_text())}
+    read = {(p.relative_to(package).as_posix(), get or index) for p in package.rglob("*.py") if p.name != "settings.py"
+            for get, index in READ.findall(p.read_text())}
     assert {name for _, name in read} <= {"LOCAL_RANK", "NODE_RANK", "TMPDIR"}, sorted(read)

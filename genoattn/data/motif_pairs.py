@@ -25,20 +25,17 @@ labelled with one of four classes (:data:`SITE_CLASSES`): background, paired B s
 unpaired B site. The extra classes teach every pattern the two motif detectors directly (a single-site decision
 any receptive field can make), so that what the patterns differ in is the pair decision: paired vs unpaired on
 the B sites (:func:`b_site_targets`). Without them the only gradient that reaches an A-site detector passes
-through attention from a B site, diluted over the whole window: measured on the CPU, Full attention at 1 kb
-(1,500 steps of 16 windows) reaches pair AUROC 0.57 only.
+through attention from a B site, diluted over the whole window (CHANGELOG.md has the run that showed it).
 
 Residual cue, by design of any fixed-length window: a pair at distance d must start in ``[0, L - d - len]``, so
 far decoys close to ``L`` put both sites near the window ends. A model that can see a window end and a site
 together (a receptive field reaching from the site to the edge) gets a weak hint; keep ``hi * r`` well below
-``L`` (as :func:`distance_bands` does for all but the last band) when that matters. Measured: gradient-boosted
-trees on the sites' motifs, strands and distances to the window ends clipped at ``lo / 4`` (what a model that
-cannot see both sites at once could use) reach pair AUROC 0.54 on the last band of L = 4k, 256k and 1M, and
-0.50-0.51 (chance, within noise) on the other bands.
+``L`` (as :func:`distance_bands` does for all but the last band) when that matters (CHANGELOG.md: how large the
+hint measured).
 
 Randomness: window ``i`` of split ``s`` in epoch ``e`` is built from ``np.random.default_rng((seed, 1, s, e, i))``
-and the epoch's placements (kinds, distances, strands, positions) from ``(seed, 0, s, e)``, so windows do not depend
-on batch size, worker count or order. Val/test always use epoch 0 (fixed sets); training uses a fresh epoch
+and the epoch's placements (kinds, distances, strands, positions) from ``(seed, 0, s, e)``, so windows do not
+depend on batch size, worker count or order. Val/test always use epoch 0 (fixed sets); training uses a fresh epoch
 each pass.
 """
 

@@ -8,11 +8,11 @@ O(nnz) list of block pairs, so no NQ x NK tensor is ever made.
 Index width: FlexAttention reads only the first ``num_blocks`` entries of each row, but where a row starts
 depends on the torch version. The GPU templates of torch 2.13 (read, not run here) address rows by the tensors'
 strides, so rows can stay as narrow as the widest row (``narrow=True``; a 1M-token sliding window then
-needs well under 1 MiB of indices). Torch 2.11 (the GPU machine, measured 2026-11-28: SlidingWindow(256) at
-L=3000 came out wrong, relative error 1.2, and a later call hit an illegal memory access) and the CPU kernel
-(which asserts it) take the row length from the sequence length, so there every index tensor is padded to
-one column per block: 4 x NQ x NK int32 per head layout (1 GiB at 1M tokens with 128-blocks). The default
-is the padded form; set GENOATTN_FLEX_NARROW=1 (or pass ``narrow=True``) on a torch that addresses by stride.
+needs well under 1 MiB of indices). Torch 2.11 (the GPU machine; narrow indices gave wrong results there,
+benchmarks/attention/README.md, "Other findings") and the CPU kernel (which asserts it) take the row length
+from the sequence length, so there every index tensor is padded to one column per block: 4 x NQ x NK int32
+per head layout (1 GiB at 1M tokens with 128-blocks). The default is the padded form; set GENOATTN_FLEX_NARROW=1
+(or pass ``narrow=True``) on a torch that addresses by stride.
 Building stays O(nnz): the narrow tensors are made on the CPU and only padded on the target device.
 """
 

@@ -368,7 +368,7 @@ def _longformer(pattern: Longformer, length: int, num_heads: int, device: torch.
 
     The window part keeps the global keys that fall inside a window, and the gathered part drops exactly
     those pairs, so neither kernel reads a per-position table: masks that index an [L] tensor made the window
-    call 16x slower than SlidingWindow (H200, 64k tokens: 9.2 ms against 0.56 ms).
+    call many times slower than SlidingWindow's (benchmarks/attention/README.md, the plan overheads).
     """
     if pattern.causal or not pattern.global_tokens:
         return None

@@ -10,8 +10,8 @@ log-sum-exp:
 - every summary column (j % l >= l - c), gathered: [L queries] x [L * c / l keys], one dense call.
 
 Backward: each part's flash backward given the final output and log-sum-exp (``genoattn.attention.dense_flash``).
-Measured on an H200 at L = 65,536 (benchmarks/attention/README.md): 68% of dense SDPA's useful TFLOP/s forward,
-77% forward+backward, against 67% / 52% for flex; ``auto`` takes it before flex.
+``auto`` takes it before flex, which it outran forward and forward+backward on the GPU
+(benchmarks/attention/README.md).
 """
 
 from __future__ import annotations
