@@ -24,12 +24,12 @@ import numpy as np
 from genoattn.inference.regions import Region
 from genoattn.inference.tracks import quantize
 
-BLOCK = 1 << 16  # bases per group of pyBigWig calls (it holds the GIL during a call)
+BLOCK = 1 << 14  # bases per group of pyBigWig calls (short: pyBigWig holds the GIL during a call)
 MAX_ZOOMS = 10  # zoom levels of the bigWig (pyBigWig's default)
 
 
 def units_dtype(decimals: int) -> np.dtype:
-    """Integers that hold 10**decimals (a probability of 1) and the MASKED sentinel above it."""
+    """Integers that hold 10**decimals (a probability of 1) and, above it, the sentinel of masked bases."""
     return np.dtype(np.uint16) if 10**decimals < np.iinfo(np.uint16).max else np.dtype(np.uint32)
 
 
