@@ -189,8 +189,7 @@ def score_motif_pairs(module, data, device, precision: str) -> dict:
     import numpy as np
     import torch
 
-    from genoattn.data.motif_pairs import pair_metrics
-    from genoattn.data.vocab import IGNORE_INDEX
+    from genoattn.data.motif_pairs import b_site_targets, pair_metrics
 
     module = module.to(device).eval()
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision.startswith("bf16"))
@@ -198,13 +197,13 @@ def score_motif_pairs(module, data, device, precision: str) -> dict:
     with torch.no_grad(), autocast:
         for batch in data.test_dataloader():
             logits = module.predict_logits(batch["input_ids"].to(device)).float()
-            p = torch.softmax(logits, dim=-1)[..., 1].cpu()  # [B] or [B, L]
+            p = torch.softmax(logits, dim=-1)[..., 1].cpu()  # [B] or [B, L]: class 1 = positive / paired B site
             y, kind = batch["labels"], batch["kind"]
             if y.dim() == 2:
-                keep = y != IGNORE_INDEX  # [B, L]
+                keep, paired = (torch.from_numpy(a) for a in b_site_targets(y.numpy(), data.site_classes))  # [B, L]
                 has = keep.any(dim=1)
                 p = (p * keep).sum(1)[has] / keep.sum(1)[has]
-                y, kind = torch.where(keep, y, 0).amax(1)[has], kind[has]
+                y, kind = (paired & keep).any(1)[has].long(), kind[has]
             probs.append(p.numpy())
             labels.append(y.numpy())
             kinds.append(kind.numpy())
