@@ -1,5 +1,5 @@
 """Batch prediction over FASTA files (``python -m genoattn.predict``): tiling and stitching, model runs,
-bedGraph/BED/TSV writers with atomic completion, resume, regions; ``predict_genome`` for arrays in memory."""
+bigWig/bedGraph/BED/TSV writers with atomic completion, resume, regions; ``predict_genome`` for arrays in memory."""
 
 from genoattn.inference.api import RegionScores, predict_genome
 from genoattn.inference.files import predict_files

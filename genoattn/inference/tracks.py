@@ -2,7 +2,7 @@
 
 Both take consecutive chunks ``(start, values [n], masked [n])`` of one contig in order, with any chunking:
 the intervals and lines do not depend on where chunks are cut (interval means only up to float rounding, so
-the engine cuts chunks at fixed contig positions). Masked bases (inside N runs) get no bedGraph
+the track writer cuts chunks at fixed contig positions). Masked bases (inside N runs) get no bedGraph
 line and are never part of a called interval, and two calls are not merged across them.
 """
 
