@@ -143,3 +143,13 @@ def test_bigwig_bytes_do_not_depend_on_write_sizes_and_a_truncated_one_is_caught
             check_bigwig(tmp_path / "t.bw", contigs, n - 100 + 7)
     with pytest.raises(OSError, match="does not read back complete"):
         check_bigwig(tmp_path / "t.bw", contigs, 5000)
+
+
+def test_no_track_writes_the_calls_only_and_unknown_formats_are_refused(tmp_path, fasta):
+    from genoattn.errors import ConfigError
+
+    ckpt = save_checkpoint(tmp_path / "m.ckpt", tiny_transformer(), window=256)
+    assert run("--checkpoint", ckpt, "--fasta", fasta, "--out", tmp_path / "out", "--no-track") == 0
+    assert set(files(tmp_path / "out")) == {"g.bed"}
+    with pytest.raises(ConfigError, match="track: expected one of"):
+        PredictOptions(track="wig").check()
