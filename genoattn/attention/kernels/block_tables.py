@@ -30,24 +30,12 @@ class BlockTables:
     slots: int  # items per global key block
 
 
-def _unique_sorted(cand: Tensor, sentinel: int) -> tuple[Tensor, Tensor]:
-    """Each row of ``cand`` [..., n] (values < sentinel) sorted with repeats removed, padded with 0; and counts."""
-    cand, _ = torch.sort(cand, dim=-1)
-    repeat = torch.zeros_like(cand, dtype=torch.bool)
-    repeat[..., 1:] = cand[..., 1:] == cand[..., :-1]
-    cand, _ = torch.sort(torch.where(repeat, sentinel, cand), dim=-1)
-    counts = (cand < sentinel).sum(-1)
-    return torch.where(cand < sentinel, cand, 0), counts
-
-
 def _row_tables(pattern: BigBird, length: int, heads: int) -> tuple[Tensor, Tensor]:
-    """Rows 1..nb-2's key blocks [H, nb - 2, 5 + r] (window, globals, random; ascending, padded with 0) and their
-    counts [H, nb - 2]."""
+    """Rows 1..nb-2's key blocks [H, nb - 2, 5 + r] (``BigBird.row_key_blocks``: window, globals, random; ascending,
+    here padded with 0) and their counts [H, nb - 2]."""
     nb = length // pattern.block_size
-    rows = torch.arange(1, nb - 1)
-    rand = pattern.random_layout(length, heads).expand(heads, nb, -1)[:, 1:-1]  # [H, nb - 2, r]
-    fixed = torch.stack([rows - 1, rows, rows + 1, torch.zeros_like(rows), torch.full_like(rows, nb - 1)], 1)
-    return _unique_sorted(torch.cat([fixed.expand(heads, -1, -1), rand], -1), nb)
+    keys = pattern.row_key_blocks(length, heads).expand(heads, nb, -1)[:, 1:-1]  # padded with nb
+    return torch.where(keys < nb, keys, 0), (keys < nb).sum(-1)
 
 
 def _local_items(cols: Tensor, counts: Tensor, nb: int) -> tuple[Tensor, Tensor]:
