@@ -8,6 +8,7 @@ The config (see configs/compare/*.yaml) names the shared model (GenomeTransforme
 same parameters except the attention), the budget (training steps, learning rate), the patterns (attention specs
 in tokens) and the tasks: ``kind: motif_pairs`` (the long-range motif-interaction task, one run per distance
 band; genoattn.data.motif_datamodule) or ``kind: genome`` (GenomeDataModule: coding vs non-coding, masked LM).
+A task may set its own ``steps`` (the same for every pattern on it) instead of the budget's.
 
 Each run (task x pattern [x band]) is one process (``--run KEY``): it trains, scores the held-out split and
 writes OUT/rows/KEY.json, so a failure is a row, not a crash, and a second invocation skips the rows already
@@ -153,7 +154,8 @@ def train_and_score(config: dict, run: Run, accelerator: str) -> dict:
                              warmup_steps=int(budget.get("warmup_steps", 50)),
                              rc_average_eval=bool(task.get("rc_average_eval", False)))
     trainer = pl.Trainer(accelerator=accelerator, devices=1, precision=config.get("precision", "32-true"),
-                         max_steps=int(budget["steps"]), max_epochs=-1, logger=False, enable_checkpointing=False,
+                         max_steps=int(task.get("steps", budget["steps"])), max_epochs=-1, logger=False,
+                         enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
                          limit_val_batches=0, gradient_clip_val=float(budget.get("gradient_clip_val", 1.0)),
                          limit_test_batches=task.get("limit_test_batches", 1.0), deterministic=False)
