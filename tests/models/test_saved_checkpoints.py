@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 # checkpoint -> (sum of the logits, first three rows of sample 0) for torch.randint(0, 5, (2, 700)) after seed 0,
 # recorded with the code that saved them
 SAVED = {
-    "benchmarks/cross_genome/quickstart/quickstart.ckpt":
+    "models/coding_quickstart.ckpt":
         (-36.72436475753784, [[0.86178, -0.85790], [0.77321, -0.79805], [0.81662, -0.88206]]),  # reading frames
     "benchmarks/cross_genome/baselines/cnn.ckpt":
         (927.7197338715196, [[1.33840, -0.77065], [1.24410, -0.79391], [1.27801, -0.79152]]),
