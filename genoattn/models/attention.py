@@ -6,6 +6,7 @@ import importlib
 
 from torch import Tensor, nn
 
+from genoattn.attention.context_parallel import Shards, attend_sharded
 from genoattn.attention.dispatch import BACKEND_ORDER, attend
 from genoattn.errors import ConfigError, InputError
 from genoattn.models.positions import POSITION_KINDS, RotaryEmbedding, alibi_slopes
@@ -114,13 +115,13 @@ class SelfAttention(nn.Module):
             "alibi_slopes", alibi_slopes(num_heads) if positions == "alibi" else None, persistent=False
         )
 
-    def _heads(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """q, k, v [B, H, L, D] of x [B, L, d], positions applied to q and k."""
+    def _heads(self, x: Tensor, offset: int = 0) -> tuple[Tensor, Tensor, Tensor]:
+        """q, k, v [B, H, L, D] of x [B, L, d], positions (offset .. offset + L - 1) applied to q and k."""
         batch, length, _ = x.shape
         qkv = self.qkv(x).view(batch, length, 3, self.num_heads, self.head_dim)  # [B, L, 3, H, D]
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [B, H, L, D]
         if self.rotary is not None:
-            q, k = self.rotary(q, k)
+            q, k = self.rotary(q, k, offset)
         return q, k, v
 
     def attention_weights(self, x: Tensor) -> Tensor:
@@ -132,10 +133,14 @@ class SelfAttention(nn.Module):
         q, k, _ = self._heads(x)
         return attention_probs(q, k, self.spec, self.alibi_slopes)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, shards: Shards | None = None) -> Tensor:
+        """x [B, L, d] -> [B, L, d]; with ``shards`` x holds tokens shards.start .. shards.end - 1 of a sequence
+        sharded over a process group (context parallelism), and attention sees the whole sequence."""
         batch, length, width = x.shape
-        q, k, v = self._heads(x)
-        if self.attention_module is not None:
+        q, k, v = self._heads(x, shards.start if shards is not None else 0)
+        if shards is not None:
+            out = attend_sharded(q, k, v, self.spec, shards, backend=self.backend, alibi_slopes=self.alibi_slopes)
+        elif self.attention_module is not None:
             out = self.attention_module(q, k, v)  # [B, H, L, D]
         else:
             out = attend(q, k, v, self.spec, backend=self.backend, alibi_slopes=self.alibi_slopes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from genoattn.attention.context_parallel import Shards
 from genoattn.errors import ConfigError
 
 NORM_KINDS: tuple[str, ...] = ("layernorm", "rmsnorm")
@@ -45,6 +46,7 @@ class Block(nn.Module):
         self.norm2 = make_norm(norm, d_model)
         self.mlp = MLP(d_model, max(1, round(mlp_ratio * d_model)), dropout)
 
-    def forward(self, x: Tensor) -> Tensor:
-        x = x + self.drop(self.attn(self.norm1(x)))
+    def forward(self, x: Tensor, shards: Shards | None = None) -> Tensor:
+        """``shards`` (context parallelism): which tokens of the whole sequence x holds; attention-only."""
+        x = x + self.drop(self.attn(self.norm1(x), shards))
         return x + self.mlp(self.norm2(x))

@@ -45,6 +45,11 @@ class EncoderConfig:
         rotary_base: RoPE frequency base.
         reading_frames: the stem and the nucleotide embeddings also see, per nucleotide, the distances to the stop
             codons of all six reading frames, computed from the ids inside the model (:mod:`genoattn.models.frames`).
+        context_parallel: ranks that share each sequence (context parallelism, docs/design.md 2.6): each runs the
+            blocks on its shard of the tokens and exchanges only attention halos; 1: off. Training with N > 1 needs
+            N processes (``trainer.devices`` x ``trainer.num_nodes``), token-level tasks and attention patterns
+            with a context-parallel form (genoattn.attention.context_parallel); a model loaded outside such a run
+            (prediction) runs whole sequences.
     """
 
     vocab_size: int = VOCAB_SIZE
@@ -64,9 +69,10 @@ class EncoderConfig:
     checkpointing: bool = False
     rotary_base: float = 10000.0
     reading_frames: bool = False
+    context_parallel: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "d_model", "num_layers", "num_heads", "patch_size"):
+        for name in ("vocab_size", "d_model", "num_layers", "num_heads", "patch_size", "context_parallel"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:

@@ -7,8 +7,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from genoattn.attention.context_parallel import Shards, unsupported_reason
 from genoattn.data.vocab import PAD
-from genoattn.errors import InputError
+from genoattn.errors import ConfigError, InputError
 from genoattn.models.attention import SelfAttention
 from genoattn.models.blocks import Block, make_norm
 from genoattn.models.config import EncoderConfig
@@ -37,6 +38,14 @@ def check_input_ids(input_ids: Tensor, vocab_size: int) -> None:
         )
 
 
+def check_context_parallel(specs: list, alibi: bool) -> None:
+    """Raise ConfigError (one line, the first refusing layer) unless every layer's attention can be sharded."""
+    for index, spec in enumerate(specs):
+        reason = unsupported_reason(spec, alibi)
+        if reason is not None:
+            raise ConfigError(f"model.context_parallel: layer {index}: {reason}")
+
+
 class GenomeEncoder(nn.Module):
     """Embeds token ids and contextualises them with attention blocks; [B, L] -> [B, ceil(L / p), d].
 
@@ -52,6 +61,8 @@ class GenomeEncoder(nn.Module):
         self.patch_size = config.patch_size
         self.specs = layer_specs(config.attention, config.num_layers)
         self.checkpointed = [config.checkpointing and not updates_state(spec) for spec in self.specs]
+        if config.context_parallel > 1:
+            check_context_parallel(self.specs, config.positions == "alibi")
         self.embedding = nn.Embedding(config.vocab_size, d_model,
                                       padding_idx=PAD if PAD < config.vocab_size else None)
         use_stem = config.patch_size > 1 or (config.stem_kernel_size or 1) > 1 or config.stem_kmer > 1
@@ -73,33 +84,40 @@ class GenomeEncoder(nn.Module):
         )
         self.norm = make_norm(config.norm, d_model)
 
-    def embed(self, input_ids: Tensor) -> tuple[Tensor, Tensor]:
+    def embed(self, input_ids: Tensor, shard: tuple[int, int] | None = None) -> tuple[Tensor, Tensor]:
         """Patch tokens [B, N, d] (N = ceil(L / p)) and nucleotide embeddings [B, N * p, d].
 
-        L is padded with PAD up to a multiple of the patch size.
+        L is padded with PAD up to a multiple of the patch size. ``shard`` (start, end): only tokens start .. end - 1
+        of the whole sequence ([B, end - start, d] and [B, (end - start) * p, d]), computed as they are in the
+        whole (the stem reads its neighbours' ids, the reading frames see the whole sequence).
         """
         check_input_ids(input_ids, self.vocab_size)
         extra = -input_ids.shape[1] % self.patch_size
         if extra:
             input_ids = F.pad(input_ids, (0, extra), value=PAD)  # [B, N * p]
-        nucleotides = self.embedding(input_ids)  # [B, N * p, d]
         frames = reading_frame_features(input_ids) if self.frame_embedding is not None else None  # [B, N * p, 12]
+        p, total = self.patch_size, input_ids.shape[1]
+        lo, hi = (0, total) if shard is None else (shard[0] * p, shard[1] * p)  # the shard's nucleotides
+        nucleotides = self.embedding(input_ids[:, lo:hi])  # [B, n * p, d]
         if frames is not None:
-            nucleotides = nucleotides + self.frame_embedding(frames.to(nucleotides.dtype))
+            frames = frames[:, lo:hi].to(nucleotides.dtype)
+            nucleotides = nucleotides + self.frame_embedding(frames)
         if self.stem is None:
             tokens = nucleotides
         else:  # the stem reads the ids: same map as stem(nucleotides), without k * d-wide windows
-            tokens = self.stem.forward_ids(input_ids, self.embedding.weight, frames)  # [B, N, d]
+            left, right = min(self.stem.pad_left, lo), min(self.stem.pad_right, total - hi)
+            tokens = self.stem.forward_ids(input_ids[:, lo - left : hi + right], self.embedding.weight, frames,
+                                           context=(left, right))  # [B, n, d]
         return self.drop(tokens), nucleotides
 
-    def contextualize(self, tokens: Tensor) -> Tensor:
-        """Run the blocks and the final norm over tokens [B, N, d]."""
+    def contextualize(self, tokens: Tensor, shards: Shards | None = None) -> Tensor:
+        """Run the blocks and the final norm over tokens [B, N, d] (with ``shards``: this rank's shard of them)."""
         recompute = self.training and torch.is_grad_enabled()
         for block, checkpointed in zip(self.blocks, self.checkpointed):
             if checkpointed and recompute:
-                tokens = checkpoint(block, tokens, use_reentrant=False)
+                tokens = checkpoint(block, tokens, shards, use_reentrant=False)
             else:
-                tokens = block(tokens)
+                tokens = block(tokens, shards)
         return self.norm(tokens)
 
     def forward(self, input_ids: Tensor) -> Tensor:

@@ -64,9 +64,10 @@ class RotaryEmbedding(nn.Module):
         self._cache = (length, device, cos, sin)
         return cos, sin
 
-    def forward(self, q: Tensor, k: Tensor) -> tuple[Tensor, Tensor]:
-        cos, sin = self.cos_sin(q.shape[-2], q.device)
-        cos, sin = cos.to(q.dtype), sin.to(q.dtype)
+    def forward(self, q: Tensor, k: Tensor, offset: int = 0) -> tuple[Tensor, Tensor]:
+        """q, k [B, H, L, D] rotated as positions offset .. offset + L - 1 (a shard of a longer sequence)."""
+        cos, sin = self.cos_sin(offset + q.shape[-2], q.device)
+        cos, sin = cos[offset:].to(q.dtype), sin[offset:].to(q.dtype)
         return _rotate(q, cos, sin), _rotate(k, cos, sin)
 
 

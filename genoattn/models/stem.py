@@ -88,7 +88,8 @@ class PatchStem(nn.Module):
             windows = windows.transpose(2, 3).reshape(batch, -1, self.kernel_size * width)  # [B, N, k * d]
         return self.linear(windows)  # [B, N, d]
 
-    def forward_ids(self, input_ids: Tensor, embedding: Tensor, features: Tensor | None = None) -> Tensor:
+    def forward_ids(self, input_ids: Tensor, embedding: Tensor, features: Tensor | None = None,
+                    context: tuple[int, int] = (0, 0)) -> Tensor:
         """``forward(embedding[input_ids])`` without materialising the windows: [B, L] ids -> [B, N, d].
 
         The first linear map over a window of k embeddings is a sum over offsets of ``W_j @ e(id_j)``, so
@@ -97,8 +98,11 @@ class PatchStem(nn.Module):
         instead of a (k * d) x hidden matrix product, about k * d times fewer multiply-adds.
         Zero padding at the ends is an extra all-zero table row. ``features`` [B, L, frame_features] (required when
         the stem was built with ``frame_features``) add a linear map of each patch's features to the first layer.
+        ``context`` (left, right): input_ids also hold that many ids of the sequence before the first patch and after
+        the last (at most the padding each side; a shard of a longer sequence), which replace that much padding.
         """
         batch, length = input_ids.shape
+        length -= sum(context)
         if length % self.patch_size:
             raise ConfigError(f"PatchStem: length {length} is not a multiple of patch_size {self.patch_size}")
         if (features is None) != (self.frame_linear is None):
@@ -107,22 +111,25 @@ class PatchStem(nn.Module):
         extra = None
         if self.frame_linear is not None:
             extra = self.frame_linear(features.reshape(batch, length // self.patch_size, -1))  # [B, N, h]
+        pad = (self.pad_left - context[0], self.pad_right - context[1])
+        if min(pad) < 0:
+            raise ConfigError(f"PatchStem: context {context} exceeds the padding ({self.pad_left}, {self.pad_right})")
         if self.kmer > 1:
-            return self._forward_kmers(input_ids, extra)
+            return self._forward_kmers(input_ids, extra, pad)
         first = self.linear[0] if isinstance(self.linear, nn.Sequential) else self.linear
         vocab, width = embedding.shape
         padded = torch.cat([embedding, embedding.new_zeros(1, width)])  # [V + 1, d]; row V: zero padding
         weight = first.weight.reshape(first.out_features, self.kernel_size, width)  # [h, k, d]
         tables = torch.einsum("hkd,vd->kvh", weight, padded).reshape(-1, first.out_features)  # [k * (V+1), h]
-        ids = F.pad(input_ids, (self.pad_left, self.pad_right), value=vocab)  # [B, L + k - p]
+        ids = F.pad(input_ids, pad, value=vocab)  # [B, L + k - p]
         windows = ids.unfold(1, self.kernel_size, self.patch_size)  # [B, N, k]
         return self._sum_rows(windows, vocab + 1, tables, first.bias, extra)
 
-    def _forward_kmers(self, input_ids: Tensor, extra: Tensor | None = None) -> Tensor:
+    def _forward_kmers(self, input_ids: Tensor, extra: Tensor | None, pad: tuple[int, int]) -> Tensor:
         """k-mer stem: the window's first layer is a sum of learned vectors, one per (offset, k-mer), so a codon
         (k = 3) such as a stop codon at a given offset is one table row rather than a conjunction to learn."""
         base = self.base_index[input_ids]  # [B, L]: A/C/G/T -> 0..3, anything else -> 4
-        base = F.pad(base, (self.pad_left, self.pad_right), value=4)  # [B, L + k - p]; padding: unknown
+        base = F.pad(base, pad, value=4)  # [B, L + k - p]; padding: unknown
         grams = base.unfold(1, self.kmer, 1)  # [B, L + k - p - kmer + 1, kmer]
         unknown = (grams == 4).any(-1)
         weights = 4 ** torch.arange(self.kmer - 1, -1, -1, device=base.device)  # [kmer]

@@ -6,8 +6,10 @@ import math
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
 
+from genoattn.attention.context_parallel import Shards
 from genoattn.errors import ConfigError
 from genoattn.models.config import EncoderConfig, takes_encoder_fields
 from genoattn.models.encoder import GenomeEncoder
@@ -52,12 +54,18 @@ class GenomeTransformer(nn.Module):
         if unknown:
             raise TypeError(f"GenomeTransformer got unexpected keyword arguments {unknown}")
         config = EncoderConfig(**encoder)
+        if config.context_parallel > 1 and task not in TOKEN_LEVEL_TASKS:
+            raise ConfigError(f"model.context_parallel: {task} pools over the whole sequence; context parallelism is "
+                              f"for token-level tasks {TOKEN_LEVEL_TASKS}")
         # Init args, kept so a checkpoint can rebuild this network for prediction (genoattn.lit.checkpoint).
         self.config = {"num_classes": num_classes, "task": task, "pooling": pooling, "tie_weights": tie_weights,
                        **config.as_kwargs()}
         self.task = task
         self.token_level = task in TOKEN_LEVEL_TASKS
         self.num_classes = config.vocab_size if task == "mlm" else num_classes
+        self.context_parallel = config.context_parallel
+        self.sharded = False  # set by enable_context_parallel (a training run), never by loading
+        self.group: dist.ProcessGroup | None = None
         self.encoder = GenomeEncoder(config)
         d_model = config.d_model
         self.cls = nn.Parameter(torch.zeros(1, 1, d_model)) if pooling == "cls" and not self.token_level else None
@@ -87,8 +95,35 @@ class GenomeTransformer(nn.Module):
         if self.cls is not None:
             nn.init.normal_(self.cls, std=0.02)
 
+    def enable_context_parallel(self, group: dist.ProcessGroup | None = None) -> None:
+        """Shard each sequence over ``group`` (default: every process) from now on: forward then takes the whole
+        input_ids on every rank of the group and returns the outputs of this rank's shard, the nucleotides
+        ``output_range(L)``. The group must have ``context_parallel`` ranks."""
+        world = dist.get_world_size(group) if dist.is_available() and dist.is_initialized() else 1
+        if world != self.context_parallel:
+            raise ConfigError(f"model.context_parallel={self.context_parallel} needs that many processes in its "
+                              f"group (trainer.devices x trainer.num_nodes), got {world}")
+        self.sharded, self.group = True, group
+
+    def shards(self, length: int) -> Shards | None:
+        """This rank's token shard of a sequence of ``length`` nucleotides (None when not sharding)."""
+        if not self.sharded:
+            return None
+        return Shards.for_group(-(-length // self.encoder.patch_size), self.group)
+
+    def output_range(self, length: int) -> tuple[int, int]:
+        """Nucleotides [lo, hi) of a sequence of ``length`` whose outputs forward returns on this rank."""
+        shards = self.shards(length)
+        if shards is None:
+            return 0, length
+        p = self.encoder.patch_size
+        return min(shards.start * p, length), min(shards.end * p, length)
+
     def forward(self, input_ids: Tensor) -> Tensor:
         length = input_ids.shape[-1]
+        shards = self.shards(length)
+        if shards is not None:
+            return self._forward_shard(input_ids, shards)
         tokens, nucleotides = self.encoder.embed(input_ids)  # [B, N, d], [B, N * p, d]
         if self.cls is not None:
             cls = self.cls.to(tokens.dtype).expand(tokens.shape[0], 1, tokens.shape[2])  # [B, 1, d]
@@ -100,6 +135,15 @@ class GenomeTransformer(nn.Module):
         if self.upsample is not None:
             hidden = self.upsample(hidden, nucleotides)  # [B, N * p, d]
         return self.head(hidden[:, :length])  # [B, L, C or V]
+
+    def _forward_shard(self, input_ids: Tensor, shards: Shards) -> Tensor:
+        """Token-level outputs [B, hi - lo, C] of this rank's nucleotides [lo, hi) = ``output_range(L)``."""
+        tokens, nucleotides = self.encoder.embed(input_ids, (shards.start, shards.end))  # [B, n, d], [B, n * p, d]
+        hidden = self.encoder.contextualize(tokens, shards)
+        if self.upsample is not None:
+            hidden = self.upsample(hidden, nucleotides)  # [B, n * p, d]
+        lo, hi = self.output_range(input_ids.shape[-1])
+        return self.head(hidden[:, : hi - lo])  # [B, hi - lo, C or V]
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         """Number of parameters (shared/tied ones counted once)."""
