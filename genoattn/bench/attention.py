@@ -1,11 +1,13 @@
-"""GPU cost of every attention pattern x backend: time, peak memory, useful FLOPs, ratio to dense SDPA.
+"""GPU cost of every attention pattern x backend: time, peak memory, useful FLOPs, ratio to the best dense SDPA.
 
     python -m genoattn.bench.attention --out benchmarks/attention/run
-        [--lengths 4096 16384 65536 262144 1048576] [--modes fwd fwdbwd] [--cell-timeout 90] [--deadline 540]
+        [--lengths 16384 65536 262144] [--head-dims 64 128] [--modes fwd fwdbwd] [--cell-timeout 90]
+        [--deadline 540]
 
 For each pattern (``PATTERNS``) x backend (every backend of ``BACKEND_ORDER`` that can run it, reference and
-blocked at small L only; Performer as its own module) x length x mode (forward; forward + backward), B=1, H=8,
-D=64, bf16:
+blocked at small L only; Performer as its own module; the dense SDPA kernels ``sdpa`` (flash), ``sdpa_cudnn`` and
+``sdpa_efficient``, each forced alone, on Full only) x head dim x length x mode (forward; forward + backward),
+B=1, H=8, bf16:
 - ``ms``: median of timed repeats (CUDA events around each call, calls queued back to back as in training and
   in ``triton.testing.do_bench``; a warm-up call first, so compilation and BlockMask construction stay out;
   BlockMasks are cached per pattern and length as in training); ``ms_sync``: the same with the host waiting
@@ -15,10 +17,13 @@ D=64, bf16:
   useful FLOPs = 4 * D * pairs forward; forward + backward counted as 2.5 x forward (the issue's convention;
   FlashAttention counts the backward alone as 2.5 x, so its fwd+bwd figures would be 3.5/2.5 of ours);
   Performer's are its own arithmetic, 8 * L * M * D per head (not comparable to the mask patterns);
-- ``ratio_sdpa``: useful TFLOP/s over dense SDPA's (flash backend) TFLOP/s at the same length and mode, measured
-  in the same run. Dense SDPA above ``--sdpa-max-length`` (default 262,144: at 1M tokens one fwd+bwd takes
-  ~10 s) is not run; ratios there use SDPA's figure at the largest length run (marked in ``sdpa_length``).
-OOM, timeouts and refusals are recorded as rows (``status``), never crashes. Results go to OUT/results.csv,
+- ``ratio_best_sdpa``: useful TFLOP/s over the **fastest** dense SDPA kernel's (``best_sdpa`` names it) at the
+  same head dim, length and mode, measured in the same run; ``ratio_sdpa``: the same over the flash kernel's
+  (the yardstick of earlier runs, kept for comparison). Dense SDPA above ``--sdpa-max-length`` (default 262,144:
+  at 1M tokens one fwd+bwd takes ~10 s) is not run; ratios there use the figure at the largest length run
+  (``sdpa_length``, ``best_sdpa_length``).
+OOM, timeouts and refusals are recorded as rows (``status``), never crashes; a dense SDPA kernel that has no
+kernel for a shape (head dim, dtype, device) is a ``refused`` row with PyTorch's reason. Results go to OUT/results.csv,
 OUT/results.json, OUT/summary.md and the plots OUT/attention.png (see plot_attention).
 Cells run in priority order (64k first, then the 1M fwd+bwd targets, then the rest), so a ``--deadline``
 that cuts the run short still leaves the figures the targets need.
@@ -37,7 +42,7 @@ import statistics
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -47,6 +52,7 @@ import torch
 from genoattn.attention import patterns as P
 from genoattn.attention.dispatch import BACKEND_ORDER
 from genoattn.bench.attention_pairs import performer_flops, visible_pairs
+from genoattn.bench.dense_sdpa import FLASH, SDPA_BACKENDS, call_or_refusal, dense_attention, is_dense_sdpa
 
 PATTERNS: dict[str, Callable[[], object]] = {
     "full": lambda: P.Full(),
@@ -71,7 +77,8 @@ SMALL_PATTERNS: dict[str, Callable[[], object]] = {  # --small: parameters that 
     "performer": lambda: "performer",
 }
 TARGETS_1M = ("sliding_window", "longformer", "bigbird", "neighborhood", "performer")
-BACKENDS = (*BACKEND_ORDER, "sdpa")  # sdpa: dense SDPA (flash), the yardstick
+BACKENDS = (*BACKEND_ORDER, *SDPA_BACKENDS)  # the dense SDPA kernels: the yardsticks (Full only)
+KERNELS = ("triton_band", "triton_blocks", "flex", "sdpa_parts", "module", *SDPA_BACKENDS)  # run first
 
 
 @dataclass
@@ -81,6 +88,7 @@ class Row:
     backend: str
     length: int
     mode: str
+    head_dim: int = 64
     status: str = "ok"  # ok | refused | oom | timeout | error | skipped
     detail: str = ""
     ms: float = float("nan")  # GPU time per call, calls queued back to back (see time_call)
@@ -89,9 +97,12 @@ class Row:
     pairs: int = 0
     useful_tflop: float = float("nan")
     useful_tflops: float = float("nan")
-    ratio_sdpa: float = float("nan")
+    ratio_sdpa: float = float("nan")  # to the flash kernel (row ``sdpa``)
     ratio_sdpa_sync: float = float("nan")  # the ratio from the ms_sync timings
     sdpa_length: int = 0
+    ratio_best_sdpa: float = float("nan")  # to the fastest dense SDPA kernel of this head dim, length, mode
+    best_sdpa: str = ""  # that kernel's row name
+    best_sdpa_length: int = 0
     repeats: int = 0
 
 
@@ -159,14 +170,8 @@ def time_call(fn: Callable[[], None], device: torch.device, rep_ms: float, max_r
 
 def make_runner(backend: str, pattern: object, q, k, v, module=None) -> Callable[[], torch.Tensor]:
     """A zero-argument forward for this cell."""
-    if backend == "sdpa":
-        from torch.nn.attention import SDPBackend, sdpa_kernel
-
-        def run():
-            with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
-                return torch.nn.functional.scaled_dot_product_attention(q, k, v)
-
-        return run
+    if is_dense_sdpa(backend):
+        return lambda: dense_attention(backend, q, k, v)
     if module is not None:
         return lambda: module(q, k, v)
     from genoattn.attention.dispatch import get_backend
@@ -177,13 +182,14 @@ def make_runner(backend: str, pattern: object, q, k, v, module=None) -> Callable
 
 def refusal(backend: str, pattern: object, q, k, v, length: int, args) -> str | None:
     """Why this backend x pattern cell is not run (None: run it)."""
-    if backend == "sdpa":
-        if type(pattern).__name__ != "Full":
-            return "dense SDPA is the yardstick (Full only)"
+    dense = isinstance(pattern, P.Full) and not pattern.causal
+    if is_dense_sdpa(backend):
+        if not dense:
+            return "dense SDPA is the yardstick (non-causal Full only)"
         if length > args.sdpa_max_length:
             return f"dense SDPA capped at L <= {args.sdpa_max_length} (cost grows as L^2)"
         return None
-    if type(pattern).__name__ == "Full" and length > args.sdpa_max_length:
+    if dense and length > args.sdpa_max_length:
         return f"Full attention capped at L <= {args.sdpa_max_length} like dense SDPA"
     if backend == "reference" and length > args.reference_max_length:
         return f"reference capped at L <= {args.reference_max_length} (dense L x L mask)"
@@ -200,7 +206,7 @@ def refusal(backend: str, pattern: object, q, k, v, length: int, args) -> str | 
 
 
 def run_cell(row: Row, pattern: object, args, device: torch.device, dtype: torch.dtype) -> Row:
-    b, h, d, length = 1, args.heads, args.head_dim, row.length
+    b, h, d, length = 1, args.heads, row.head_dim, row.length
     grad = row.mode == "fwdbwd"
     shape = (b, h, length, d)
     q, k, v = (torch.randn(shape, device=device, dtype=dtype, requires_grad=grad) for _ in range(3))
@@ -235,7 +241,10 @@ def run_cell(row: Row, pattern: object, args, device: torch.device, dtype: torch
 
     try:
         with time_limit(args.cell_timeout):
-            call()  # compile, build the BlockMasks (cached afterwards)
+            _, refused = call_or_refusal(call)  # compile, build the BlockMasks (cached afterwards)
+            if refused is not None:
+                row.status, row.detail = "refused", refused
+                return row
             sync(device)
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
@@ -259,44 +268,63 @@ def run_cell(row: Row, pattern: object, args, device: torch.device, dtype: torch
     return row
 
 
-def cell_order(names: list[str], backends: list[str], lengths: list[int], modes: list[str]) -> list[tuple]:
-    """(name, backend, L, mode): 64k first (ratio target), then the 1M fwd+bwd targets, then the rest."""
-    cells = []
-    for length in lengths:
-        for mode in modes:
-            cells.append(("full", "sdpa", length, mode))
-            for name in names:
-                if name == "performer":  # its own module, whatever the backends
-                    cells.append((name, "module", length, mode))
-                    continue
-                for backend in backends:
-                    if backend != "sdpa":
-                        cells.append((name, backend, length, mode))
+Cell = tuple[str, str, int, str, int]  # (pattern name, backend, L, mode, head dim)
 
-    def priority(cell):
-        name, backend, length, mode = cell
-        kernels = ("sdpa", "triton_band", "triton_blocks", "flex", "sdpa_parts", "module")
+
+def cell_order(names: list[str], backends: list[str], lengths: list[int], modes: list[str],
+               head_dims: Sequence[int] = (64,)) -> list[Cell]:
+    """Every cell, 64k first (ratio target; the first head dim before the others), then the 1M fwd+bwd targets,
+    then the rest; within each group the kernels (dense SDPA yardsticks included) before the slow paths."""
+    dense = [b for b in backends if is_dense_sdpa(b)]
+    cells: list[Cell] = []
+    for head_dim in head_dims:
+        for length in lengths:
+            for mode in modes:
+                cells += [("full", backend, length, mode, head_dim) for backend in dense]
+                for name in names:
+                    if name == "performer":  # its own module, whatever the backends
+                        cells.append((name, "module", length, mode, head_dim))
+                        continue
+                    cells += [(name, b, length, mode, head_dim) for b in backends if not is_dense_sdpa(b)]
+
+    def priority(cell: Cell) -> tuple:
+        name, backend, length, mode, head_dim = cell
         first = 0 if length == 65536 else 1 if (length == 1 << 20 and mode == "fwdbwd" and name in TARGETS_1M
-                                                  and backend in kernels) else 2
-        return (first, backend not in kernels, length, mode)
+                                                  and backend in KERNELS) else 2
+        return (first, backend not in KERNELS, head_dims.index(head_dim), length, mode)
 
     return sorted(cells, key=priority)
 
 
+def _reference(rows: list[Row], at: Row) -> Row | None:
+    """The row among ``rows`` (ok dense rows of one kind) at ``at``'s head dim and mode and length, else at the
+    largest shorter length measured; None when there is none."""
+    pool = [r for r in rows if (r.head_dim, r.mode) == (at.head_dim, at.mode) and r.length <= at.length]
+    return max(pool, key=lambda r: r.length) if pool else None
+
+
 def fill_ratios(rows: list[Row]) -> None:
-    sdpa = {(r.length, r.mode): r for r in rows if r.backend == "sdpa" and r.status == "ok"}
+    """Each row's ratio to the flash row (``ratio_sdpa``) and to the fastest dense SDPA row (``ratio_best_sdpa``)
+    of the same head dim and mode, at the same length or the largest shorter one measured."""
+    dense = [r for r in rows if is_dense_sdpa(r.backend) and r.status == "ok"]
+    flash = [r for r in dense if r.backend == FLASH]
+    best: dict[tuple[int, int, str], Row] = {}
+    for r in dense:
+        key = (r.head_dim, r.length, r.mode)
+        if key not in best or r.useful_tflops > best[key].useful_tflops:
+            best[key] = r
     for r in rows:
-        if r.status != "ok" or r.backend == "sdpa" or r.pattern == "performer":
+        if r.status != "ok" or r.pattern == "performer":
             continue
-        ref = sdpa.get((r.length, r.mode))
-        if ref is None:
-            smaller = [key for key in sdpa if key[1] == r.mode and key[0] < r.length]
-            if not smaller:
-                continue
-            ref = sdpa[max(smaller)]
-        r.ratio_sdpa = r.useful_tflops / ref.useful_tflops
-        r.ratio_sdpa_sync = ref.ms_sync / r.ms_sync * r.useful_tflop / ref.useful_tflop
-        r.sdpa_length = ref.length
+        ref = _reference(flash, r)
+        if ref is not None:
+            r.ratio_sdpa = r.useful_tflops / ref.useful_tflops
+            r.ratio_sdpa_sync = ref.ms_sync / r.ms_sync * r.useful_tflop / ref.useful_tflop
+            r.sdpa_length = ref.length
+        top = _reference(list(best.values()), r)
+        if top is not None:
+            r.ratio_best_sdpa = r.useful_tflops / top.useful_tflops
+            r.best_sdpa, r.best_sdpa_length = top.backend, top.length
 
 
 def write_results(rows: list[Row], out: Path, meta: dict) -> None:
@@ -312,46 +340,53 @@ def write_results(rows: list[Row], out: Path, meta: dict) -> None:
 
 
 def summary_markdown(rows: list[Row], meta: dict) -> str:
-    """Tables the README quotes: ratio to SDPA per pattern and length, and the 1M fwd+bwd cells."""
-    lines = [f"Device: {meta['device']}; torch {meta['torch']}; B=1, H={meta['heads']}, D={meta['head_dim']}, "
+    """Tables the README quotes: per head dim and mode, each pattern x backend's useful TFLOP/s, its ratio to the
+    fastest dense SDPA kernel (and to flash), ms and peak memory per length. Dense SDPA rows show refusals too."""
+    lines = [f"Device: {meta['device']}; torch {meta['torch']}; B=1, H={meta['heads']}, D in {meta['head_dims']}, "
              f"{meta['dtype']}; flex config {meta['flex_config']}", ""]
-    for mode in ("fwd", "fwdbwd"):
-        lengths = sorted({r.length for r in rows})
-        lines += [f"### {mode}: useful TFLOP/s (ratio to dense SDPA) and ms", "",
-                  "| pattern | backend | " + " | ".join(f"L={x:,}" for x in lengths) + " |",
-                  "|---|---|" + "---|" * len(lengths)]
-        keys = sorted({(r.pattern, r.backend) for r in rows if r.mode == mode},
-                      key=lambda t: (t[1] != "sdpa", t[0], t[1]))
-        for pattern, backend in keys:
-            cells = []
-            for x in lengths:
-                match = [r for r in rows if (r.pattern, r.backend, r.length, r.mode) == (pattern, backend, x, mode)]
-                if not match:
-                    cells.append("")
-                    continue
-                r = match[0]
-                if r.status == "ok":
-                    ratio = "" if math.isnan(r.ratio_sdpa) else f" ({100 * r.ratio_sdpa:.0f}%)"
-                    cells.append(f"{r.useful_tflops:.0f}{ratio}, {r.ms:.2f} ms, {r.peak_gib:.1f} GiB")
-                elif r.status == "refused":
-                    cells.append("refused")
-                else:
-                    cells.append(r.status)
-            if any(c not in ("", "refused") for c in cells):
-                lines.append(f"| {pattern} | {backend} | " + " | ".join(cells) + " |")
-        lines.append("")
+    lengths = sorted({r.length for r in rows})
+    for head_dim in sorted({r.head_dim for r in rows}):
+        for mode in ("fwd", "fwdbwd"):
+            lines += [f"### D={head_dim}, {mode}: useful TFLOP/s (% of the best dense SDPA kernel; % of flash), "
+                      "ms, GiB", "",
+                      "| pattern | backend | " + " | ".join(f"L={x:,}" for x in lengths) + " |",
+                      "|---|---|" + "---|" * len(lengths)]
+            mine = [r for r in rows if (r.head_dim, r.mode) == (head_dim, mode)]
+            keys = sorted({(r.pattern, r.backend) for r in mine}, key=lambda t: (not is_dense_sdpa(t[1]), t))
+            for pattern, backend in keys:
+                cells = [_summary_cell([r for r in mine if (r.pattern, r.backend, r.length) == (pattern, backend, x)])
+                         for x in lengths]
+                if any(c not in ("", "refused") for c in cells) or (is_dense_sdpa(backend) and any(cells)):
+                    lines.append(f"| {pattern} | {backend} | " + " | ".join(cells) + " |")
+            lines.append("")
     return "\n".join(lines)
+
+
+def _summary_cell(match: list[Row]) -> str:
+    if not match:
+        return ""
+    r = match[0]
+    if r.status != "ok":
+        return r.status
+
+    def pct(x: float) -> str:
+        return "-" if math.isnan(x) else f"{100 * x:.0f}%"
+
+    ratio = "" if math.isnan(r.ratio_best_sdpa) else f" ({pct(r.ratio_best_sdpa)}; {pct(r.ratio_sdpa)})"
+    return f"{r.useful_tflops:.0f}{ratio}, {r.ms:.2f} ms, {r.peak_gib:.1f} GiB"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("benchmarks/attention/run"))
-    p.add_argument("--lengths", type=int, nargs="+", default=[4096, 16384, 65536, 262144, 1 << 20])
+    p.add_argument("--lengths", type=int, nargs="+", default=[16384, 65536, 262144],
+                   help="add 1048576 for the 1M targets (dense SDPA is capped by --sdpa-max-length)")
     p.add_argument("--modes", nargs="+", default=["fwd", "fwdbwd"], choices=["fwd", "fwdbwd"])
     p.add_argument("--patterns", nargs="+", default=list(PATTERNS), choices=list(PATTERNS))
     p.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
     p.add_argument("--heads", type=int, default=8)
-    p.add_argument("--head-dim", type=int, default=64)
+    p.add_argument("--head-dims", type=int, nargs="+", default=[64, 128],
+                   help="head dimensions (the Triton kernels take powers of two in 16..256)")
     p.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"])
     p.add_argument("--device", default="cuda")
     p.add_argument("--performer-features", type=int, default=256)
@@ -384,7 +419,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     factories = SMALL_PATTERNS if args.small else PATTERNS
     meta = {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
-        "torch": torch.__version__, "python": sys.version.split()[0], "heads": args.heads, "head_dim": args.head_dim,
+        "torch": torch.__version__, "python": sys.version.split()[0], "heads": args.heads, "head_dims": args.head_dims,
         "dtype": args.dtype, "flex_config": {"block_size": args.block_size, "kernel_options": args.kernel_options,
                                              "dynamic": flex.config.dynamic},
         "flops_convention": "fwd = 4*D*visible pairs; fwd+bwd = 2.5 x fwd; Performer: 8*L*M*D per head",
@@ -394,9 +429,10 @@ def main(argv: list[str] | None = None) -> list[Row]:
     rows: list[Row] = []
     said: set = set()
     start = time.perf_counter()
-    for name, backend, length, mode in cell_order(args.patterns, args.backends, args.lengths, args.modes):
+    cells = cell_order(args.patterns, args.backends, args.lengths, args.modes, args.head_dims)
+    for name, backend, length, mode, head_dim in cells:
         pattern = factories[name]()
-        row = Row(pattern=name, key=str(pattern), backend=backend, length=length, mode=mode)
+        row = Row(pattern=name, key=str(pattern), backend=backend, length=length, mode=mode, head_dim=head_dim)
         if args.deadline and time.perf_counter() - start > args.deadline:
             row.status, row.detail = "skipped", "deadline"
         else:
@@ -407,7 +443,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
         rows.append(row)
         if row.status != "refused" or (name, row.backend) not in said:
             said.add((name, row.backend))
-            print(f"[{time.perf_counter() - start:6.0f}s] {name:15s} {row.backend:9s} L={length:<8d} {mode:7s} "
+            print(f"[{time.perf_counter() - start:6.0f}s] {name:15s} {row.backend:14s} D={head_dim:<3d} "
+                  f"L={length:<8d} {mode:7s} "
                   f"{row.status:8s} {row.ms:9.3f} ms {row.peak_gib:6.2f} GiB {row.useful_tflops:7.1f} TFLOP/s "
                   f"{row.detail[:90]}", flush=True)
         write_results(rows, args.out, meta)

@@ -10,7 +10,9 @@ For each run this module reads:
   ``runN`` by N, then any other name, ``last``/``final`` last. That is how the committed runs were named; a run
   named otherwise within one commit ties with its siblings (then the path decides);
 - the timing convention: CSVs without an ``ms_sync`` column come from runs before the queued-calls convention
-  (their ``ms`` had the host wait after every call; ``timing`` says which).
+  (their ``ms`` had the host wait after every call; ``timing`` says which);
+- the head dimension: the ``head_dim`` column; runs before ``--head-dims`` ran one, ``meta.head_dim`` (64 when
+  the run does not say).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 RESULTS_DIR = REPO / "benchmarks" / "attention"
 DENSE_PATTERN = "full"  # rows of this pattern are dense attention (SDPA, dense flex, ...)
 UNKNOWN = "unknown"
+DEFAULT_HEAD_DIM = 64  # the benchmark's only head dim before --head-dims
 
 
 def _json_meta(path: Path) -> dict:
@@ -132,30 +135,35 @@ def load_results(root: Path = RESULTS_DIR) -> pd.DataFrame:
     for run in discover_runs(root).itertuples(index=False):
         frame = pd.read_csv(run.csv)
         frame["timing"] = "queued" if "ms_sync" in frame.columns else "synchronised"
+        if "head_dim" not in frame.columns:
+            frame["head_dim"] = _json_meta(run.csv.parent / "results.json").get("head_dim", DEFAULT_HEAD_DIM)
         frame = frame.assign(run=run.run, device=run.device, time=run.time, rank=run.rank)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
 
 def newest_per_pattern_backend(results: pd.DataFrame) -> pd.DataFrame:
-    """The successful rows of the newest run that measured each (device, pattern, backend); one run per pair."""
+    """The successful rows of the newest run that measured each (device, pattern, backend, head_dim); one run
+    per such key."""
     ok = results[results.status == "ok"]
-    newest = ok.groupby(["device", "pattern", "backend"])["rank"].transform("max")
+    newest = ok.groupby(["device", "pattern", "backend", "head_dim"])["rank"].transform("max")
     return ok[ok["rank"] == newest].reset_index(drop=True)
 
 
 def ratio_to_best_dense(rows: pd.DataFrame) -> pd.DataFrame:
     """Add ``best_dense_tflops``, ``best_dense`` (backend and length), ``best_dense_run`` and ``ratio_best_dense``:
     useful TFLOP/s over
-    the fastest dense kernel's (pattern 'full', any backend) on the same device and mode, at the same length or,
+    the fastest dense kernel's (pattern 'full', any backend) on the same device, head dim and mode, at the same
+    length or,
     where no dense kernel ran (e.g. SDPA is capped at 256k), at the longest shorter length measured. Performer
     counts its own arithmetic, not visible pairs: no ratio."""
     dense = rows[rows.pattern == DENSE_PATTERN]
-    best = dense.sort_values("useful_tflops").groupby(["device", "mode", "length"]).tail(1)
+    best = dense.sort_values("useful_tflops").groupby(["device", "head_dim", "mode", "length"]).tail(1)
     out = rows.copy()
     tflops, names, runs = [], [], []
     for row in out.itertuples(index=False):
-        pool = best[(best.device == row.device) & (best["mode"] == row.mode) & (best.length <= row.length)]
+        pool = best[(best.device == row.device) & (best.head_dim == row.head_dim) & (best["mode"] == row.mode)
+                    & (best.length <= row.length)]
         if pool.empty or row.pattern == "performer":
             tflops.append(float("nan"))
             names.append("")

@@ -1,4 +1,5 @@
-"""Plots of an attention benchmark run: useful TFLOP/s as a fraction of dense SDPA, and time, against length.
+"""Plots of an attention benchmark run: useful TFLOP/s as a fraction of the fastest dense SDPA kernel, and time,
+against length (one line per pattern, backend and head dim; runs before the best-kernel column use flash's ratio).
 
     python -m genoattn.bench.plot_attention benchmarks/attention/h100/results.json [out.png]
 """
@@ -9,11 +10,15 @@ import json
 import sys
 from pathlib import Path
 
-SHOWN = ("flex", "module", "sdpa", "xformers")  # reference and blocked stay in the CSV, not in the plot
+from genoattn.bench.dense_sdpa import SDPA_BACKENDS, is_dense_sdpa
+
+# reference and blocked stay in the CSV, not in the plot
+SHOWN = ("flex", "module", "xformers", "triton_band", "triton_blocks", "sdpa_parts", *SDPA_BACKENDS)
 
 
 def plot(results: Path, out: Path, backends: tuple[str, ...] = SHOWN) -> Path:
-    """Write a 2 x 2 figure (ratio to SDPA and milliseconds; forward and forward + backward) to ``out``."""
+    """Write a 2 x 2 figure (ratio to the best dense SDPA kernel and milliseconds; forward and forward + backward)
+    to ``out``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -24,26 +29,29 @@ def plot(results: Path, out: Path, backends: tuple[str, ...] = SHOWN) -> Path:
     fig, axes = plt.subplots(2, 2, figsize=(13, 9), sharex=True)
     colours = plt.get_cmap("tab10").colors
     for col, mode in enumerate(("fwd", "fwdbwd")):
-        series: dict[tuple[str, str], list[dict]] = {}
+        series: dict[tuple[str, str, int], list[dict]] = {}
         for r in rows:
             if r["mode"] == mode:
-                series.setdefault((r["pattern"], r["backend"]), []).append(r)
-        for i, ((pattern, backend), points) in enumerate(sorted(series.items())):
+                series.setdefault((r["pattern"], r["backend"], r.get("head_dim", 64)), []).append(r)
+        for i, ((pattern, backend, head_dim), points) in enumerate(sorted(series.items())):
             points.sort(key=lambda r: r["length"])
-            label = f"{pattern} ({backend})"
-            style = {"color": "black", "ls": "--"} if backend == "sdpa" else {"color": colours[i % 10], "ls": "-"}
+            label = f"{pattern} ({backend}, D={head_dim})"
+            dense = is_dense_sdpa(backend)
+            style = {"color": "black" if dense else colours[i % 10], "ls": "--" if dense else "-"}
             xs = [r["length"] for r in points]
             axes[1, col].plot(xs, [r["ms"] for r in points], marker="o", label=label, **style)
-            ratio = [(r["length"], r["ratio_sdpa"]) for r in points if r.get("ratio_sdpa") is not None]
-            if ratio and backend != "sdpa":
+            ratio = [(r["length"], r.get("ratio_best_sdpa", r.get("ratio_sdpa"))) for r in points]
+            ratio = [(x, y) for x, y in ratio if y is not None]
+            if ratio and not dense:
                 axes[0, col].plot(*zip(*ratio), marker="o", label=label, **style)
         title = "forward" if mode == "fwd" else "forward + backward"
         axes[0, col].axhline(0.6, color="grey", lw=0.8, ls=":")
-        axes[0, col].set(title=f"{title}: useful TFLOP/s / dense SDPA TFLOP/s", xscale="log", yscale="log")
+        axes[0, col].set(title=f"{title}: useful TFLOP/s / best dense SDPA's", xscale="log", yscale="log")
         axes[1, col].set(title=f"{title}: median time", xscale="log", yscale="log", xlabel="sequence length",
                          ylabel="ms")
-    fig.suptitle(f"{data['meta']['device']}, B=1, H={data['meta']['heads']}, D={data['meta']['head_dim']}, "
-                 f"{data['meta']['dtype']} (target: ratio >= 0.6 at 64k, dotted)")
+    meta = data["meta"]
+    fig.suptitle(f"{meta['device']}, B=1, H={meta['heads']}, D={meta.get('head_dims', meta.get('head_dim'))}, "
+                 f"{meta['dtype']} (target: ratio >= 0.6 at 64k, dotted)")
     handles, labels = axes[1, 1].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center right", fontsize=8)
     fig.tight_layout(rect=(0, 0, 0.83, 0.97))
