@@ -110,8 +110,11 @@ class GenoattnCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs) -> pl.Trainer:
         """Atomic, safe checkpoint files and a progress bar counting to max_steps, unless the config names its own
-        checkpoint IO plugin or progress bar; batch limits written as integers stay integers."""
+        checkpoint IO plugin or progress bar; batch limits written as integers stay integers. A context-parallel
+        network gets the same batches on every rank (its ranks share each sequence; no distributed sampler)."""
         config = self.config_init["trainer"]
+        if getattr(self.model.net, "context_parallel", 1) > 1:
+            kwargs["use_distributed_sampler"] = False
         for key, value in self.integer_limits.items():
             kwargs.setdefault(key.split(".", 1)[1], value)
         plugins = config.get("plugins") or []

@@ -71,13 +71,22 @@ class GenomeLitModule(pl.LightningModule):
         self.register_buffer("class_weights", weights, persistent=False)
         if task != "regression" and self.num_classes < 2:
             raise ConfigError(f"model.net: a {task} network needs num_classes >= 2")
+        self.context_parallel = int(getattr(net, "context_parallel", 1))
+        if self.context_parallel > 1 and rc_average_eval:
+            raise ConfigError("model.rc_average_eval: the reverse-complement pass of a context-parallel model would "
+                              "hold other positions on each rank; set it false (or context_parallel 1)")
         self.val_metrics = build_metrics(task, self.num_classes).clone(prefix="val/")
         self.test_metrics = build_metrics(task, self.num_classes).clone(prefix="test/")
         self.genome_metrics = nn.ModuleDict()  # split -> one collection per genome (several genomes only)
         self._genomes_seen: dict[str, set[int]] = {"val": set(), "test": set()}
 
     def setup(self, stage: str) -> None:
-        """With a data module of several genomes (``genome_names``), metrics per genome and split."""
+        """With a data module of several genomes (``genome_names``), metrics per genome and split; a
+        context-parallel network starts sharding over the run's processes."""
+        if self.context_parallel > 1 and not self.net.sharded:  # its own communicator, beside DDP's gradients
+            world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
+            group = torch.distributed.new_group(list(range(world))) if world > 1 else None
+            self.net.enable_context_parallel(group)
         data = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         names = list(getattr(data, "genome_names", None) or [])
         if len(names) < 2 or len(self.genome_metrics):
@@ -108,6 +117,27 @@ class GenomeLitModule(pl.LightningModule):
             ignore_index=IGNORE_INDEX,
         )
 
+    def step_loss(self, logits: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(loss to backpropagate, loss to log, this rank's labels) of a batch's logits.
+
+        A sharded network's logits cover this rank's nucleotides only: the loss is this shard's share of the whole
+        batch's mean (its summed loss over the whole batch's label count or class weight, known from the full
+        labels every rank holds), times the group size because DDP averages the gradients over the ranks; the
+        logged loss is the shares' sum, the whole batch's mean."""
+        if not getattr(self.net, "sharded", False):
+            loss = self.loss(logits, labels)
+            return loss, loss, labels
+        lo, hi = self.net.output_range(labels.shape[-1])
+        valid = labels != IGNORE_INDEX
+        weight = self.class_weights[labels[valid]].sum() if self.class_weights is not None else valid.sum()
+        local = labels[:, lo:hi]
+        summed = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), local.reshape(-1),
+                                 weight=self.class_weights, ignore_index=IGNORE_INDEX, reduction="sum")
+        share = summed / weight.clamp_min(1e-12)
+        logged = share.detach().clone()
+        torch.distributed.all_reduce(logged, group=self.net.group)
+        return share * self.context_parallel, logged, local
+
     def on_fit_start(self) -> None:
         """Fail at start-up, with one clear line, when the attention cannot run on this device/length.
 
@@ -130,28 +160,28 @@ class GenomeLitModule(pl.LightningModule):
     # ----- steps -----
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         logits = self.net(batch["input_ids"])
-        loss = self.loss(logits, batch["labels"])
-        if not torch.isfinite(loss):
+        loss, logged, _ = self.step_loss(logits, batch["labels"])
+        if not torch.isfinite(logged):
             raise NonFiniteLossError(
                 f"loss became {loss.item()} at global step {self.global_step} (epoch {self.current_epoch}, "
                 f"batch {batch_idx}); stopped before writing a checkpoint of this state. Try a lower lr, "
                 "gradient clipping (trainer.gradient_clip_val) or fp32 precision."
             )
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(logits))
+        self.log("train/loss", logged, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(logits))
         self.log("train/lr", self.optimizers().param_groups[0]["lr"], on_step=True, on_epoch=False)
         return loss
 
     def _eval_step(self, batch: dict, metrics, split: str) -> None:
         logits = self.predict_logits(batch["input_ids"])
-        loss = self.loss(logits, batch["labels"])
+        _, loss, labels = self.step_loss(logits, batch["labels"])
         self.log(f"{split}/loss", loss, prog_bar=True, sync_dist=True, batch_size=len(logits))
-        preds, target = metric_inputs(self.task, logits, batch["labels"])
+        preds, target = metric_inputs(self.task, logits, labels)
         if target.numel():
             metrics.update(preds, target)
         if split in self.genome_metrics and "genome" in batch:
             for g in batch["genome"].unique().tolist():  # the rows of each genome of the batch
                 rows = batch["genome"] == g
-                preds, target = metric_inputs(self.task, logits[rows], batch["labels"][rows])
+                preds, target = metric_inputs(self.task, logits[rows], labels[rows])
                 if target.numel():
                     self.genome_metrics[split][g].update(preds, target)
                     self._genomes_seen[split].add(g)
