@@ -38,6 +38,8 @@ def test_config_parses_and_instantiates(config, tmp_path, monkeypatch):
     assert str(config) in files
     args = [a for f in files for a in ("--config", f)]  # GPU configs are instantiated on the CPU here
     overrides = ["--trainer.logger", "false", "--trainer.accelerator", "cpu"]
+    if "strategy: fsdp" in (REPO / config).read_text():  # Lightning's FSDP needs GPUs
+        overrides += ["--trainer.strategy", "auto", "--trainer.devices", "1"]
     overrides += ["--trainer.default_root_dir", str(tmp_path)]
     cli = GenoattnCLI(GenomeLitModule, GenomeDataModule, run=False, args=[*args, *overrides])
     assert isinstance(cli.model, GenomeLitModule) and isinstance(cli.datamodule, GenomeDataModule)

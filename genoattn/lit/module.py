@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from pytorch_lightning.strategies import FSDPStrategy
 from torch import Tensor, nn
 
 from genoattn.data.vocab import IGNORE_INDEX
@@ -144,6 +145,8 @@ class GenomeLitModule(pl.LightningModule):
         One forward pass with gradients on a dummy window of the configured length makes every layer's
         backend choice (``attend`` raises BackendUnavailableError naming the reason) before any real step.
         """
+        if isinstance(self.trainer.strategy, FSDPStrategy):  # sharded parameters: the net runs only in the steps
+            return
         data = self.trainer.datamodule
         window = getattr(data, "tokens_per_window", None) or getattr(data, "window", None)
         if not window:
