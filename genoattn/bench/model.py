@@ -1,19 +1,22 @@
 """Whole-model training cost: step time, tokens/s, peak memory, MFU, and the longest window that fits.
 
-    python -m genoattn.bench.model --out OUT [--patterns sliding_window full ...]
-        [--lengths 16384 65536 262144 1048576] [--d-model 256] [--layers 6] [--heads 8] [--patch-size 1]
+    python -m genoattn.bench.model --out OUT [--configs gpu d512] [--patterns sliding_window full ...]
+        [--lengths 16384 65536 262144 1048576] [--cuda-graphs] [--compile] [--deadline 480]
+    python -m genoattn.bench.model --out OUT --longest --configs custom [--d-model 256] [--layers 6] ...
 
-For each pattern x window (nucleotides), a ``GenomeTransformer`` (token classification, binary) takes
-``--steps`` AdamW training steps on random nucleotides (bf16 autocast on CUDA) after ``--warmup`` steps; the
-figures are the mean step time between CUDA events, tokens/s (transformer tokens, batch included), peak
+For each model configuration x pattern x window (nucleotides) x step mode, a ``GenomeTransformer`` (token
+classification, binary) takes ``--steps`` AdamW training steps on random nucleotides (bf16 autocast on CUDA)
+after ``--warmup`` steps; the figures are the mean step time, tokens/s (transformer tokens, batch included), peak
 allocated memory, and MFU: useful model FLOPs per step over the step time and the card's bf16 matmul peak,
-measured in the same process (:func:`matmul_peak_tflops`). Useful FLOPs (:func:`train_flops`) are
-``3 x forward``: 2 FLOPs per weight per token for every weight outside the embedding, plus
-``4 * head_dim`` per visible (query, key) pair of each head and layer (pairs counted from the pattern's
-definition; Performer by its own arithmetic; Routing as its clusters' pairs). A window that runs out of memory,
-or whose step takes longer than ``--max-step-s``, is recorded with its status and ends that pattern's doubling.
+measured in the same process (``model_cost``). Configurations, the cells' priority order (targets first, so a run
+cut by ``--deadline`` keeps them) and the dense model (pattern ``full``: one SDPA call per layer, each SDPA kernel
+tried at its first cell, the fastest kept) are ``model_grid``'s. Step modes (``train_step``): ``eager`` always;
+``--cuda-graphs`` adds the step captured in a CUDA graph (GPU only: a ``refused`` row elsewhere), ``--compile``
+the step with the network under ``torch.compile``. A window that runs out of memory, times out or whose first step
+takes longer than ``--max-step-s`` is recorded with its status, and the same model's longer windows are skipped.
 ``--longest`` searches, per pattern, the longest window that trains by doubling from the first length up to
-``--max-window`` nucleotides. Results: OUT/model.csv, OUT/model.json (with provenance).
+``--max-window`` nucleotides (the ``custom`` configuration of ``--d-model`` ...). Results: OUT/model.csv,
+OUT/model.json (with provenance), OUT/summary.md (``model_summary``: the targets as measured, tables, mode gains).
 """
 
 from __future__ import annotations
@@ -21,221 +24,25 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from torch import nn
 
-from genoattn.attention import patterns as P
-from genoattn.bench.attention_pairs import performer_flops, visible_pairs
+from genoattn.bench.dense_sdpa import SDPA_BACKENDS
+from genoattn.bench.model_cost import (  # noqa: F401  (the model benchmark's API: tests and pipelines use it here)
+    PATTERNS,
+    StepCost,
+    attention_flops,
+    build_model,
+    cost_grid,
+    matmul_peak_tflops,
+    measure_steps,
+    train_flops,
+)
+from genoattn.bench.model_grid import DENSE_BACKEND, DenseChoice, GridRun, default_configs, grid, run_grid
+from genoattn.bench.model_summary import summary_markdown
 from genoattn.bench.provenance import provenance
-from genoattn.models import GenomeTransformer
-from genoattn.models.specs import AttentionSpec, PerformerSpec, RoutingSpec
-
-# Patterns at sizes for one-token-per-nucleotide models (attention windows in tokens).
-PATTERNS: dict[str, Callable[[], AttentionSpec]] = {
-    "full": lambda: P.Full(),
-    "sliding_window": lambda: P.SlidingWindow(256),
-    "dilated_sliding_window": lambda: P.DilatedSlidingWindow(128, dilation=2),
-    "strided": lambda: P.Strided(256),
-    "fixed_factorized": lambda: P.FixedFactorized(128, summary=8),
-    "longformer": lambda: P.Longformer(256, global_tokens=(0,)),
-    "bigbird": lambda: P.BigBird(block_size=128, random_blocks=3, seed=0),
-    "neighborhood": lambda: P.Neighborhood(kernel_size=255, dilation=2),
-    "routing": lambda: RoutingSpec(num_clusters=8, window=512, seed=0),
-    "performer": lambda: PerformerSpec(num_features=128, seed=0),
-}
-
-
-def attention_flops(spec: AttentionSpec, tokens: int, num_heads: int, head_dim: int) -> int:
-    """Forward FLOPs of one attention layer on one window of ``tokens`` tokens (all heads)."""
-    if isinstance(spec, PerformerSpec):
-        return performer_flops(tokens, num_heads, head_dim, spec.num_features)
-    if isinstance(spec, RoutingSpec):
-        width = min(spec.window, tokens)
-        return 4 * head_dim * num_heads * spec.num_clusters * width * width
-    return 4 * head_dim * visible_pairs(spec, tokens, num_heads)
-
-
-def weight_count(net: nn.Module) -> int:
-    """Weights applied once per token: every parameter except the token embedding (and tied copies)."""
-    embedding = getattr(getattr(net, "encoder", None), "embedding", None)
-    skip = {id(p) for p in embedding.parameters()} if embedding is not None else set()
-    return sum(p.numel() for p in net.parameters() if id(p) not in skip)
-
-
-def train_flops(net: GenomeTransformer, tokens: int, batch: int = 1) -> int:
-    """Useful FLOPs of one training step (forward + backward = 3 x forward) on ``batch`` windows."""
-    config = net.config
-    heads = config["num_heads"]
-    head_dim = config["d_model"] // heads
-    specs = [block.attn.spec for block in net.encoder.blocks]
-    forward = 2 * weight_count(net) * tokens + sum(attention_flops(s, tokens, heads, head_dim) for s in specs)
-    return 3 * forward * batch
-
-
-def matmul_peak_tflops(device: torch.device, size: int = 8192, repeats: int = 20) -> float:
-    """Measured bf16 matmul TFLOP/s of this device (the MFU denominator)."""
-    a = torch.randn(size, size, device=device, dtype=torch.bfloat16)
-    b = torch.randn(size, size, device=device, dtype=torch.bfloat16)
-    for _ in range(3):
-        a @ b
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(repeats):
-        a @ b
-    end.record()
-    torch.cuda.synchronize(device)
-    seconds = start.elapsed_time(end) / 1e3 / repeats
-    return 2 * size**3 / seconds / 1e12
-
-
-@dataclass
-class StepCost:
-    """Cost of training steps of one model at one window."""
-
-    pattern: str
-    window_nt: int
-    tokens: int
-    batch: int
-    status: str = "ok"
-    ms_per_step: float | None = None
-    tokens_per_s: float | None = None
-    peak_gib: float | None = None
-    tflops: float | None = None
-    mfu: float | None = None
-    params: int = 0
-    backends: list[str] = field(default_factory=list)
-
-
-def _random_batch(batch: int, window: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    from genoattn.data import vocab
-
-    ids = torch.randint(vocab.A, vocab.T + 1, (batch, window), device=device)  # [B, window] A/C/G/T ids
-    labels = torch.randint(0, 2, (batch, window), device=device)  # [B, window]
-    return ids, labels
-
-
-def measure_steps(net: GenomeTransformer, name: str, window: int, batch: int, steps: int, warmup: int,
-                  device: torch.device, peak_tflops: float | None, max_step_s: float = 30.0) -> StepCost:
-    """Time ``steps`` AdamW steps of ``net`` on random windows; OOM and slow steps become a status."""
-    patch = net.config["patch_size"]
-    cost = StepCost(name, window, window // patch, batch, params=sum(p.numel() for p in net.parameters()))
-    on_cuda = device.type == "cuda"
-    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-4)
-    ids, labels = _random_batch(batch, window, device)
-
-    def step() -> None:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=on_cuda):
-            logits = net(ids)
-        loss = nn.functional.cross_entropy(logits.float().flatten(0, 1), labels.flatten())
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    try:
-        if on_cuda:
-            torch.cuda.reset_peak_memory_stats(device)
-        first = time.perf_counter()
-        step()
-        sync(device)
-        if time.perf_counter() - first > max_step_s:
-            cost.status = f"slow: first step {time.perf_counter() - first:.1f} s > {max_step_s} s"
-            return cost
-        for _ in range(max(0, warmup - 1)):
-            step()
-        sync(device)
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        sync(device)
-        seconds = (time.perf_counter() - start) / steps
-    except torch.OutOfMemoryError:
-        cost.status = "oom"
-        return cost
-    finally:
-        optimizer.zero_grad(set_to_none=True)
-    flops = train_flops(net, cost.tokens, batch)
-    cost.ms_per_step = seconds * 1e3
-    cost.tokens_per_s = cost.tokens * batch / seconds
-    cost.tflops = flops / seconds / 1e12
-    cost.mfu = cost.tflops / peak_tflops if peak_tflops else None
-    cost.peak_gib = torch.cuda.max_memory_allocated(device) / 2**30 if on_cuda else None
-    return cost
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def build_model(spec: AttentionSpec, model_args: dict, backend: str = "auto") -> GenomeTransformer:
-    """The benchmark's network: token classification (2 classes), ``model_args`` as GenomeTransformer's."""
-    return GenomeTransformer(task="token_classification", num_classes=2, attention=spec, backend=backend,
-                             **model_args)
-
-
-def free(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-
-
-def backends_used(net: GenomeTransformer, ids: torch.Tensor) -> list[str]:
-    """Backend chosen by ``attend`` in each layer for this input (names; '' for Performer/Routing modules)."""
-    from genoattn.attention import dispatch
-
-    names: list[str] = []
-    original = dispatch.choose_backend
-
-    def record(*args, **kwargs):
-        chosen = original(*args, **kwargs)
-        names.append(getattr(chosen, "name", type(chosen).__name__))
-        return chosen
-
-    dispatch.choose_backend = record
-    try:
-        with torch.no_grad(), torch.autocast(ids.device.type, dtype=torch.bfloat16, enabled=ids.is_cuda):
-            net(ids)
-    finally:
-        dispatch.choose_backend = original
-    return names
-
-
-def cost_grid(names: list[str], lengths: list[int], model_args: dict, batch: int, steps: int, warmup: int,
-              device: torch.device, peak_tflops: float | None, max_step_s: float,
-              specs: dict[str, AttentionSpec] | None = None, log: Callable[[str], None] = print) -> list[StepCost]:
-    """Every pattern at every length (ascending); a pattern stops at its first OOM / slow window."""
-    rows: list[StepCost] = []
-    for name in names:
-        spec = specs[name] if specs else PATTERNS[name]()
-        for window in sorted(lengths):
-            torch.manual_seed(0)
-            try:
-                net = build_model(spec, model_args).to(device)
-            except Exception as exc:  # noqa: BLE001  (a pattern refusing this length is a row)
-                rows.append(StepCost(name, window, 0, batch, status=f"failed: {exc}"[:200]))
-                break
-            try:
-                cost = measure_steps(net, name, window, batch, steps, warmup, device, peak_tflops, max_step_s)
-                if cost.status == "ok":
-                    cost.backends = sorted(set(backends_used(net, _random_batch(1, window, device)[0])))
-            except Exception as exc:  # noqa: BLE001
-                cost = StepCost(name, window, 0, batch, status=f"failed: {type(exc).__name__}: {exc}"[:200])
-            del net
-            free(device)
-            rows.append(cost)
-            log(f"[model] {name} {window:>8} nt: {cost.status} ms/step={_fmt(cost.ms_per_step)} "
-                f"peak={_fmt(cost.peak_gib)} GiB mfu={_fmt(cost.mfu)} {','.join(cost.backends)}")
-            if cost.status != "ok":
-                break
-    return rows
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3g}"
 
 
 def longest_windows(rows: list[StepCost]) -> dict[str, int]:
@@ -271,6 +78,8 @@ def write(rows: list[StepCost], out: Path, meta: dict) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--configs", nargs="+", default=["gpu", "d512"], choices=["gpu", "d512", "custom"],
+                        help="model configurations (model_grid); custom: --d-model, --layers, --heads, ...")
     parser.add_argument("--patterns", nargs="*", default=list(PATTERNS), choices=list(PATTERNS))
     parser.add_argument("--lengths", nargs="*", type=int, default=[16384, 65536, 262144, 1048576])
     parser.add_argument("--longest", action="store_true", help="double from the first length to --max-window")
@@ -284,21 +93,51 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--max-step-s", type=float, default=20.0)
+    parser.add_argument("--cuda-graphs", action="store_true", help="also time the step captured in a CUDA graph")
+    parser.add_argument("--compile", action="store_true", help="also time the step with torch.compile")
+    parser.add_argument("--compile-backend", default="inductor", help="torch.compile backend (aot_eager: tests)")
+    parser.add_argument("--deadline", type=float, default=0.0, help="start no cell after this many seconds")
+    parser.add_argument("--cell-timeout", type=float, default=120.0, help="seconds per cell, compilation included")
+    parser.add_argument("--dense-max-length", type=int, default=262144, help="longest window of the dense model")
+    parser.add_argument("--sdpa-backends", nargs="+", default=list(SDPA_BACKENDS), choices=list(SDPA_BACKENDS),
+                        help="dense SDPA kernels tried for the dense model (the fastest is kept)")
+    parser.add_argument("--dense-backend", default=DENSE_BACKEND, help="attention backend of the dense model")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     return parser.parse_args(argv)
+
+
+def model_configs(args: argparse.Namespace) -> dict[str, dict]:
+    custom = {"d_model": args.d_model, "num_layers": args.layers, "num_heads": args.heads,
+              "patch_size": args.patch_size, "dropout": 0.0, "checkpointing": args.checkpointing}
+    return {**default_configs(), "custom": custom}
 
 
 def main(argv: list[str] | None = None) -> list[StepCost]:
     args = parse_args(argv)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(args.device)
     peak = matmul_peak_tflops(device) if device.type == "cuda" else None
-    model_args = {"d_model": args.d_model, "num_layers": args.layers, "num_heads": args.heads,
-                  "patch_size": args.patch_size, "dropout": 0.0, "checkpointing": args.checkpointing}
-    lengths = doubling(args.lengths[0], args.max_window) if args.longest else args.lengths
-    rows = cost_grid(args.patterns, lengths, model_args, args.batch, args.steps, args.warmup, device, peak,
-                     args.max_step_s)
-    meta = provenance(device) | {"matmul_peak_tflops": peak, "model": model_args, "batch": args.batch,
-                                 "longest": longest_windows(rows)}
-    write(rows, args.out, meta)
+    configs = model_configs(args)
+    meta = provenance(device) | {"matmul_peak_tflops": peak, "batch": args.batch}
+    if args.longest:
+        model_args = configs[args.configs[0]]
+        rows = cost_grid(args.patterns, doubling(args.lengths[0], args.max_window), model_args, args.batch,
+                         args.steps, args.warmup, device, peak, args.max_step_s)
+        write(rows, args.out, meta | {"model": model_args, "longest": longest_windows(rows)})
+        return rows
+    modes = ["eager", *(["cuda_graphs"] if args.cuda_graphs else []), *(["compile"] if args.compile else [])]
+    cells = grid(args.configs, args.patterns, args.lengths, modes)
+    run = GridRun(args.batch, args.steps, args.warmup, args.max_step_s, args.cell_timeout, args.deadline,
+                  args.dense_max_length, dense_backend=args.dense_backend, compile_backend=args.compile_backend)
+    choice = DenseChoice(tuple(args.sdpa_backends))
+    meta |= {"models": {name: configs[name] for name in args.configs}, "step_modes": modes}
+
+    def save(rows: list[StepCost]) -> None:
+        write(rows, args.out, meta | {"dense_kernels": {"/".join(k): v for k, v in choice.chosen.items()}})
+
+    rows = run_grid(cells, configs, run, device, peak, choice=choice, on_row=save)
+    save(rows)
+    (args.out / "summary.md").write_text(summary_markdown(rows, json.loads((args.out / "model.json").read_text())
+                                                          ["meta"]))
     return rows
 
 
