@@ -8,9 +8,10 @@ Cells run in priority order, so that a run cut by its deadline still holds the t
 1. the MFU target: ``d512`` at the MFU window (64k), band patterns and the dense model;
 2. the 1M-nt target: ``gpu``, SlidingWindow at the long window (1M);
 3. ``gpu`` eagerly at windows up to the MFU window (that window first), every pattern;
-4. other step modes (CUDA graphs, torch.compile) of the host-bound cells: ``gpu``, band patterns and the dense
-   model, windows up to the MFU window;
-5. ``gpu`` at the longer windows; 6. ``d512`` at the other cells; 7. other step modes elsewhere.
+4. the host-bound cells captured in CUDA graphs: ``gpu``, band patterns and the dense model, windows up to the
+   MFU window;
+5. ``gpu`` at the longer windows; 6. the host-bound cells under torch.compile (each compiles for a minute or so);
+7. ``d512`` at the other cells; 8. other step modes elsewhere.
 The dense model is pattern ``full`` on the sdpa_parts backend (one SDPA call per layer) with one SDPA kernel
 forced: each kernel of ``dense_sdpa.SDPA_BACKENDS`` is run at the first dense cell of a configuration, the
 fastest is kept for its other cells (``DenseChoice``).
@@ -73,9 +74,9 @@ def priority(cell: Cell, mfu_window: int = MFU_WINDOW, long_window: int = LONG_W
     elif eager and cell.config == "gpu":
         group = 3 if short else 5
     elif cell.config == "gpu" and host_bound:
-        group = 4
+        group = 4 if cell.step_mode == "cuda_graphs" else 6
     else:
-        group = 6 if eager else 7
+        group = 7 if eager else 8
     return (group, cell.window != mfu_window, cell.window, cell.pattern, cell.step_mode)
 
 

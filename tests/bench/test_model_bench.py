@@ -64,6 +64,10 @@ def test_grid_runs_the_targets_first():
     assert graphs[0] == Cell("gpu", "full", 65536, "cuda_graphs")
     assert all(c.step_mode == "eager" and c.window <= 65536 for c in cells[3:first_graph])
     assert len(cells) == 2 * 3 * 3 * 2
+    three = grid(["gpu"], ["sliding_window"], [65536, 1 << 20], ["eager", "cuda_graphs", "compile"])
+    assert [(c.window, c.step_mode) for c in three] == [(1 << 20, "eager"), (65536, "eager"), (65536, "cuda_graphs"),
+                                                        (65536, "compile"), (1 << 20, "compile"),
+                                                        (1 << 20, "cuda_graphs")]
 
 
 def test_configs_come_from_the_gpu_config_file():
