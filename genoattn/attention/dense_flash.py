@@ -21,8 +21,8 @@ def flash_forward(q: Tensor, k: Tensor, v: Tensor, scale: float) -> tuple[Tensor
     """(out, lse [..., Lq] float32 natural log, what the backward needs) of dense attention, q/k/v [B, H, L, D].
     More than ``GRID_LIMIT`` heads (blocks as heads) run in several calls."""
     if q.shape[1] > GRID_LIMIT:
-        parts = [flash_forward(*(x[:, i:i + GRID_LIMIT] for x in (q, k, v)), scale)
-                 for i in range(0, q.shape[1], GRID_LIMIT)]
+        heads = [slice(i, i + GRID_LIMIT) for i in range(0, q.shape[1], GRID_LIMIT)]
+        parts = [flash_forward(q[:, h], k[:, h], v[:, h], scale) for h in heads]
         return torch.cat([p[0] for p in parts], 1), torch.cat([p[1] for p in parts], 1), tuple(p[2] for p in parts)
     if q.is_cuda:
         result = torch.ops.aten._scaled_dot_product_flash_attention(q, k, v, 0.0, False, False, scale=scale)
@@ -35,9 +35,11 @@ def flash_backward(grad: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, l
                    scale: float) -> tuple[Tensor, Tensor, Tensor]:
     """(dq, dk, dv) of dense attention whose softmax is normalised by ``lse`` and whose output is ``out``."""
     if q.shape[1] > GRID_LIMIT:
-        parts = [flash_backward(*(x[:, i:i + GRID_LIMIT] for x in (grad, q, k, v, out, lse)), part_state, scale)
-                 for i, part_state in zip(range(0, q.shape[1], GRID_LIMIT), state)]
-        return tuple(torch.cat([p[j] for p in parts], 1) for j in range(3))
+        heads = [slice(i, i + GRID_LIMIT) for i in range(0, q.shape[1], GRID_LIMIT)]
+        parts = [flash_backward(grad[:, h], q[:, h], k[:, h], v[:, h], out[:, h], lse[:, h], part_state, scale)
+                 for h, part_state in zip(heads, state)]
+        dq, dk, dv = (torch.cat([p[j] for p in parts], 1) for j in range(3))
+        return dq, dk, dv
     if q.is_cuda:
         cum_q, cum_k, max_q, max_k, seed, offset = state
         return torch.ops.aten._scaled_dot_product_flash_attention_backward(
@@ -94,8 +96,7 @@ class EdgeRows:
         """(dq of the edge rows [B, H, 2 * rows, D], their share of dk and dv [B, H, L, D], contiguous) given the final
         ``out`` [B, H, L, D] and ``lse`` [B, H, L]."""
         batch, heads, _, dim = q.shape
-        dq, dk, dv = flash_backward(*(self._per_chunk_rows(x) for x in (grad, q)), self._key_chunks(k),
-                                    self._key_chunks(v), *(self._per_chunk_rows(x) for x in (out, lse)),
-                                    state, scale)
+        rows, keys = self._per_chunk_rows, self._key_chunks
+        dq, dk, dv = flash_backward(rows(grad), rows(q), keys(k), keys(v), rows(out), rows(lse), state, scale)
         dq = dq.reshape(batch, heads, self.chunks, -1, dim).sum(2)
         return dq, dk.reshape(q.shape).contiguous(), dv.reshape(q.shape).contiguous()

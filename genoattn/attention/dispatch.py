@@ -84,7 +84,7 @@ def choose_backend(
 def _announce(pattern: Pattern, q: Tensor, name: str, refusals: list[str]) -> None:
     """Log the automatic choice once per (pattern, device type, dtype) at INFO."""
     try:
-        key = (pattern, q.device.type, q.dtype, name)
+        key: tuple[object, ...] = (pattern, q.device.type, q.dtype, name)
         hash(key)
     except TypeError:
         key = (id(pattern), q.device.type, q.dtype, name)

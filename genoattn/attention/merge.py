@@ -6,6 +6,8 @@ plans and the SDPA-parts backend.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 
@@ -35,7 +37,7 @@ def merge_lse(parts: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
         return parts[0]
     w, den, m = _weights(torch.stack([p[1] for p in parts]), 0)  # [P, ..., L]
     work = torch.promote_types(parts[0][0].dtype, torch.float32)
-    total = sum(w[i].unsqueeze(-1).to(work) * p[0].to(work) for i, p in enumerate(parts))
+    total = functools.reduce(torch.add, (w[i].unsqueeze(-1).to(work) * p[0].to(work) for i, p in enumerate(parts)))
     return _normalise(total, den, m.squeeze(0), parts[0][0].dtype)
 
 

@@ -54,17 +54,16 @@ def random_features(
     """
     if num_features < 1 or head_dim < 1:
         raise ConfigError(f"random_features needs num_features >= 1 and head_dim >= 1, got {num_features}, {head_dim}")
-    opts = {"generator": generator, "dtype": torch.float64}
     if not ortho:
-        return torch.randn(num_features, head_dim, **opts)
+        return torch.randn(num_features, head_dim, generator=generator, dtype=torch.float64)
     blocks = []
     for _ in range(math.ceil(num_features / head_dim)):
-        gauss = torch.randn(head_dim, head_dim, **opts)
+        gauss = torch.randn(head_dim, head_dim, generator=generator, dtype=torch.float64)
         q, r = torch.linalg.qr(gauss)
         q = q * torch.where(torch.diagonal(r) < 0, -1.0, 1.0)  # column signs fixed: Haar-distributed
         blocks.append(q.T)  # rows orthonormal
     rows = torch.cat(blocks)[:num_features]  # [M, D]
-    norms = torch.randn(num_features, head_dim, **opts).norm(dim=1)  # chi(head_dim), [M]
+    norms = torch.randn(num_features, head_dim, generator=generator, dtype=torch.float64).norm(dim=1)  # chi(D), [M]
     return rows * norms[:, None]
 
 
@@ -90,17 +89,19 @@ def _key_stabiliser(k: Tensor, w: Tensor, chunk_size: int, dtype: torch.dtype) -
     batch, heads, length, dim = k.shape
     num_features = w.shape[0]
     with torch.no_grad():
-        best_val = best_pos = None
+        best_val: Tensor | None = None
+        best_pos: Tensor | None = None
         for start in range(0, length, chunk_size):
             proj = _scaled(k[:, :, start : start + chunk_size], dtype) @ w.T  # [B, H, c, M]
             val, pos = proj.flatten(2).max(dim=-1)  # [B, H], flat index l * M + m within the chunk
             pos = pos + start * num_features
-            if best_val is None:
+            if best_val is None or best_pos is None:
                 best_val, best_pos = val, pos
             else:
                 better = val > best_val
                 best_val = torch.where(better, val, best_val)
                 best_pos = torch.where(better, pos, best_pos)
+    assert best_pos is not None, "k has at least one position"
     row = (best_pos // num_features)[:, :, None, None].expand(batch, heads, 1, dim)  # [B, H, 1, D]
     key = _scaled(k.gather(2, row), dtype)[:, :, 0]  # [B, H, D]
     feature = w[best_pos % num_features]  # [B, H, D]
@@ -186,6 +187,8 @@ class Performer(nn.Module):
         chunk_size: positions per checkpointed chunk (bounds the [B, H, chunk, M] intermediates).
         block_size: block length of the causal block-local product (chunk_size is rounded to a multiple).
     """
+
+    projection: Tensor  # buffer W [M, D]
 
     def __init__(
         self,

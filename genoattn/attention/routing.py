@@ -52,6 +52,8 @@ class Routing(nn.Module):
         seed: makes the random initial centroids reproducible.
     """
 
+    centroids: Tensor  # buffer [H, C, D]
+
     def __init__(
         self,
         head_dim: int,

@@ -17,6 +17,7 @@ from genoattn.attention.patterns import Pattern
 from genoattn.errors import InputError
 
 if TYPE_CHECKING:
+    from matplotlib.artist import Artist
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -97,7 +98,7 @@ def mask_legend_handles(dense: bool = True, block_edges: bool = False) -> list:
         levels = [(1.0, "visible (i sees j)"), (0.0, "masked")]
     else:
         levels = [(1.0, "block fully visible"), (0.5, "block partly visible"), (0.0, "block skipped")]
-    handles = [Patch(facecolor=greys(level), edgecolor="grey", label=label) for level, label in levels]
+    handles: list[Artist] = [Patch(facecolor=greys(level), edgecolor="grey", label=label) for level, label in levels]
     if block_edges and dense:
         handles.append(Line2D([], [], color="tab:red", linewidth=0.5, label="block edge"))
     return handles
@@ -113,7 +114,7 @@ def differing_head(pattern: Pattern, length: int, num_heads: int = 4) -> int | N
 
 
 def plot_patterns(
-    patterns: Sequence[object],
+    patterns: Sequence[Pattern],
     length: int,
     head: int | Sequence[int] = 0,
     block_size: int | None = None,

@@ -53,6 +53,8 @@ class DilatedCNN(nn.Module):
         num_blocks: residual blocks; block i has dilation 2**i.
     """
 
+    one_hot: Tensor  # buffer (not saved)
+
     def __init__(self, num_classes: int = 2, vocab_size: int = VOCAB_SIZE, task: str = "token_classification",
                  channels: int = 72, stem_kernel_size: int = 9, kernel_size: int = 3, num_blocks: int = 10) -> None:
         super().__init__()

@@ -76,6 +76,7 @@ class _Gathers:
 
     def inverse_on(self, device: torch.device) -> Tensor:
         if device not in self.cache:
+            assert self.inverse is not None, "asked only when rows are split in several groups"
             self.cache[device] = self.inverse.to(device)
         return self.cache[device]
 
@@ -94,8 +95,8 @@ def _split_rows(counts: Tensor) -> list[Tensor]:
         if cost < best_cost:
             best_cost, best_cut = cost, cut
     rows = torch.arange(total)
-    narrow = counts <= best_cut
-    return [rows[narrow], rows[~narrow]] if best_cut < widest else [rows]
+    is_narrow = counts <= best_cut
+    return [rows[is_narrow], rows[~is_narrow]] if best_cut < widest else [rows]
 
 
 def _group_cost(counts: Tensor) -> tuple[int, int]:
@@ -117,16 +118,15 @@ def choose_block_size(pattern: Pattern, length: int, num_heads: int) -> int:
 @lru_cache(maxsize=256)
 def _estimate(pattern: Pattern, length: int, num_heads: int) -> tuple[int, int]:
     """(best block size, its estimated work in query-key pairs per batch entry and layout head)."""
-    best, best_cost = BLOCK_SIZES[0], None
+    costs: dict[int, int] = {}
     for bs in BLOCK_SIZES:
         if bs > 2 * length and bs != BLOCK_SIZES[0]:
             break
         layout = _layout(pattern, length, bs, num_heads)
         blocks, _ = _group_cost(layout.counts.flatten().long())
-        cost = blocks * (bs * bs + BLOCK_OVERHEAD_PAIRS)
-        if best_cost is None or cost < best_cost:
-            best, best_cost = bs, cost
-    return best, best_cost
+        costs[bs] = blocks * (bs * bs + BLOCK_OVERHEAD_PAIRS)
+    best = min(costs, key=costs.__getitem__)  # the first of equal costs, as the smaller block size
+    return best, costs[best]
 
 
 @lru_cache(maxsize=16)
@@ -256,7 +256,9 @@ class BlockedBackend:
 @lru_cache(maxsize=256)
 def _residue_pays(pattern: Pattern, length: int, num_heads: int) -> bool:
     """True when the residue-class split is estimated at least 25% cheaper than the plain layout."""
-    dilation, inner = pattern.residue_split()
+    split = pattern.residue_split()
+    assert split is not None, "asked only of patterns with a residue split"
+    dilation, inner = split
     _, plain = _estimate(pattern, length, num_heads)
     _, per_class = _estimate(inner, -(-length // dilation), num_heads)
     return 1.25 * dilation * per_class < plain

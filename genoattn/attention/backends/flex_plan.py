@@ -101,6 +101,7 @@ class GatherQueries:
             return x.view(b, h, s, lc, d).transpose(1, 2).reshape(b * s, h, lc, d)  # [B * S, H, Lc, D]
 
         out, lse = call(qg, split(k), split(v), self.block_mask, alibi(self.positions, None, 1, (s, lc)), True)
+        assert lse is not None, "asked with lse"
         return merge_lse_dim(out.view(b, s, h, g, d), lse.view(b, s, h, g), dim=1)
 
 
@@ -138,6 +139,7 @@ class Residue:
             o, s = plan.run(group(qc), group(kc), group(vc), call, class_alibi, need_lse)
             outs.append(torch.nn.functional.pad(o, (0, 0, 0, lmax - lg)))  # the short classes miss the last position
             if need_lse:
+                assert s is not None, "asked with lse"
                 lses.append(torch.nn.functional.pad(s, (0, lmax - lg), value=float("-inf")))
         o = from_residue_classes(torch.cat(outs), d, length)  # [B, H, L, D]
         if not need_lse:
@@ -173,6 +175,7 @@ class Plan:
             rows = self.override.positions
             out = out.index_copy(2, rows, o_rows.to(out.dtype))
             if need_lse:
+                assert l_rows is not None, "asked with lse"
                 lse = lse.index_copy(2, rows, l_rows)
         return out, lse
 

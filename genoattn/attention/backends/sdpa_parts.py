@@ -31,7 +31,10 @@ def _blocks(x: Tensor, block: int) -> Tensor:
     return x.unflatten(2, (x.shape[2] // block, block)).flatten(1, 2)
 
 
-def _fixed_parts(q: Tensor, k: Tensor, v: Tensor, block: int, summary: int):
+Triple = tuple[Tensor, Tensor, Tensor]
+
+
+def _fixed_parts(q: Tensor, k: Tensor, v: Tensor, block: int, summary: int) -> tuple[Triple, Triple]:
     """The two parts' (q, k, v): own blocks without summary columns; all queries against the summary columns."""
     keep = block - summary
     own = (_blocks(q, block), _blocks(k, block)[:, :, :keep], _blocks(v, block)[:, :, :keep])  # [B, H*n, *, D]
@@ -96,6 +99,7 @@ class SdpaPartsBackend:
     ) -> Tensor:
         if type(pattern) is Full:
             return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=pattern.causal)
+        assert isinstance(pattern, FixedFactorized), "supports() admits Full and FixedFactorized only"
         return FixedFactorizedAttention.apply(q, k, v, pattern.block, pattern.summary)
 
 

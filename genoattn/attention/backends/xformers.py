@@ -49,8 +49,8 @@ def extension_problem() -> str | None:
         return f"xformers is not installed ({exc})"
     if getattr(xformers, "_has_cpp_library", True):
         return None
-    exc = getattr(getattr(xformers, "_cpp_lib", None), "_cpp_library_load_exception", None)
-    detail = _one_line(str(exc), 300) if exc is not None else "unknown error"
+    error = getattr(getattr(xformers, "_cpp_lib", None), "_cpp_library_load_exception", None)
+    detail = _one_line(str(error), 300) if error is not None else "unknown error"
     return f"xformers {xformers.__version__} C++/CUDA extensions did not load with torch {torch.__version__}: {detail}"
 
 

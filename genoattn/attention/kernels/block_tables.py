@@ -83,9 +83,12 @@ def bigbird_tables(pattern: BigBird, length: int, heads: int, device: torch.devi
 
     item_kb = torch.cat([torch.arange(1, nb - 1), torch.zeros(slots, dtype=torch.long), torch.full((slots,), nb - 1)])
     item_slot = torch.cat([torch.full((nb - 2,), -1), torch.arange(2 * slots)])
-    tables = BlockTables(
-        cols=cols, counts=counts, item_kb=per_head(item_kb), item_slot=per_head(item_slot),
-        item_count=torch.cat([local_count, per_head(global_count)], 1),
-        item_rows=torch.cat([pad(local_rows), per_head(pad(global_rows))], 1), slots=slots)
-    return BlockTables(**{name: value.to(device=device, dtype=torch.int32).contiguous() if isinstance(value, Tensor)
-                          else value for name, value in tables.__dict__.items()})
+
+    def on_device(table: Tensor) -> Tensor:
+        return table.to(device=device, dtype=torch.int32).contiguous()
+
+    return BlockTables(
+        cols=on_device(cols), counts=on_device(counts), item_kb=on_device(per_head(item_kb)),
+        item_slot=on_device(per_head(item_slot)),
+        item_count=on_device(torch.cat([local_count, per_head(global_count)], 1)),
+        item_rows=on_device(torch.cat([pad(local_rows), per_head(pad(global_rows))], 1)), slots=slots)

@@ -41,24 +41,24 @@ def signature(kernel, constexprs: dict, dtype: str) -> dict:
 def variants() -> list[tuple[str, str, dict, str]]:
     """(module, kernel name, constexprs, data dtype) to compile."""
     base = {"HEAD_DIM": 64, "BLOCK_M": 64, "BLOCK_N": 64, "PRECISION": "tf32", "GLOBAL_BLOCK": 16}
-    out = []
+    band: list[tuple[str, dict, str]] = []
     for (glob, one, neighborhood, alibi, chained), dtype in itertools.product(
             [(False, False, False, False, False), (True, True, False, True, False), (False, True, True, False, True)],
             ["bf16"]):
         switches = {"HAS_GLOBAL": glob, "ONE_LOOP": one, "NEIGHBORHOOD": neighborhood, "HAS_ALIBI": alibi,
                     "CAUSAL": glob, "HAS_HOLE": chained}
-        out.append(("band_fwd_kernel", {**base, **switches, "INIT": chained}, dtype))
-        out.append(("band_bwd_dq_kernel", {**base, **switches, "ATOMIC_SLOTS": 8, "ACCUMULATE": chained}, dtype))
-        out.append(("band_bwd_dkdv_kernel", {**base, **switches, "ATOMIC_SLOTS": 8, "ATOMIC_DQ": glob,
+        band.append(("band_fwd_kernel", {**base, **switches, "INIT": chained}, dtype))
+        band.append(("band_bwd_dq_kernel", {**base, **switches, "ATOMIC_SLOTS": 8, "ACCUMULATE": chained}, dtype))
+        band.append(("band_bwd_dkdv_kernel", {**base, **switches, "ATOMIC_SLOTS": 8, "ATOMIC_DQ": glob,
                                              "ACCUMULATE": chained}, dtype))
-    out.append(("band_fwd_kernel", {**base, "HAS_GLOBAL": True, "ONE_LOOP": False, "NEIGHBORHOOD": False,
+    band.append(("band_fwd_kernel", {**base, "HAS_GLOBAL": True, "ONE_LOOP": False, "NEIGHBORHOOD": False,
                                     "HAS_ALIBI": False, "CAUSAL": False, "PRECISION": "ieee", "INIT": False,
                                     "HAS_HOLE": False}, "fp32"))
     for final in (False, True):
-        out.append(("band_global_rows_merge_kernel", {"HEAD_DIM": 64, "BLOCK": 64, "FINAL": final}, "bf16"))
-    out.append(("band_bwd_delta_kernel", {"HEAD_DIM": 64, "BLOCK": 64}, "bf16"))
-    out.append(("band_token_grads_kernel", {"HEAD_DIM": 64, "SLOTS": 8}, "bf16"))
-    out = [("band_triton", *variant) for variant in out]
+        band.append(("band_global_rows_merge_kernel", {"HEAD_DIM": 64, "BLOCK": 64, "FINAL": final}, "bf16"))
+    band.append(("band_bwd_delta_kernel", {"HEAD_DIM": 64, "BLOCK": 64}, "bf16"))
+    band.append(("band_token_grads_kernel", {"HEAD_DIM": 64, "SLOTS": 8}, "bf16"))
+    out: list[tuple[str, str, dict, str]] = [("band_triton", *variant) for variant in band]
     tiles = {"HEAD_DIM": 64, "BS": 128, "PRECISION": "tf32", "BLOCK_M": 64, "BLOCK_N": 64}
     for name in ("block_table_fwd_kernel", "block_table_dq_kernel", "block_table_dkdv_kernel"):
         out.append(("block_table_triton", name, tiles, "bf16"))

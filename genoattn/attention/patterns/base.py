@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import overload
 
 import torch
 from torch import Tensor
@@ -167,6 +168,12 @@ def block_span(block: Tensor, length: int, block_size: int) -> tuple[Tensor, Ten
     return start, end
 
 
+@overload
+def floordiv(a: int, m: int) -> int: ...
+@overload
+def floordiv(a: Tensor, m: Tensor | int) -> Tensor: ...
+@overload
+def floordiv(a: Tensor | int, m: Tensor) -> Tensor: ...
 def floordiv(a: Tensor | int, m: Tensor | int) -> Tensor | int:
     """Floor division that works on tensors and ints alike."""
     if isinstance(a, Tensor) or isinstance(m, Tensor):
@@ -225,7 +232,7 @@ def layout_from_candidates(
     _, full_small = block_stats(heads, rows, cand)
     full_small = full_small & valid
 
-    dense_idx = dense_counts = dense_full = None
+    dense: tuple[Tensor, Tensor, Tensor, Tensor, Tensor] | None = None  # (heads, rows, indices, full, counts)
     width = k_small
     if dense_rows is not None and bool(dense_rows.any()):
         dh, dq = torch.nonzero(dense_rows.expand(hp, nq), as_tuple=True)  # [Nd]
@@ -238,13 +245,15 @@ def layout_from_candidates(
         width = max(width, int(dense_counts.max()))
         dense_idx = torch.where(keyed < nb, keyed, 0)
         dense_full = torch.gather(d_full.expand(len(dh), nb), 1, order) & (keyed < nb)
+        dense = (dh, dq, dense_idx, dense_full, dense_counts)
 
     indices = torch.zeros(hp, nq, width, dtype=torch.int32)
     full = torch.zeros(hp, nq, width, dtype=torch.bool)
     indices[..., :k_small] = cand.to(torch.int32)
     full[..., :k_small] = full_small
     counts = counts.to(torch.int32)
-    if dense_idx is not None:
+    if dense is not None:
+        dh, dq, dense_idx, dense_full, dense_counts = dense
         indices[dh, dq] = dense_idx[:, :width].to(torch.int32)
         full[dh, dq] = dense_full[:, :width]
         counts[dh, dq] = dense_counts.to(torch.int32)
