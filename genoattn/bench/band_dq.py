@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from genoattn.attention.kernels import band_launch
-from genoattn.attention.kernels.band import Band, band_passes
+from genoattn.attention.patterns.band import Band
 from genoattn.bench.attention import PATTERNS
 
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--heads", type=int, default=8)
     parser.add_argument("--head-dim", type=int, default=64)
     args = parser.parse_args(argv)
-    bands = band_passes(PATTERNS[args.pattern](), args.length)
+    bands = PATTERNS[args.pattern]().local_bands(args.length)
     if bands is None or len(bands) != 1:
         parser.error(f"{args.pattern} is not a single band (atomic dQ takes one band without global tokens)")
     q, k, v = (torch.randn(1, args.heads, args.length, args.head_dim, device="cuda", dtype=torch.bfloat16)

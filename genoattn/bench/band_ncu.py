@@ -16,10 +16,11 @@ import torch
 
 from genoattn.attention.backends import triton_band
 from genoattn.attention.kernels import band_launch
+from genoattn.attention.patterns import Pattern
 from genoattn.bench.attention import PATTERNS, time_call
 
 
-def fwdbwd(pattern: object, leaves: list, grad: torch.Tensor) -> None:
+def fwdbwd(pattern: Pattern, leaves: list, grad: torch.Tensor) -> None:
     torch.autograd.grad(triton_band.backend.attend(*leaves, pattern), leaves, grad)
 
 

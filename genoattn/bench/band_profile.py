@@ -22,7 +22,6 @@ import torch
 
 from genoattn.attention.backends import triton_band as tb
 from genoattn.attention.kernels import band_launch
-from genoattn.attention.kernels.band import band_of
 from genoattn.attention.kernels.launch import best_configs
 from genoattn.attention.patterns import DilatedSlidingWindow, Neighborhood, SlidingWindow
 from genoattn.bench.kernel_table import kernel_ms
@@ -60,7 +59,7 @@ def sync_ms(fn, repeats: int = 30) -> float:
 
 def profile(name: str, length: int) -> dict:
     pattern = PATTERNS[name]
-    band = band_of(pattern)
+    (band,) = pattern.local_bands(length)  # the profiled patterns are single bands
     q, k, v, grad = (torch.randn(1, 8, length, 64, device="cuda", dtype=torch.bfloat16) for _ in range(4))
     leaves = [t.clone().requires_grad_() for t in (q, k, v)]
 

@@ -16,6 +16,7 @@ import time
 import torch
 
 from genoattn.attention.dispatch import get_backend
+from genoattn.attention.patterns import Pattern
 from genoattn.bench.attention import PATTERNS, time_call
 
 
@@ -42,18 +43,17 @@ def graph_ms(fn, replays: int = 30) -> float:
     return time_call(graph.replay, torch.device("cuda"), rep_ms=50, max_repeats=replays)[0]
 
 
-def check_against_fixed_tiles(pattern: object, leaves: list, grad: torch.Tensor) -> None:
+def check_against_fixed_tiles(pattern: Pattern, leaves: list, grad: torch.Tensor) -> None:
     """Output and gradients with the autotuned tiles against the fixed three-loop tiles the GPU tests check against
     the float64 reference (relative error of each; bfloat16 rounding differs with the summation order)."""
     from genoattn.attention.backends import triton_band
     from genoattn.attention.kernels import band_launch
-    from genoattn.attention.kernels.band import band_passes
 
     tuned_out = triton_band.backend.attend(*leaves, pattern)
     tuned = (tuned_out, *torch.autograd.grad(tuned_out, leaves, grad))
-    bands = band_passes(pattern, leaves[0].shape[2])
-    tokens = (triton_band._global_tokens(pattern, leaves[0].shape[2], grad.device)
-              if type(pattern).__name__ == "Longformer" else None)
+    bands = pattern.local_bands(leaves[0].shape[2])
+    assert bands is not None, "the band backend ran it"
+    tokens = triton_band._global_tokens(pattern, leaves[0].shape[2], grad.device)
     plain = [t.detach() for t in leaves]
     out, lse, row_lse = band_launch.band_forward(*plain, bands, blocks=(64, 64), tokens=tokens)
     fixed = (out, *band_launch.band_backward(grad, *plain, out, lse, bands, blocks=((32, 64), (64, 64)),
@@ -77,7 +77,7 @@ def main() -> None:
         print(f"tiles {key[0]} {key[3]} flags={key[4:]}: {config}")
 
 
-def report(name: str, pattern: object, backend, length: int) -> None:
+def report(name: str, pattern: Pattern, backend, length: int) -> None:
     """Print the three timings of forward and forward+backward."""
     gen = torch.Generator(device="cuda").manual_seed(0)
     q, k, v, grad = (torch.randn(1, 8, length, 64, device="cuda", generator=gen, dtype=torch.bfloat16)

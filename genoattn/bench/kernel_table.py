@@ -17,6 +17,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from genoattn.attention.dispatch import get_backend
+from genoattn.attention.patterns import Pattern
 from genoattn.bench.attention import PATTERNS, time_call
 
 
@@ -60,7 +61,7 @@ def kernel_ms(fn, repeats: int = 10) -> dict[str, float]:
     return {e.key: e.self_device_time_total / repeats / 1e3 for e in events}
 
 
-def table(name: str, pattern: object, backend, length: int, rows: int) -> None:
+def table(name: str, pattern: Pattern, backend, length: int, rows: int) -> None:
     q, k, v, grad = (torch.randn(1, 8, length, 64, device="cuda", dtype=torch.bfloat16) for _ in range(4))
     leaves = [t.clone().requires_grad_() for t in (q, k, v)]
     calls = {"fwd": lambda: backend.attend(q, k, v, pattern),
@@ -80,7 +81,7 @@ def table(name: str, pattern: object, backend, length: int, rows: int) -> None:
     autotuner_timings()
 
 
-def fwdbwd_ms(backend, pattern: object, length: int, calls: int = 20) -> float:
+def fwdbwd_ms(backend, pattern: Pattern, length: int, calls: int = 20) -> float:
     """Median GPU milliseconds of one forward+backward call, calls queued back to back (the benchmark's timing)."""
     q, k, v, grad = (torch.randn(1, 8, length, 64, device="cuda", dtype=torch.bfloat16) for _ in range(4))
     leaves = [t.requires_grad_() for t in (q, k, v)]
@@ -88,7 +89,7 @@ def fwdbwd_ms(backend, pattern: object, length: int, calls: int = 20) -> float:
                      torch.device("cuda"), rep_ms=50, max_repeats=calls)[0]
 
 
-def sweep(name: str, pattern: object, backend, length: int, keys: list) -> None:
+def sweep(name: str, pattern: Pattern, backend, length: int, keys: list) -> None:
     """Forward+backward time with each tile option of each kernel (``keys`` of ``best_configs``, which the
     Triton backends launch once a shape is tuned) pinned in turn."""
     from genoattn.attention.kernels import band_launch, block_table_launch, tiles

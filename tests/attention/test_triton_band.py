@@ -1,7 +1,7 @@
 """The Triton band backend: band descriptions against the patterns' masks, kernels against the reference.
 
-- ``band_mask`` (the kernels' view: per-class key runs) equals each pattern's ``dense_mask`` (CPU, always);
-  Strided's two bands are disjoint and together its mask.
+- ``Band.dense_mask`` of ``Pattern.local_bands`` (the kernels' view: per-class key runs) equals each pattern's
+  ``dense_mask`` (CPU, always); Strided's two bands are disjoint and together its mask.
 - The kernels under Triton's CPU interpreter (float32, fixed small tiles including unequal ones, ALiBi,
   causal, dilation, neighborhood edges, Strided's chained bands; lengths not multiples of any tile) against the
   float64 reference: outputs and gradients (dQ from its own kernel and by atomic adds) within 1e-4 absolute.
@@ -21,7 +21,6 @@ import pytest
 import torch
 
 from genoattn.attention.backends.triton_band import backend
-from genoattn.attention.kernels.band import Band, band_mask, band_of, band_passes
 from genoattn.attention.patterns import (
     BigBird,
     DilatedSlidingWindow,
@@ -31,6 +30,7 @@ from genoattn.attention.patterns import (
     SlidingWindow,
     Strided,
 )
+from genoattn.attention.patterns.band import Band
 
 HAS_TRITON = importlib.util.find_spec("triton") is not None
 BAND_PATTERNS = [
@@ -42,14 +42,15 @@ BAND_PATTERNS = [
 
 @pytest.mark.parametrize("pattern", BAND_PATTERNS, ids=str)
 @pytest.mark.parametrize("length", [21, 32, 47])
-def test_band_mask_equals_pattern_mask(pattern, length):
-    assert torch.equal(band_mask(band_of(pattern), length), pattern.dense_mask(length)[0])
+def test_band_dense_mask_equals_pattern_mask(pattern, length):
+    (band,) = pattern.local_bands(length)
+    assert torch.equal(band.dense_mask(length), pattern.dense_mask(length)[0])
 
 
 @pytest.mark.parametrize("pattern", [Strided(4), Strided(3, causal=True), Strided(1), Strided(7)], ids=str)
 @pytest.mark.parametrize("length", [5, 21, 40])
-def test_band_passes_split_strided_into_disjoint_bands(pattern, length):
-    window, residue = (band_mask(band, length) for band in band_passes(pattern, length))
+def test_local_bands_split_strided_into_disjoint_bands(pattern, length):
+    window, residue = (band.dense_mask(length) for band in pattern.local_bands(length))
     assert not (window & residue).any()
     assert torch.equal(window | residue, pattern.dense_mask(length)[0])
 
@@ -62,10 +63,10 @@ def test_kernels_compile_for_hopper():
     assert compile_all(90) == len(variants())
 
 
-def test_band_of_other_patterns_is_none():
-    assert band_of(Full()) is None
-    assert band_of(BigBird(block_size=16, random_blocks=1)) is None
-    assert band_of(Neighborhood(5, 2)) == Band(dilation=2, kernel_size=5)
+def test_local_bands_of_other_patterns_is_none():
+    assert Full().local_bands(32) is None
+    assert BigBird(block_size=16, random_blocks=1).local_bands(32) is None
+    assert Neighborhood(5, 2).local_bands(32) == (Band(dilation=2, kernel_size=5),)
 
 
 def test_can_run_refusals():
@@ -175,7 +176,7 @@ def test_gpu_both_walks(pattern, length, bias, one_loop):
 
     q, k, v, grad, slopes, expected, expected_grads = reference_case(pattern, length, bias, heads=4, seed=3)
     low = [t.bfloat16() for t in (q, k, v)]
-    bands = band_passes(pattern, length)
+    bands = pattern.local_bands(length)
     tokens = _global_tokens(pattern, length, q.device) if isinstance(pattern, Longformer) else None
     alibi = slopes.float() if bias else None
     out, lse, row_lse = band_forward(*low, bands, alibi, blocks=(64, 64, one_loop), tokens=tokens)

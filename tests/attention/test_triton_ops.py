@@ -9,19 +9,19 @@ import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
 
 from genoattn.attention.kernels import ops
-from genoattn.attention.kernels.band import Band, band_passes
 from genoattn.attention.kernels.block_tables import bigbird_tables
 from genoattn.attention.patterns import BigBird, Strided
+from genoattn.attention.patterns.band import Band
 
 
 def test_bands_round_trip_through_ints():
-    bands = band_passes(Strided(5), 40)
+    bands = Strided(5).local_bands(40)
     assert ops.ints_to_bands(ops.bands_to_ints(bands)) == bands
     assert ops.bands_to_ints(Band(2, 3, 0, 0, -1)) == [2, 3, 0, 0, -1]
 
 
 def test_band_ops_under_fake_tensors():
-    bands = ops.bands_to_ints(band_passes(Strided(5), 40))
+    bands = ops.bands_to_ints(Strided(5).local_bands(40))
     with FakeTensorMode():
         qkv = torch.empty(2, 40, 3, 4, 16, dtype=torch.bfloat16)
         q, k, v = (qkv[:, :, i].transpose(1, 2) for i in range(3))  # strided views, as a model makes them

@@ -15,7 +15,7 @@ import torch  # noqa: E402
 from genoattn.attention.backends.reference import backend as reference  # noqa: E402
 from genoattn.attention.backends.triton_band import backend  # noqa: E402
 from genoattn.attention.kernels import band_launch  # noqa: E402
-from genoattn.attention.kernels.band import GlobalTokens, band_passes, longformer_band  # noqa: E402
+from genoattn.attention.kernels.band import GlobalTokens  # noqa: E402
 from genoattn.attention.kernels.band_launch import band_backward, band_forward  # noqa: E402
 from genoattn.attention.patterns import (  # noqa: E402
     DilatedSlidingWindow,
@@ -63,9 +63,9 @@ def longformer_cases() -> None:
         tokens = GlobalTokens(pattern.global_positions(length).int(), pattern.causal)
         q32, k32, v32 = (t.detach() for t in leaves32)
         slopes32 = slopes.float() if alibi else None
-        fixed_out, lse, row_lse = band_forward(q32, k32, v32, longformer_band(pattern), slopes32, blocks=(16, 32),
+        fixed_out, lse, row_lse = band_forward(q32, k32, v32, pattern.local_bands(length), slopes32, blocks=(16, 32),
                                                tokens=tokens)
-        fixed_grads = band_backward(grad.float(), q32, k32, v32, fixed_out, lse, longformer_band(pattern), slopes32,
+        fixed_grads = band_backward(grad.float(), q32, k32, v32, fixed_out, lse, pattern.local_bands(length), slopes32,
                                     blocks=((16, 32), (32, 16)), tokens=tokens, row_lse=row_lse)
         errors = {"out": (out.double() - expected).abs().max().item(),
                   "grads": [(a.double() - b).abs().max().item() for a, b in zip(grads, expected_grads)],
@@ -83,7 +83,7 @@ def main() -> None:
         leaves = [t.clone().requires_grad_() for t in (q, k, v)]
         expected = reference.attend(*leaves, pattern, slopes)
         expected_grads = torch.autograd.grad(expected, leaves, grad)
-        band = band_passes(pattern, length)
+        band = pattern.local_bands(length)
         q32, k32, v32 = (t.float() for t in (q, k, v))
         slopes32 = slopes.float() if alibi else None
         out, lse, _ = band_forward(q32, k32, v32, band, slopes32, blocks=fwd_blocks)
@@ -161,7 +161,7 @@ def compiled_cases() -> None:
     torch.manual_seed(1)
     for pattern, length in [(Strided(5), 40), (Longformer(3, global_tokens=(0, 20)), 37)]:
         q, k, v = (torch.randn(1, 2, length, 16, requires_grad=True) for _ in range(3))
-        bands = ops.bands_to_ints(band_passes(pattern, length))
+        bands = ops.bands_to_ints(pattern.local_bands(length))
         positions = pattern.global_positions(length).int() if isinstance(pattern, Longformer) else None
         torch.library.opcheck(ops.band_attention, (q, k, v, bands, None, positions, False))
         torch._dynamo.reset()

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from genoattn.attention.kernels.block_tables import BlockTables, bigbird_tables
 from genoattn.attention.kernels.launch import TritonBackend, tensor_reason
-from genoattn.attention.patterns import BigBird
+from genoattn.attention.patterns import BigBird, Pattern
 
 
 @torch.compiler.assume_constant_result
@@ -41,7 +41,7 @@ class TritonBlocksBackend(TritonBackend):
     name = "triton_blocks"
 
     def can_run(
-        self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
+        self, q: Tensor, k: Tensor, v: Tensor, pattern: Pattern, alibi_slopes: Tensor | None = None
     ) -> str | None:
         if type(pattern) is not BigBird:
             return f"{type(pattern).__name__} has no block-table plan here (BigBird)"
@@ -63,10 +63,11 @@ class TritonBlocksBackend(TritonBackend):
         return None
 
     def attend(
-        self, q: Tensor, k: Tensor, v: Tensor, pattern: object, alibi_slopes: Tensor | None = None
+        self, q: Tensor, k: Tensor, v: Tensor, pattern: Pattern, alibi_slopes: Tensor | None = None
     ) -> Tensor:
         from genoattn.attention.kernels import block_table_launch, ops
 
+        assert isinstance(pattern, BigBird), "can_run admits BigBird only"
         tables = _tables(pattern, q.shape[2], q.shape[1], q.device)
         if torch.compiler.is_compiling() or (torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v))):
             return ops.block_table_attention(q, k, v, *ops.table_tensors(tables), pattern.block_size,

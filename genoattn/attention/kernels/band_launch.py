@@ -17,9 +17,10 @@ import torch
 from torch import Tensor
 
 from genoattn.attention.kernels import tiles
-from genoattn.attention.kernels.band import Band, GlobalTokens
+from genoattn.attention.kernels.band import GlobalTokens
 from genoattn.attention.kernels.interpreter import patch_interpreter_index
 from genoattn.attention.kernels.launch import INTERPRET, TUNE, TuningHooks, launch, run_kernel, tile_configs
+from genoattn.attention.patterns.band import Band
 from genoattn.settings import current_settings
 
 LOG2E = 1.4426950408889634
@@ -242,7 +243,7 @@ def _token_gradients(dq: Tensor, dk: Tensor, dv: Tensor, token_grads: Tensor | t
     the dQ kernel left out: lse = +inf there), in place by one small kernel; ``token_grads``
     [3, B * H, ATOMIC_SLOTS, G, D] partial sums."""
     count = 0 if tokens is None else tokens.positions.numel()
-    if count:
+    if tokens is not None and count:
         from genoattn.attention.kernels.band_triton import band_token_grads_kernel
 
         run_kernel(band_token_grads_kernel, (dq.shape[0] * dq.shape[1] * count,),

@@ -1,7 +1,7 @@
 # ruff: noqa: N803, N806 - Triton convention: upper-case pointer and compile-time constant names
 """Triton kernels for *band* attention: each query sees one contiguous run of keys of its residue class.
 
-The patterns covered (``genoattn.attention.kernels.band.band_of``) all have this shape. Position i belongs to
+The patterns covered (those with ``Pattern.local_bands``) all have this shape. Position i belongs to
 residue class g = i % DIL with class index c = i // DIL; query c sees the keys of the same class with class
 indices ``lo(c) .. hi(c)`` (inclusive):
 

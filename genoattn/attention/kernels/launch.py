@@ -12,12 +12,16 @@ Settings (``genoattn.settings``, read when this module is imported): ``triton_in
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from genoattn.attention.kernels.interpreter import patch_interpreter_index
 from genoattn.settings import current_settings
+
+if TYPE_CHECKING:
+    from genoattn.attention.patterns import Pattern
 
 SUPPORTED_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 INTERPRET = current_settings().triton_interpret
@@ -208,5 +212,5 @@ def run_kernel(kernel, grid, args: tuple, kwargs: dict) -> None:
 class TritonBackend:
     """What the Triton backends share: ``auto`` leaves them out under the interpreter."""
 
-    def auto_skip_reason(self, q: Tensor, k: Tensor, v: Tensor, pattern: object) -> str | None:
+    def auto_skip_reason(self, q: Tensor, k: Tensor, v: Tensor, pattern: Pattern) -> str | None:
         return "the Triton interpreter is for tests only" if q.device.type != "cuda" else None

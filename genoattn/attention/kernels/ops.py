@@ -21,8 +21,9 @@ import torch
 from torch import Tensor
 
 from genoattn.attention.kernels import band_launch, block_table_launch
-from genoattn.attention.kernels.band import Band, GlobalTokens
+from genoattn.attention.kernels.band import GlobalTokens
 from genoattn.attention.kernels.block_tables import BlockTables
+from genoattn.attention.patterns.band import Band
 
 BAND_INTS = 5  # ints per band in the ops' ``bands`` list: dilation, left, right, kernel_size, hole
 
