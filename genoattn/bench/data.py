@@ -1,7 +1,7 @@
 """Data pipeline throughput: tokeniser nucleotides/s (one core) and dataloader nucleotides/s.
 
     python -m genoattn.bench.data --fasta data/ecoli_prokka/genome.fa.gz \\
-        --gff data/ecoli_prokka/annotation.gff3.gz --out benchmarks/data.json
+        --gff data/ecoli_prokka/annotation.gff3.gz --out benchmarks/data_pipeline/cpu-ecoli.json
 
 Targets (issue 2): tokenising >= 200 M nt/s on one core; a dataloader that yields 4,096-nt windows at
 >= 20 M nt/s with 2 workers. Each figure is the median of several timed repeats after a warm-up.
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fasta", default="data/ecoli_prokka/genome.fa.gz")
     parser.add_argument("--gff", default="data/ecoli_prokka/annotation.gff3.gz")
-    parser.add_argument("--out", default="benchmarks/data.json")
+    parser.add_argument("--out", default="benchmarks/data_pipeline/cpu-ecoli.json")
     parser.add_argument("--window", type=int, default=4096)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
