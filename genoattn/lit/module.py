@@ -83,8 +83,8 @@ class GenomeLitModule(pl.LightningModule):
 
     def setup(self, stage: str) -> None:
         """With a data module of several genomes (``genome_names``), metrics per genome and split; a
-        context-parallel network starts sharding over the run's processes."""
-        if self.context_parallel > 1 and not self.net.sharded:  # its own communicator, beside DDP's gradients
+        context-parallel network starts sharding over the run's processes (not for predict: whole sequences)."""
+        if self.context_parallel > 1 and not self.net.sharded and stage != "predict":  # own group beside DDP's
             world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
             group = torch.distributed.new_group(list(range(world))) if world > 1 else None
             self.net.enable_context_parallel(group)

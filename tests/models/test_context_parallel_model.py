@@ -17,7 +17,8 @@ LAYERS = [SlidingWindow(4), Longformer(3, global_tokens=(0, -1)), BigBird(block_
           Neighborhood(3, dilation=2)]
 MODELS = {  # name -> GenomeTransformer arguments (dropout 0: the same function on every rank)
     "stem": dict(patch_size=3, stem_kernel_size=7, stem_hidden=16, reading_frames=True, attention=LAYERS),
-    "kmer_mlm": dict(task="mlm", patch_size=2, stem_kernel_size=4, stem_kmer=2, attention=SlidingWindow(5)),
+    "kmer_mlm": dict(task="mlm", patch_size=2, stem_kernel_size=4, stem_kmer=2, attention=SlidingWindow(5),
+                     checkpointing=True),  # the exchanges run again in the recomputation
     "alibi": dict(positions="alibi", attention=[SlidingWindow(3), BigBird(block_size=8, random_blocks=1)]),
 }
 

@@ -49,8 +49,9 @@ def attend_halo(q: Tensor, k: Tensor, v: Tensor, pattern: Pattern, shards: Shard
                 alibi_slopes: Tensor | None = None) -> Tensor:
     """Attention of this rank's queries q [B, H, n, D] over the whole sharded sequence; k, v hold its own keys."""
     s, e = shards.start, shards.end
-    lo, hi = halo_ranges(pattern, shards)[shards.rank]
-    kv = gather_range(torch.cat([k, v], dim=-1), shards, halo_ranges(pattern, shards))  # [B, H, hi - lo, D + Dv]
+    needs = halo_ranges(pattern, shards)
+    lo, hi = needs[shards.rank]
+    kv = gather_range(torch.cat([k, v], dim=-1), shards, needs)  # [B, H, hi - lo, D + Dv]
     k_near, v_near = kv.split([k.shape[-1], v.shape[-1]], dim=-1)
     q_near = F.pad(q, (0, 0, s - lo, hi - e))  # [B, H, hi - lo, D]; halo rows are dropped below
     glob = pattern.global_positions(shards.length)  # [G]
