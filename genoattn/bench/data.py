@@ -4,15 +4,15 @@
         --gff data/ecoli_prokka/annotation.gff3.gz --out benchmarks/data_pipeline/cpu-ecoli.json
 
 Targets (issue 2): tokenising >= 200 M nt/s on one core; a dataloader that yields 4,096-nt windows at
->= 20 M nt/s with 2 workers. Each figure is the median of several timed repeats after a warm-up.
+>= 20 M nt/s with 2 workers. Each figure is the median of several timed repeats after a warm-up. Beside
+``--out`` (``NAME.json``) goes ``NAME.provenance.json``: command, commit, device, versions, date and the host's
+CPU count and load (``genoattn.bench.provenance``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -20,9 +20,9 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from genoattn.bench.provenance import machine, provenance, write_provenance
 from genoattn.data.datamodule import GenomeDataModule
 from genoattn.data.genome import Genome
 from genoattn.data.tokenizers import KmerTokenizer, NucleotideTokenizer, encode_nucleotides
@@ -130,12 +130,9 @@ def main(argv: list[str] | None = None) -> dict:
     ceiling = bench_transfer_ceiling(window=args.window, batch_size=args.batch_size, workers=args.workers,
                                      batches=args.batches, repeats=args.repeats)
     main_loader = loaders[0]
+    command = "python -m genoattn.bench.data " + " ".join(sys.argv[1:] if argv is None else argv)
     result = {
-        "command": "python -m genoattn.bench.data " + " ".join(sys.argv[1:] if argv is None else argv),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "numpy": np.__version__, "torch": torch.__version__, "cpu_count": os.cpu_count(),
-                    "load_average_1min": os.getloadavg()[0]},
+        "command": command,
         "fasta": args.fasta,
         "tokenizer": tok,
         "dataloader": loaders,
@@ -154,6 +151,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
+    write_provenance(out, provenance(torch.device("cpu"), command) | {"machine": machine()})
     mega = {k: v / 1e6 for k, v in tok.items() if k.endswith("per_s")}
     print(f"tokeniser (1 core): {mega['nucleotide_encode_nt_per_s']:.1f} M nt/s (target {TOKENIZER_TARGET / 1e6:.0f}); "
           f"6-mer from ids {mega['kmer6_encode_from_ids_nt_per_s']:.1f} M nt/s; "
