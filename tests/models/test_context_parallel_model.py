@@ -52,6 +52,7 @@ def _worker(rank: int, world: int, init_file: str) -> None:
                 grad = a.grad.clone()
                 dist.all_reduce(grad)  # each rank holds its shard's share of the gradient
                 torch.testing.assert_close(grad, b.grad, rtol=0, atol=1e-10, msg=f"{name} rank {rank} {param}")
+        dist.barrier()  # no rank tears gloo down while a peer still talks to it (SIGABRT under load)
     finally:
         dist.destroy_process_group()
 
