@@ -33,10 +33,8 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime
 import json
 import math
-import platform
 import signal
 import statistics
 import sys
@@ -53,6 +51,7 @@ from genoattn.attention import patterns as P
 from genoattn.attention.dispatch import BACKEND_ORDER
 from genoattn.bench.attention_pairs import performer_flops, visible_pairs
 from genoattn.bench.dense_sdpa import FLASH, SDPA_BACKENDS, call_or_refusal, dense_attention, is_dense_sdpa
+from genoattn.bench.provenance import provenance
 
 PATTERNS: dict[str, Callable[[], object]] = {
     "full": lambda: P.Full(),
@@ -417,14 +416,12 @@ def main(argv: list[str] | None = None) -> list[Row]:
         changes["dynamic"] = {"auto": None, "true": True, "false": False}[args.dynamic]
     flex.configure(**changes)  # keeps the compiled function unless ``dynamic`` changes
     factories = SMALL_PATTERNS if args.small else PATTERNS
-    meta = {
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+    command = " ".join(["python -m genoattn.bench.attention", *(argv if argv is not None else sys.argv[1:])])
+    meta = provenance(device, command) | {
         "torch": torch.__version__, "python": sys.version.split()[0], "heads": args.heads, "head_dims": args.head_dims,
         "dtype": args.dtype, "flex_config": {"block_size": args.block_size, "kernel_options": args.kernel_options,
                                              "dynamic": flex.config.dynamic},
         "flops_convention": "fwd = 4*D*visible pairs; fwd+bwd = 2.5 x fwd; Performer: 8*L*M*D per head",
-        "command": " ".join(["python -m genoattn.bench.attention", *(argv if argv is not None else sys.argv[1:])]),
-        "utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),  # orders the runs
     }
     rows: list[Row] = []
     said: set = set()

@@ -55,8 +55,12 @@ def test_dry_run_writes_results(tmp_path):
         "--patterns", "sliding_window", "bigbird", "performer", "--backends", "reference", "xformers", "sdpa",
         "sdpa_cudnn", "sdpa_efficient", "--modes", "fwd", "fwdbwd", "--rep-ms", "5", "--out", str(out), "--small",
     ])
-    rows = json.loads((out / "results.json").read_text())["rows"]
+    results = json.loads((out / "results.json").read_text())
+    rows = results["rows"]
     assert {r["status"] for r in rows} >= {"ok", "refused"}
+    from genoattn.bench.provenance import embedded
+
+    assert embedded(out / "results.json") == results["meta"]  # command, commit, device: a provenance record
     ok = [r for r in rows if r["status"] == "ok"]
     assert all(r["ms"] > 0 and r["useful_tflops"] > 0 for r in ok)
     assert (out / "results.csv").exists() and (out / "attention.png").exists()
