@@ -47,6 +47,9 @@ class GenomeLitModule(pl.LightningModule):
         warmup_steps: linear warm-up steps.
         min_lr_ratio: final learning rate as a fraction of ``lr`` after cosine decay.
         rc_average_eval: average forward and reverse-complement predictions in val/test/predict.
+        compile: run the network under ``torch.compile`` (``nn.Module.compile``: in place, so checkpoints keep
+            their keys); the attention kernels trace as custom ops. Off by default: the first steps compile.
+        compile_backend: torch.compile's backend (``inductor``; ``aot_eager`` needs no C++ compiler).
     """
 
     def __init__(
@@ -60,11 +63,13 @@ class GenomeLitModule(pl.LightningModule):
         warmup_steps: int = 100,
         min_lr_ratio: float = 0.05,
         rc_average_eval: bool = False,
+        compile: bool = False,
+        compile_backend: str = "inductor",
     ) -> None:
         super().__init__()
         if task not in TASKS:
             raise ConfigError(f"model.task: expected one of {TASKS}, got {task!r}")
-        self.save_hyperparameters(ignore=["net"])
+        self.save_hyperparameters(ignore=["net", "compile", "compile_backend"])  # how to run, not what was trained
         self.net = net
         self.task = task
         self.num_classes = 1 if task == "regression" else int(getattr(net, "num_classes", 0) or 0)
@@ -80,6 +85,11 @@ class GenomeLitModule(pl.LightningModule):
         self.test_metrics = build_metrics(task, self.num_classes).clone(prefix="test/")
         self.genome_metrics = nn.ModuleDict()  # split -> one collection per genome (several genomes only)
         self._genomes_seen: dict[str, set[int]] = {"val": set(), "test": set()}
+        if compile:
+            if self.context_parallel > 1:
+                raise ConfigError("model.compile: a context-parallel network exchanges halos between processes "
+                                  "in Python; train it uncompiled (compile false)")
+            self.net.compile(backend=compile_backend)
 
     def setup(self, stage: str) -> None:
         """With a data module of several genomes (``genome_names``), metrics per genome and split; a

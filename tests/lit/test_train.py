@@ -96,3 +96,28 @@ def test_non_finite_loss_stops_with_the_step_and_writes_no_checkpoint(tmp_path):
     with pytest.raises(NonFiniteLossError, match="global step 0"):
         trainer.fit(GenomeLitModule(NaNNet()), train_dataloaders=DataLoader(batches, batch_size=None))
     assert not list(tmp_path.rglob("*.ckpt"))
+
+
+def test_compiled_training_matches_eager_and_saves_plain_keys(tiny_config):
+    """``--model.compile true`` trains the network under torch.compile (aot_eager: no C++ compiler on CI): the
+    same losses as eager, and a checkpoint with the eager keys that loads without compiling."""
+    config, path = tiny_config()
+    eager = run(["--config", str(path)])
+    compiled = run(["--config", str(path), "--model.compile", "true", "--model.compile_backend", "aot_eager"])
+    assert compiled["test/loss"] == pytest.approx(eager["test/loss"], rel=1e-4)
+    last = max(Path(config["trainer"]["default_root_dir"]).rglob("last.ckpt"), key=lambda p: p.stat().st_mtime)
+    state = torch.load(last, map_location="cpu", weights_only=False)
+    assert not [key for key in state["state_dict"] if "_orig_mod" in key]
+    assert "compile" not in state["hyper_parameters"]
+    net, _ = load_for_inference(last)
+    assert net(torch.randint(4, 8, (1, 256))).shape == (1, 256, 2)
+
+
+def test_compile_wraps_the_network_and_refuses_context_parallel_in_one_line():
+    from genoattn.errors import ConfigError
+
+    module = GenomeLitModule(GenomeTransformer(attention=SlidingWindow(4)), compile=True, compile_backend="aot_eager")
+    assert module.net._compiled_call_impl is not None  # nn.Module.compile: the module itself runs compiled
+    assert GenomeLitModule(GenomeTransformer(attention=SlidingWindow(4))).net._compiled_call_impl is None
+    with pytest.raises(ConfigError, match="^model.compile: a context-parallel"):
+        GenomeLitModule(GenomeTransformer(context_parallel=2, attention=SlidingWindow(4)), compile=True)
