@@ -8,7 +8,9 @@ The config (see configs/compare/*.yaml) names the shared model (GenomeTransforme
 same parameters except the attention), the budget (training steps, learning rate), the patterns (attention specs
 in tokens) and the tasks: ``kind: motif_pairs`` (the long-range motif-interaction task, one run per distance
 band; genoattn.data.motif_datamodule) or ``kind: genome`` (GenomeDataModule: coding vs non-coding, masked LM).
-A task may set its own ``steps`` (the same for every pattern on it) instead of the budget's.
+A task may set its own ``steps`` (the same for every pattern on it) instead of the budget's, and ``model`` keys
+that only change how its outputs are read, never the parameter count (``pooling``: a window label decided by one
+site pools with ``max``).
 
 Each run (task x pattern [x band]) is one process (``--run KEY``): it trains, scores the held-out split and
 writes OUT/rows/KEY.json, so a failure is a row, not a crash, and a second invocation skips the rows already
@@ -41,6 +43,7 @@ RESULT_FIELDS = ["task", "level", "pattern", "window_nt", "band_lo", "band_hi", 
                  "mfu", "longest_window_nt", "params", "status"]
 COST_FIELDS = ["pattern", "window_nt", "batch", "ms_per_step", "tokens_per_s", "peak_gib", "tflops", "mfu",
                "backends", "status"]
+TASK_MODEL_KEYS = {"pooling"}  # per-task model keys: none changes the parameter count
 ENV = {"GENOATTN_TRITON_BAND_TUNE": "0"}  # fixed tested tiles: no autotuning per new shape in short runs
 
 
@@ -77,6 +80,9 @@ def load_config(path: Path) -> dict:
             raise ConfigError(f"{path}: tasks.{name}.kind must be 'motif_pairs' or 'genome', got {task.get('kind')!r}")
         if "window" not in task:
             raise ConfigError(f"{path}: tasks.{name} needs a window (nucleotides)")
+        if set(task.get("model", {})) - TASK_MODEL_KEYS:
+            raise ConfigError(f"{path}: tasks.{name}.model may set only {sorted(TASK_MODEL_KEYS)} (the same model "
+                              f"size for every task), got {sorted(task['model'])}")
     return config
 
 
@@ -149,7 +155,7 @@ def train_and_score(config: dict, run: Run, accelerator: str) -> dict:
     data.setup("fit")
     net = GenomeTransformer(vocab_size=data.vocab_size, num_classes=data.num_classes, task=data.task,
                             attention=attention_spec(config["patterns"][run.pattern]), backend="auto",
-                            **config["model"])
+                            **{**config["model"], **task.get("model", {})})
     module = GenomeLitModule(net, task=data.task, lr=float(budget.get("lr", 1e-3)),
                              warmup_steps=int(budget.get("warmup_steps", 50)),
                              rc_average_eval=bool(task.get("rc_average_eval", False)))

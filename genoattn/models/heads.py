@@ -6,7 +6,7 @@ from torch import Tensor, nn
 
 from genoattn.errors import ConfigError
 
-POOLINGS: tuple[str, ...] = ("mean", "cls")
+POOLINGS: tuple[str, ...] = ("mean", "max", "cls")
 
 
 class TokenClassificationHead(nn.Module):
@@ -26,7 +26,9 @@ class SequenceHead(nn.Module):
     Args:
         d_model: feature width.
         num_outputs: classes (classification) or targets (regression).
-        pooling: 'mean' over all positions, or 'cls' (position 0 holds a CLS token).
+        pooling: 'mean' over all positions, 'max' (each feature's largest value over the positions: a window
+            label that one site decides is not diluted by the window's length), or 'cls' (position 0 holds a CLS
+            token).
     """
 
     def __init__(self, d_model: int, num_outputs: int, pooling: str = "mean") -> None:
@@ -37,7 +39,10 @@ class SequenceHead(nn.Module):
         self.linear = nn.Linear(d_model, num_outputs)
 
     def forward(self, features: Tensor) -> Tensor:
-        pooled = features[:, 0] if self.pooling == "cls" else features.mean(dim=1)  # [B, d]
+        if self.pooling == "cls":
+            pooled = features[:, 0]  # [B, d]
+        else:
+            pooled = features.amax(dim=1) if self.pooling == "max" else features.mean(dim=1)  # [B, d]
         return self.linear(pooled)  # [B, C]
 
 

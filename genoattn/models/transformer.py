@@ -27,7 +27,7 @@ class GenomeTransformer(nn.Module):
     Args:
         num_classes: classes of a classification task, or targets of a regression (ignored for mlm).
         task: token_classification, sequence_classification, regression or mlm.
-        pooling: sequence tasks: 'mean' over tokens or 'cls' (a learned token prepended at position 0;
+        pooling: sequence tasks: 'mean' or 'max' over tokens, or 'cls' (a learned token prepended at position 0;
             give it a global view, e.g. Longformer global_tokens=(0,), with local patterns).
         tie_weights: mlm: the decoder shares the token embedding's weight.
         **encoder: the encoder's parameters, every field of :class:`genoattn.models.config.EncoderConfig`

@@ -41,6 +41,17 @@ def test_cls_pooling_uses_a_prepended_token(tiny, dna):
     assert model.cls.grad is not None and model.cls.grad.abs().sum() > 0
 
 
+def test_max_pooling_takes_each_features_largest_value():
+    from genoattn.models.heads import SequenceHead
+
+    head = SequenceHead(d_model=3, num_outputs=2, pooling="max")
+    features = torch.zeros(2, 5, 3)
+    features[0, 4] = torch.tensor([1.0, -2.0, 3.0])  # one position decides, wherever it is and however long L
+    features[1, 0, 1] = 2.0
+    expected = head.linear(torch.tensor([[1.0, 0.0, 3.0], [0.0, 2.0, 0.0]]))
+    torch.testing.assert_close(head(features), expected)
+
+
 def test_mlm_weight_tying(tiny):
     tied = tiny(task="mlm", tie_weights=True)
     untied = tiny(task="mlm", tie_weights=False)

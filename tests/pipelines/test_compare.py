@@ -91,6 +91,18 @@ def test_bad_config_is_one_line(tmp_path):
     assert result.stderr.strip().count("\n") == 0 and "bad.yaml" in result.stderr and "kind" in result.stderr
 
 
+def test_a_task_may_change_pooling_but_not_the_model_size(tmp_path):
+    from genoattn.errors import ConfigError
+
+    config = compare.load_config(CONFIG)
+    assert config["tasks"]["motif_pairs"]["model"] == {"pooling": "max"}
+    bad = tmp_path / "wide.yaml"
+    bad.write_text("model: {}\nbudget: {steps: 1}\npatterns: {}\n"
+                   "tasks: {x: {kind: genome, window: 8, model: {d_model: 512}}}\n")
+    with pytest.raises(ConfigError, match=r"tasks.x.model may set only \['pooling'\]"):
+        compare.load_config(bad)
+
+
 def test_pareto_front_keeps_undominated_points():
     points = [(1.0, 0.6), (2.0, 0.9), (3.0, 0.8), (0.5, 0.5), (2.5, 0.95)]
     assert pareto_front(points) == [(0.5, 0.5), (1.0, 0.6), (2.0, 0.9), (2.5, 0.95)]
