@@ -38,6 +38,7 @@ from genoattn.lit.checkpoint_io import AtomicCheckpointIO
 from genoattn.lit.config_keys import check_config_files, integer_limits
 from genoattn.lit.module import GenomeLitModule, NonFiniteLossError
 from genoattn.lit.run_folders import RunFolders
+from genoattn.lit.strategy import context_parallel_strategy, requested_processes
 from genoattn.models.specs import PerformerSpec, RoutingSpec
 
 # Attention specs that are not mask patterns are plain dataclasses; let YAML switch to them by class_path
@@ -111,10 +112,14 @@ class GenoattnCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs) -> pl.Trainer:
         """Atomic, safe checkpoint files and a progress bar counting to max_steps, unless the config names its own
         checkpoint IO plugin or progress bar; batch limits written as integers stay integers. A context-parallel
-        network gets the same batches on every rank (its ranks share each sequence; no distributed sampler)."""
+        network trains with ContextParallelDDP: each group of ``context_parallel`` ranks shares its batches, the
+        groups split the data (genoattn.lit.strategy)."""
         config = self.config_init["trainer"]
-        if getattr(self.model.net, "context_parallel", 1) > 1:
-            kwargs["use_distributed_sampler"] = False
+        context_parallel = getattr(self.model.net, "context_parallel", 1)
+        if context_parallel > 1:
+            kwargs["strategy"] = context_parallel_strategy(config.get("strategy"), context_parallel)
+            if requested_processes(config.get("devices"), config.get("num_nodes")) == context_parallel:
+                kwargs["use_distributed_sampler"] = False  # one group: every rank reads the batches as one process
         for key, value in self.integer_limits.items():
             kwargs.setdefault(key.split(".", 1)[1], value)
         plugins = config.get("plugins") or []

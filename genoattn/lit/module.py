@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from genoattn.data.vocab import IGNORE_INDEX
 from genoattn.errors import ConfigError
 from genoattn.lit.metrics import build_metrics, metric_inputs
+from genoattn.lit.strategy import context_parallel_group
 from genoattn.tasks import TASKS
 
 
@@ -93,11 +94,10 @@ class GenomeLitModule(pl.LightningModule):
 
     def setup(self, stage: str) -> None:
         """With a data module of several genomes (``genome_names``), metrics per genome and split; a
-        context-parallel network starts sharding over the run's processes (not for predict: whole sequences)."""
-        if self.context_parallel > 1 and not self.net.sharded and stage != "predict":  # own group beside DDP's
-            world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
-            group = torch.distributed.new_group(list(range(world))) if world > 1 else None
-            self.net.enable_context_parallel(group)
+        context-parallel network starts sharding over its group of processes (genoattn.lit.strategy; not for
+        predict: whole sequences)."""
+        if self.context_parallel > 1 and not self.net.sharded and stage != "predict":  # own groups beside DDP's
+            self.net.enable_context_parallel(context_parallel_group(self.context_parallel))
         data = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         names = list(getattr(data, "genome_names", None) or [])
         if len(names) < 2 or len(self.genome_metrics):

@@ -47,7 +47,8 @@ class EncoderConfig:
             codons of all six reading frames, computed from the ids inside the model (:mod:`genoattn.models.frames`).
         context_parallel: ranks that share each sequence (context parallelism, docs/design.md 2.6): each runs the
             blocks on its shard of the tokens and exchanges only attention halos; 1: off. Training with N > 1 needs
-            N processes (``trainer.devices`` x ``trainer.num_nodes``), token-level tasks and attention patterns
+            a multiple of N processes (``trainer.devices`` x ``trainer.num_nodes``: groups of N share each
+            sequence, the groups split the data; genoattn.lit.strategy), token-level tasks and attention patterns
             with a context-parallel form (genoattn.attention.context_parallel); a model loaded outside such a run
             (prediction) runs whole sequences.
     """
