@@ -58,7 +58,7 @@ def context_parallel_strategy(strategy: object, context_parallel: int) -> Contex
     return ContextParallelDDP(context_parallel)
 
 
-def requested_processes(devices: object, num_nodes: object) -> int | None:
+def requested_processes(devices: object, num_nodes: int | str | None) -> int | None:
     """Processes a trainer's ``devices`` x ``num_nodes`` asks for; None when only the machine can tell (auto, -1)."""
     if isinstance(devices, (list, tuple)):
         count = len(devices)
