@@ -1,11 +1,27 @@
 """Batch prediction over FASTA files (``python -m genoattn.predict``): tiling and stitching, model runs,
-bigWig/bedGraph/BED/TSV writers with atomic completion, resume, regions; ``predict_genome`` for arrays in memory."""
+bigWig/bedGraph/BED/TSV writers with atomic completion, resume, regions; ``predict_genome`` for arrays in memory.
 
-from genoattn.inference.api import RegionScores, predict_genome
-from genoattn.inference.files import predict_files
-from genoattn.inference.model import ModelInfo, load_model, receptive_field
-from genoattn.inference.options import PredictOptions
-from genoattn.inference.runs import RunReport
+Names are imported lazily, so the writer modules load without torch (the bigWig builder's child process)."""
 
-__all__ = ["ModelInfo", "PredictOptions", "RegionScores", "RunReport", "load_model", "predict_files",
-           "predict_genome", "receptive_field"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "RegionScores": "api",
+    "predict_genome": "api",
+    "predict_files": "files",
+    "ModelInfo": "model",
+    "load_model": "model",
+    "receptive_field": "model",
+    "PredictOptions": "options",
+    "RunReport": "runs",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"genoattn.inference.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'genoattn.inference' has no attribute {name!r}")

@@ -92,6 +92,7 @@ class BigWigBuilder:
 
         self.target = target
         target.unlink(missing_ok=True)
+        open(target, "wb").close()  # the OSError of an unwritable place (pyBigWig would crash the process there)
         self._writer = pyBigWig.open(str(target), "w")
         if self._writer is None:
             raise OSError(errno.EIO, "pyBigWig cannot create a bigWig here", str(target))

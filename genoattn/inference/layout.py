@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from genoattn.inference.bigwig import BigWigBuilder
+from genoattn.inference.builder_process import BuilderProcess
 from genoattn.inference.model import ModelInfo
 from genoattn.inference.options import PredictOptions
 from genoattn.inference.outputs import Builder
@@ -51,12 +52,14 @@ def output_layout(info: ModelInfo, options: PredictOptions, stem: str) -> tuple[
 
 def builders(info: ModelInfo, options: PredictOptions, regions: list[Region],
              contigs: Mapping[str, int]) -> dict[str, Builder]:
-    """Output key -> the builder of each output that is not its partial file renamed (the bigWig tracks;
-    ``contigs``: every contig of the input and its length; the non-empty ones make the bigWig header)."""
+    """Output key -> the builder of each output that is not its partial file renamed: the bigWig tracks, each
+    built in a child process (``contigs``: every contig of the input and its length; the non-empty ones make the
+    bigWig header)."""
     if options.track != "bigwig":
         return {}
     header = {name: n for name, n in contigs.items() if n > 0}
-    return {key: BigWigBuilder(regions, header, options.decimals) for key in dense_tracks(info, options)}
+    return {key: BuilderProcess(BigWigBuilder(regions, header, options.decimals))
+            for key in dense_tracks(info, options)}
 
 
 def track_settings(info: ModelInfo, options: PredictOptions) -> TrackSettings:

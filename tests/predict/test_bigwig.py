@@ -10,6 +10,7 @@ import pytest
 
 from genoattn.inference import ModelInfo, PredictOptions, predict_files, receptive_field
 from genoattn.inference.bigwig import BLOCK, BigWigBuilder, check_bigwig
+from genoattn.inference.builder_process import BuilderProcess
 from genoattn.inference.evaluate import read_track
 from genoattn.inference.model import patch_size
 from genoattn.inference.regions import Region
@@ -87,10 +88,11 @@ def test_failed_bigwig_close_is_one_line_and_resume_completes(tmp_path, fasta, c
     ckpt = save_checkpoint(tmp_path / "m.ckpt", tiny_transformer(), window=256)
     assert run("--checkpoint", ckpt, "--fasta", fasta, "--out", tmp_path / "clean") == 0
 
-    def no_space(self):
+    def no_space(self):  # the child's builder failed to close (tests/predict/test_builder_process.py: for real)
+        self.abort()
         raise OSError(errno.ENOSPC, "No space left on device", str(self.target))
 
-    monkeypatch.setattr(BigWigBuilder, "finish", no_space)
+    monkeypatch.setattr(BuilderProcess, "finish", no_space)
     assert run("--checkpoint", ckpt, "--fasta", fasta, "--out", tmp_path / "out") == 2
     message = one_line_error(capsys)
     assert "No space left on device" in message and "rerun with --resume" in message
