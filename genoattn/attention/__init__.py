@@ -10,20 +10,13 @@ from typing import TYPE_CHECKING
 
 from genoattn.attention import patterns
 from genoattn.attention.dispatch import BACKEND_ORDER, attend, choose_backend
+from genoattn.lazy import lazy_names
 
 if TYPE_CHECKING:  # pragma: no cover
     from genoattn.attention.performer import Performer
     from genoattn.attention.routing import Routing
 
-_LAZY = {"Performer": "genoattn.attention.performer", "Routing": "genoattn.attention.routing"}
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'genoattn.attention' has no attribute {name!r}")
+__getattr__ = lazy_names("genoattn.attention", {"Performer": "performer", "Routing": "routing"})
 
 
 __all__ = ["BACKEND_ORDER", "Performer", "Routing", "attend", "choose_backend", "patterns"]

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from genoattn.lazy import lazy_names
 
 _EXPORTS = {
     "Genome": "genome",
@@ -29,8 +28,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"genoattn.data.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'genoattn.data' has no attribute {name!r}")
+__getattr__ = lazy_names("genoattn.data", _EXPORTS)

@@ -5,8 +5,7 @@ Names are imported lazily, so the writer modules load without torch (the bigWig 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from genoattn.lazy import lazy_names
 
 _EXPORTS = {
     "RegionScores": "api",
@@ -20,8 +19,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"genoattn.inference.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'genoattn.inference' has no attribute {name!r}")
+__getattr__ = lazy_names("genoattn.inference", _EXPORTS)
