@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 from jsonargparse import ArgumentError, set_parsing_settings
-from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar, Timer
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint, ProgressBar, Timer
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.plugins.io import CheckpointIO
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
@@ -132,8 +132,13 @@ class GenoattnCLI(LightningCLI):
         return super().instantiate_trainer(**kwargs)
 
 
+def trainer_callbacks(trainer: pl.Trainer) -> list[Callback]:
+    """The trainer's callback list (Lightning's callback connector sets it; the Trainer class does not declare it)."""
+    return trainer.callbacks  # type: ignore[attr-defined]  # set outside the Trainer class, undeclared
+
+
 def checkpoint_callback(trainer: pl.Trainer) -> ModelCheckpoint:
-    for callback in trainer.callbacks:
+    for callback in trainer_callbacks(trainer):
         if isinstance(callback, ModelCheckpoint):
             return callback
     raise GenoattnError("the trainer has no ModelCheckpoint callback")
@@ -161,13 +166,13 @@ def time_limit_for_test(trainer: pl.Trainer, test_max_time: str | None) -> TestT
     if test_max_time is not None:
         seconds = duration_seconds(test_max_time, "test_max_time")
     else:
-        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+        timer = next((c for c in trainer_callbacks(trainer) if isinstance(c, Timer)), None)
         remaining = timer.time_remaining() if timer is not None else None
         if remaining is None:
             return None
         seconds = max(0.0, remaining)
     limit = TestTimeLimit(seconds)
-    trainer.callbacks.append(limit)
+    trainer_callbacks(trainer).append(limit)
     return limit
 
 
@@ -214,14 +219,14 @@ def _run(args: list[str] | None, folders: RunFolders) -> dict[str, float]:
     if trainer.is_global_zero:
         out_dir = Path(ckpt.dirpath or trainer.default_root_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        summary = {"checkpoint": best, "test": metrics}
+        summary: dict[str, object] = {"checkpoint": best, "test": metrics}  # written as JSON
         note = ""
         if limit is not None and limit.stopped_after is not None:
             total = sum(trainer.num_test_batches)
             summary["test_stopped"] = {"batches": limit.stopped_after, "of": total, "after_s": limit.seconds}
             note = (f"\nnote: the test stopped after {limit.stopped_after} of {total} batches ({limit.seconds:.0f} s "
                     "left by trainer.max_time or test_max_time): the metrics cover those batches only")
-        for callback in trainer.callbacks:
+        for callback in trainer_callbacks(trainer):
             if isinstance(callback, ThroughputMonitor) and callback.result is not None:
                 summary["throughput"] = callback.result
         (out_dir / "test_metrics.json").write_text(json.dumps(summary, indent=2) + "\n")

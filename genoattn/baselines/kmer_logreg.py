@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from typing import Literal
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -85,8 +86,8 @@ def evaluate_kmer_logreg(train: MotifPairWindows, test: MotifPairWindows, ks: Se
     return pair_metrics(y_test, model.predict_proba(x_test)[:, 1], kind)
 
 
-def main(window: int = 4096, band: tuple[int, int] = (100, 400), background: str = "genome", kmax: int = 6,
-         train_windows: int = 2048, test_windows: int = 1024, c: float = 1.0, seed: int = 0,
+def main(window: int = 4096, band: tuple[int, int] = (100, 400), background: Literal["genome", "shuffle"] = "genome",
+         kmax: int = 6, train_windows: int = 2048, test_windows: int = 1024, c: float = 1.0, seed: int = 0,
          motif_a: str = "MA2100.1", motif_b: str = "MA2335.1") -> dict[str, dict[str, float]]:
     """The k-mer logistic regression and the scanning oracle on one motif-pair task; prints JSON."""
     from genoattn.baselines.motif_oracle import evaluate_oracle

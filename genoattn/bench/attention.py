@@ -44,6 +44,7 @@ from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -53,7 +54,9 @@ from genoattn.bench.attention_pairs import performer_flops, visible_pairs
 from genoattn.bench.dense_sdpa import FLASH, SDPA_BACKENDS, call_or_refusal, dense_attention, is_dense_sdpa
 from genoattn.bench.provenance import provenance
 
-PATTERNS: dict[str, Callable[[], object]] = {
+AttentionKind = P.Pattern | Literal["performer"]  # a mask pattern, or the Performer (no mask)
+
+PATTERNS: dict[str, Callable[[], AttentionKind]] = {
     "full": lambda: P.Full(),
     "sliding_window": lambda: P.SlidingWindow(256),
     "dilated": lambda: P.DilatedSlidingWindow(128, dilation=2),
@@ -64,7 +67,7 @@ PATTERNS: dict[str, Callable[[], object]] = {
     "neighborhood": lambda: P.Neighborhood(kernel_size=255, dilation=2),
     "performer": lambda: "performer",
 }
-SMALL_PATTERNS: dict[str, Callable[[], object]] = {  # --small: parameters that fit tiny lengths (dry runs)
+SMALL_PATTERNS: dict[str, Callable[[], AttentionKind]] = {  # --small: parameters that fit tiny lengths (dry runs)
     "full": lambda: P.Full(),
     "sliding_window": lambda: P.SlidingWindow(8),
     "dilated": lambda: P.DilatedSlidingWindow(4, dilation=2),
@@ -78,6 +81,14 @@ SMALL_PATTERNS: dict[str, Callable[[], object]] = {  # --small: parameters that 
 TARGETS_1M = ("sliding_window", "longformer", "bigbird", "neighborhood", "performer")
 BACKENDS = (*BACKEND_ORDER, *SDPA_BACKENDS)  # the dense SDPA kernels: the yardsticks (Full only)
 KERNELS = ("triton_band", "triton_blocks", "flex", "sdpa_parts", "module", *SDPA_BACKENDS)  # run first
+
+
+def mask_pattern(name: str) -> P.Pattern:
+    """``PATTERNS[name]()`` where it is a mask pattern (every name but performer)."""
+    pattern = PATTERNS[name]()
+    if pattern == "performer":
+        raise ValueError(f"{name}: the Performer has no mask pattern")
+    return pattern
 
 
 @dataclass
@@ -133,7 +144,7 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_call(fn: Callable[[], None], device: torch.device, rep_ms: float, max_repeats: int = 50,
+def time_call(fn: Callable[[], object], device: torch.device, rep_ms: float, max_repeats: int = 50,
               synchronise: bool = False) -> tuple[float, int]:
     """Median milliseconds of ``fn`` over repeats filling about ``rep_ms`` (at least 3), after one warm call.
 
@@ -204,7 +215,7 @@ def refusal(backend: str, pattern: object, q, k, v, length: int, args) -> str | 
     return chosen.can_run(q, k, v, pattern)
 
 
-def run_cell(row: Row, pattern: object, args, device: torch.device, dtype: torch.dtype) -> Row:
+def run_cell(row: Row, pattern: AttentionKind, args, device: torch.device, dtype: torch.dtype) -> Row:
     b, h, d, length = 1, args.heads, row.head_dim, row.length
     grad = row.mode == "fwdbwd"
     shape = (b, h, length, d)

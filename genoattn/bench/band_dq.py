@@ -17,7 +17,7 @@ from torch import Tensor
 
 from genoattn.attention.kernels import band_launch
 from genoattn.attention.patterns.band import Band
-from genoattn.bench.attention import PATTERNS
+from genoattn.bench.attention import PATTERNS, mask_pattern
 
 
 def backward_ms(grad_out: Tensor, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, band: Band,
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--heads", type=int, default=8)
     parser.add_argument("--head-dim", type=int, default=64)
     args = parser.parse_args(argv)
-    bands = PATTERNS[args.pattern]().local_bands(args.length)
+    bands = mask_pattern(args.pattern).local_bands(args.length)
     if bands is None or len(bands) != 1:
         parser.error(f"{args.pattern} is not a single band (atomic dQ takes one band without global tokens)")
     q, k, v = (torch.randn(1, args.heads, args.length, args.head_dim, device="cuda", dtype=torch.bfloat16)

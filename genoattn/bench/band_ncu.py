@@ -17,11 +17,12 @@ import torch
 from genoattn.attention.backends import triton_band
 from genoattn.attention.kernels import band_launch
 from genoattn.attention.patterns import Pattern
-from genoattn.bench.attention import PATTERNS, time_call
+from genoattn.bench.attention import mask_pattern, time_call
 
 
-def fwdbwd(pattern: Pattern, leaves: list, grad: torch.Tensor) -> None:
-    torch.autograd.grad(triton_band.backend.attend(*leaves, pattern), leaves, grad)
+def fwdbwd(pattern: Pattern, leaves: list[torch.Tensor], grad: torch.Tensor) -> None:
+    q, k, v = leaves
+    torch.autograd.grad(triton_band.backend.attend(q, k, v, pattern), leaves, grad)
 
 
 def main() -> None:
@@ -29,7 +30,7 @@ def main() -> None:
     parser.add_argument("--pattern", default="dilated")
     parser.add_argument("--length", type=int, default=65536)
     args = parser.parse_args()
-    pattern = PATTERNS[args.pattern]()
+    pattern = mask_pattern(args.pattern)
     gen = torch.Generator(device="cuda").manual_seed(0)
     q, k, v, grad = (torch.randn(1, 8, args.length, 64, device="cuda", generator=gen, dtype=torch.bfloat16)
                      for _ in range(4))

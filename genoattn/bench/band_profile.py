@@ -59,15 +59,17 @@ def sync_ms(fn, repeats: int = 30) -> float:
 
 def profile(name: str, length: int) -> dict:
     pattern = PATTERNS[name]
-    (band,) = pattern.local_bands(length)  # the profiled patterns are single bands
+    bands = pattern.local_bands(length)
+    assert bands is not None  # the profiled patterns are bands
+    (band,) = bands  # single bands
     q, k, v, grad = (torch.randn(1, 8, length, 64, device="cuda", dtype=torch.bfloat16) for _ in range(4))
-    leaves = [t.clone().requires_grad_() for t in (q, k, v)]
+    leaf_q, leaf_k, leaf_v = (t.clone().requires_grad_() for t in (q, k, v))
 
     def forward():
         return tb.backend.attend(q, k, v, pattern)
 
     def forward_backward():
-        out = tb.backend.attend(*leaves, pattern)
+        out = tb.backend.attend(leaf_q, leaf_k, leaf_v, pattern)
         out.backward(grad)
 
     forward_backward()  # autotune every kernel

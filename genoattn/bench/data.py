@@ -19,6 +19,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict
 
 import torch
 
@@ -26,6 +27,7 @@ from genoattn.bench.provenance import machine, provenance, write_provenance
 from genoattn.data.datamodule import GenomeDataModule
 from genoattn.data.genome import Genome
 from genoattn.data.tokenizers import KmerTokenizer, NucleotideTokenizer, encode_nucleotides
+from genoattn.tasks import Task
 
 TOKENIZER_TARGET = 200e6
 DATALOADER_TARGET = 20e6
@@ -56,8 +58,21 @@ def bench_tokenizers(genome: Genome, copies: int, repeats: int) -> dict[str, flo
     }
 
 
+class DataloaderRate(TypedDict):
+    """What bench_dataloader measured, and how."""
+
+    workers: int
+    window: int
+    batch_size: int
+    batches_per_repeat: int
+    in_memory: bool
+    task: Task
+    first_batch_s: float
+    nt_per_s: float
+
+
 def bench_dataloader(fasta: str, gff: str | None, *, window: int, batch_size: int, workers: int, batches: int,
-                     repeats: int, in_memory: bool, task: str) -> dict[str, float]:
+                     repeats: int, in_memory: bool, task: Task) -> DataloaderRate:
     """nt/s of a training dataloader (random jittered windows, RC + shift augmentation, labels)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

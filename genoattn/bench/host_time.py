@@ -17,7 +17,7 @@ import torch
 
 from genoattn.attention.dispatch import get_backend
 from genoattn.attention.patterns import Pattern
-from genoattn.bench.attention import PATTERNS, time_call
+from genoattn.bench.attention import mask_pattern, time_call
 
 
 def host_ms(fn, calls: int = 50) -> float:
@@ -43,20 +43,22 @@ def graph_ms(fn, replays: int = 30) -> float:
     return time_call(graph.replay, torch.device("cuda"), rep_ms=50, max_repeats=replays)[0]
 
 
-def check_against_fixed_tiles(pattern: Pattern, leaves: list, grad: torch.Tensor) -> None:
+def check_against_fixed_tiles(pattern: Pattern, leaves: list[torch.Tensor], grad: torch.Tensor) -> None:
     """Output and gradients with the autotuned tiles against the fixed three-loop tiles the GPU tests check against
     the float64 reference (relative error of each; bfloat16 rounding differs with the summation order)."""
     from genoattn.attention.backends import triton_band
     from genoattn.attention.kernels import band_launch
 
-    tuned_out = triton_band.backend.attend(*leaves, pattern)
+    q, k, v = leaves
+    tuned_out = triton_band.backend.attend(q, k, v, pattern)
     tuned = (tuned_out, *torch.autograd.grad(tuned_out, leaves, grad))
     bands = pattern.local_bands(leaves[0].shape[2])
     assert bands is not None, "the band backend ran it"
     tokens = triton_band._global_tokens(pattern, leaves[0].shape[2], grad.device)
     plain = [t.detach() for t in leaves]
-    out, lse, row_lse = band_launch.band_forward(*plain, bands, blocks=(64, 64), tokens=tokens)
-    fixed = (out, *band_launch.band_backward(grad, *plain, out, lse, bands, blocks=((32, 64), (64, 64)),
+    pq, pk, pv = plain
+    out, lse, row_lse = band_launch.band_forward(pq, pk, pv, bands, blocks=(64, 64), tokens=tokens)
+    fixed = (out, *band_launch.band_backward(grad, pq, pk, pv, out, lse, bands, blocks=((32, 64), (64, 64)),
                                              atomic_dq=False, tokens=tokens, row_lse=row_lse))
     errors = [((a.float() - b.float()).norm() / b.float().norm()).item() for a, b in zip(tuned, fixed)]
     print(f"  check {pattern}: autotuned vs fixed tiles, relative error out, dq, dk, dv: "
@@ -70,7 +72,7 @@ def main() -> None:
     parser.add_argument("--backend", default="triton_band")
     args = parser.parse_args()
     for name in args.patterns:
-        report(name, PATTERNS[name](), get_backend(args.backend), args.length)
+        report(name, mask_pattern(name), get_backend(args.backend), args.length)
     from genoattn.attention.kernels.launch import best_configs
 
     for key, config in best_configs.items():  # the tiles the autotuner chose, per kernel and shape

@@ -18,7 +18,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from genoattn.attention.dispatch import get_backend
 from genoattn.attention.patterns import Pattern
-from genoattn.bench.attention import PATTERNS, time_call
+from genoattn.bench.attention import mask_pattern, time_call
 
 
 def main() -> None:
@@ -34,9 +34,9 @@ def main() -> None:
 
     for name in args.patterns:
         known = set(best_configs)
-        table(name, PATTERNS[name](), backend, args.length, args.rows)
+        table(name, mask_pattern(name), backend, args.length, args.rows)
         if args.sweep:
-            sweep(name, PATTERNS[name](), backend, args.length, [key for key in best_configs if key not in known])
+            sweep(name, mask_pattern(name), backend, args.length, [key for key in best_configs if key not in known])
     if args.backend.startswith("triton_"):  # the tiles the autotuner chose, per kernel and shape
         for key, config in best_configs.items():
             print(f"tiles {key[0]} {key[3]} flags={key[4:]}: {config}")

@@ -20,6 +20,7 @@ from genoattn.attention import patterns as P
 from genoattn.bench.attention_pairs import performer_flops, visible_pairs
 from genoattn.bench.train_step import StepModeUnavailableError, make_step
 from genoattn.models import GenomeTransformer
+from genoattn.models.attention import SelfAttention
 from genoattn.models.specs import AttentionSpec, PerformerSpec, RoutingSpec
 
 # Patterns at sizes for one-token-per-nucleotide models (attention windows in tokens).
@@ -59,7 +60,7 @@ def train_flops(net: GenomeTransformer, tokens: int, batch: int = 1) -> int:
     config = net.config
     heads = config["num_heads"]
     head_dim = config["d_model"] // heads
-    specs = [block.attn.spec for block in net.encoder.blocks]
+    specs = [m.spec for m in net.encoder.blocks.modules() if isinstance(m, SelfAttention)]  # one per block
     forward = 2 * weight_count(net) * tokens + sum(attention_flops(s, tokens, heads, head_dim) for s in specs)
     return 3 * forward * batch
 

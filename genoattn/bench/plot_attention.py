@@ -27,7 +27,7 @@ def plot(results: Path, out: Path, backends: tuple[str, ...] = SHOWN) -> Path:
     data = json.loads(Path(results).read_text())
     rows = [r for r in data["rows"] if r["status"] == "ok" and r["backend"] in backends]
     fig, axes = plt.subplots(2, 2, figsize=(13, 9), sharex=True)
-    colours = plt.get_cmap("tab10").colors
+    colours = matplotlib.color_sequences["tab10"]  # the colours of the tab10 colormap
     for col, mode in enumerate(("fwd", "fwdbwd")):
         series: dict[tuple[str, str, int], list[dict]] = {}
         for r in rows:

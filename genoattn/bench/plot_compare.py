@@ -82,8 +82,8 @@ def _task_score(rows: list[dict], task: str, pattern: str) -> float | None:
     mine = [r for r in rows if r["task"] == task and r["pattern"] == pattern and r.get("status") == "ok"]
     if not mine:
         return None
-    values = [_num(r.get("pair_auroc")) if r.get("band_lo") else _num(r.get("metric")) for r in mine]
-    values = [v for v in values if v is not None]
+    scores = [_num(r.get("pair_auroc")) if r.get("band_lo") else _num(r.get("metric")) for r in mine]
+    values = [v for v in scores if v is not None]
     return sum(values) / len(values) if values else None
 
 

@@ -48,7 +48,7 @@ def device_name(device: torch.device) -> str:
 def provenance(device: torch.device, command: str | None = None) -> dict:
     """A JSON-able record of the run: command (this process's command line unless given), commit, device,
     numpy/torch/triton/lightning versions, UTC time."""
-    versions = {"python": platform.python_version(), "torch": torch.__version__}
+    versions: dict[str, str | None] = {"python": platform.python_version(), "torch": torch.__version__}
     for name in ("numpy", "triton", "pytorch_lightning"):
         try:
             versions[name] = __import__(name).__version__

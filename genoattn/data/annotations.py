@@ -159,7 +159,7 @@ def read_gff(path: str | Path, feature_types: Sequence[str] | None = None) -> li
 
 
 def _gff3_attributes(text: str) -> dict[str, str]:
-    out = {}
+    out: dict[str, str] = {}
     for item in text.split(";"):
         key, sep, value = item.strip().partition("=")
         if sep:
@@ -168,7 +168,7 @@ def _gff3_attributes(text: str) -> dict[str, str]:
 
 
 def _gtf_attributes(text: str) -> dict[str, str]:
-    out = {}
+    out: dict[str, str] = {}
     for item in text.split(";"):
         key, _, value = item.strip().partition(" ")
         if key:

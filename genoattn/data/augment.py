@@ -70,7 +70,7 @@ def synonym_table(table_id: int = 11) -> tuple[np.ndarray, np.ndarray]:
     for codon, amino in meaning.items():
         same = [codes[c] for c, a in meaning.items() if a == amino]
         synonyms[codes[codon], : len(same)] = same
-    gc = np.array([sum(b in "GC" for b in c) for c in sorted(codes, key=codes.get)], dtype=np.int64)
+    gc = np.array([sum(b in "GC" for b in c) for c in sorted(codes, key=codes.__getitem__)], dtype=np.int64)
     return synonyms, gc
 
 

@@ -45,6 +45,7 @@ from genoattn.data.genome_set import (
 from genoattn.data.labels import (
     LABEL_CLASSES,
     IntervalIndex,
+    LabelMode,
     contig_labels,
     nucleotide_labels,
     read_scores,
@@ -76,10 +77,17 @@ class _OpenedGenome(NamedTuple):
     n_content: NContent
     in_memory: bool
     intervals: list[Interval] | None
-    index: IntervalIndex | None
+    interval_index: IntervalIndex | None
     labels: ArrayLabels | IntervalLabels | None
     frames: ArrayLabels | IntervalLabels | None  # codon positions, for composition_augment
     splits: dict[str, list[str]]
+
+
+def _all_built(sources: list[ArrayLabels | IntervalLabels | None]) -> list[ArrayLabels | IntervalLabels]:
+    """Per-genome label sources that the task built for every genome (none is None)."""
+    built = [source for source in sources if source is not None]
+    assert len(built) == len(sources)
+    return built
 
 
 class GenomeDataModule(pl.LightningDataModule):
@@ -262,8 +270,8 @@ class GenomeDataModule(pl.LightningDataModule):
         for arg in ("val_fraction", "test_fraction"):
             value = getattr(self, arg)
             need(0.0 <= value < 1.0, arg, f"expected a fraction in [0, 1), got {value}")
-        if self.hparams.tokenizer == "kmer":
-            k = self.hparams.k
+        if self.hparams["tokenizer"] == "kmer":
+            k = self.hparams["k"]
             need(isinstance(k, int) and 1 <= k <= 8, "k", f"expected an integer in [1, 8], got {k!r}")
             need(self.window % k == 0, "window", f"must be a multiple of k={k} with the k-mer tokenizer, "
                  f"got {self.window}")
@@ -349,7 +357,7 @@ class GenomeDataModule(pl.LightningDataModule):
         return intervals
 
     @staticmethod
-    def _label_source(index: IntervalIndex, lengths: dict[str, int], mode: str,
+    def _label_source(index: IntervalIndex, lengths: dict[str, int], mode: LabelMode,
                       in_memory: bool) -> ArrayLabels | IntervalLabels:
         """Per-nucleotide labels of one genome: whole-contig arrays in memory, else computed per window."""
         if in_memory:
@@ -391,14 +399,18 @@ class GenomeDataModule(pl.LightningDataModule):
             index = IntervalIndex(intervals) if intervals is not None else None
             labels = frames = None
             if self.task == "token_classification":
+                assert index is not None  # _check_arguments: the task needs every genome's annotation
                 labels = self._label_source(index, lengths, self.label_mode, in_memory)
-            if self.composition_augment:
-                frames = labels if self.label_mode == "frame" else self._label_source(index, lengths, "frame",
-                                                                                      in_memory)
+                if self.composition_augment:  # only with token_classification (_check_arguments)
+                    frames = labels if self.label_mode == "frame" else self._label_source(index, lengths, "frame",
+                                                                                          in_memory)
             parts.append(_OpenedGenome(genome, sequences, n_content, in_memory, intervals, index, labels, frames,
                                        self._split(spec, list(lengths))))
 
+        self.genome: Genome | None  # None with several genomes
+        self.sequences: InMemorySequences | FastaSequences | JoinedSources
         self.nucleotide_label_source: ArrayLabels | IntervalLabels | JoinedSources | None
+        self.frame_label_source: ArrayLabels | IntervalLabels | JoinedSources | None
         self.interval_index: IntervalIndex | None
         if not self.is_joined:
             only = parts[0]
@@ -406,7 +418,7 @@ class GenomeDataModule(pl.LightningDataModule):
                 only.genome, only.sequences, only.n_content, only.in_memory)
             self.contig_lengths = only.genome.contigs
             self.contig_genome = np.zeros(len(self.contig_lengths), dtype=np.int64)
-            self.nucleotide_label_source, self.interval_index, splits = only.labels, only.index, only.splits
+            self.nucleotide_label_source, self.interval_index, splits = only.labels, only.interval_index, only.splits
             self.frame_label_source = only.frames
         else:
             renamed = [{c: joined_name(spec.name, c) for c in part.genome.contigs}
@@ -420,12 +432,13 @@ class GenomeDataModule(pl.LightningDataModule):
             self.n_content = NContent.joined([part.n_content for part in parts], joined)
             self.is_in_memory = all(part.in_memory for part in parts)
             self.interval_index = None
-            if all(part.intervals is not None for part in parts):
+            part_intervals = [part.intervals for part in parts if part.intervals is not None]
+            if len(part_intervals) == len(parts):
                 self.interval_index = IntervalIndex(dataclasses.replace(iv, contig=renamed[g][iv.contig])
-                                                    for g, part in enumerate(parts) for iv in part.intervals)
-            self.nucleotide_label_source = (JoinedSources([part.labels for part in parts], joined)
+                                                    for g, ivs in enumerate(part_intervals) for iv in ivs)
+            self.nucleotide_label_source = (JoinedSources(_all_built([part.labels for part in parts]), joined)
                                             if self.task == "token_classification" else None)
-            self.frame_label_source = (JoinedSources([part.frames for part in parts], joined)
+            self.frame_label_source = (JoinedSources(_all_built([part.frames for part in parts]), joined)
                                        if self.composition_augment else None)
             splits = {split: [renamed[g][c] for g, part in enumerate(parts) for c in part.splits[split]]
                       for split in SPLITS}
@@ -466,7 +479,7 @@ class GenomeDataModule(pl.LightningDataModule):
 
     # ------------------------------------------------------------------------------ dataloaders
 
-    def _dataset(self, train: bool, task: str | None = None) -> WindowBatchDataset:
+    def _dataset(self, train: bool, task: Task | None = None) -> WindowBatchDataset:
         return WindowBatchDataset(
             self.sequences, self.tokenizer, self.window, self.task if task is None else task,
             nucleotide_label_source=self.nucleotide_label_source, interval_index=self.interval_index,
@@ -546,8 +559,9 @@ class GenomeDataModule(pl.LightningDataModule):
         for split in SPLITS:
             contigs = self.splits[split]
             windows = self.windows[split]
-            entry = {"contigs": len(contigs), "bases": int(sum(self.contig_lengths[c] for c in contigs)),
-                     "windows": len(windows), "window_bases": windows.nucleotides()}
+            entry: dict[str, Any] = {
+                "contigs": len(contigs), "bases": int(sum(self.contig_lengths[c] for c in contigs)),
+                "windows": len(windows), "window_bases": windows.nucleotides()}
             if split == "train" and self.train_windows_per_epoch is not None:
                 entry["windows_per_epoch"] = self.train_windows_per_epoch
             entry["labels"] = self._label_balance(contigs, windows)
@@ -556,6 +570,7 @@ class GenomeDataModule(pl.LightningDataModule):
 
     def _label_balance(self, contigs: list[str], windows: Windows) -> dict[str, float] | None:
         if self.task == "token_classification":
+            assert self.interval_index is not None  # every genome has its annotation (_check_arguments)
             counts = np.zeros(self.num_classes, dtype=np.int64)
             ignored = 0
             for c in contigs:
@@ -566,6 +581,7 @@ class GenomeDataModule(pl.LightningDataModule):
             balance = {f"class_{i}": float(n / total) for i, n in enumerate(counts)}
             return {**balance, "ignored_bases": ignored}
         if self.task in ("sequence_classification", "regression") and len(windows):
+            assert self.interval_index is not None  # every genome has its annotation (_check_arguments)
             parts = []
             for ci in np.unique(windows.contig_index):
                 name, starts = windows.contig_names[ci], windows.start[windows.contig_index == ci]

@@ -24,6 +24,7 @@ import torch
 
 from genoattn.data import vocab
 from genoattn.data.augment import reverse_complement_rows, shift_composition, shift_starts
+from genoattn.data.genome_set import JoinedSources
 from genoattn.data.labels import (
     IntervalIndex,
     LabelMode,
@@ -135,8 +136,9 @@ class WindowBatchDataset(torch.utils.data.Dataset):
     - ``None``: no labels (prediction).
     """
 
-    def __init__(self, sequences: InMemorySequences | FastaSequences, tokenizer: Tokenizer, window: int,
-                 task: Task | None, *, nucleotide_label_source: ArrayLabels | IntervalLabels | None = None,
+    def __init__(self, sequences: InMemorySequences | FastaSequences | JoinedSources, tokenizer: Tokenizer,
+                 window: int, task: Task | None, *,
+                 nucleotide_label_source: ArrayLabels | IntervalLabels | JoinedSources | None = None,
                  interval_index: IntervalIndex | None = None, label_mode: LabelMode = "binary",
                  min_overlap: float = 0.5, default_score: float = 0.0, mlm_probability: float = 0.15,
                  rc_augment: bool = False, shift_augment: int = 0, compact: bool = False, eval_context: int = 0,
@@ -174,6 +176,7 @@ class WindowBatchDataset(torch.utils.data.Dataset):
 
         labels: np.ndarray | None = None
         if self.task == "token_classification":
+            assert self.nucleotide_label_source is not None  # __init__: token_classification needs one
             labels = self.nucleotide_label_source.gather(ci, start, self.window)  # int8 [B, window]
             if self.eval_context:
                 keep_start, keep_end = central_keep(start, lens, self.window, self.eval_context)
@@ -195,6 +198,7 @@ class WindowBatchDataset(torch.utils.data.Dataset):
         tokens = self.tokenizer.encode_nucleotides(nt)  # [B, window // k]
         if self.task == "token_classification":
             k = self.tokenizer.k
+            assert per_nt is not None  # token_classification: per-nt labels went in
             labels = per_nt[:, k // 2 :: k] if k > 1 else per_nt  # label of each token's middle base
         elif self.task == "mlm":
             tokens, labels = mask_tokens(tokens, rng, self.tokenizer, self.mlm_probability)
@@ -209,11 +213,13 @@ class WindowBatchDataset(torch.utils.data.Dataset):
         if self.contig_genome is not None:
             batch["genome"] = torch.from_numpy(self.contig_genome[ci].astype(np.int64))
         if labels is not None:
-            dtype = {"regression": np.float32, "sequence_classification": np.int64}.get(self.task, self.label_dtype)
+            dtypes: dict[Task | None, type] = {"regression": np.float32, "sequence_classification": np.int64}
+            dtype = dtypes.get(self.task, self.label_dtype)
             batch["labels"] = torch.from_numpy(np.ascontiguousarray(labels, dtype=dtype))
         return batch
 
     def _window_labels(self, names: list[str], start: np.ndarray) -> np.ndarray:
+        assert self.interval_index is not None  # __init__: the window-level tasks need one
         out = np.zeros(len(start), dtype=np.float32 if self.task == "regression" else np.int64)
         for i, (name, s) in enumerate(zip(names, start)):
             if self.task == "regression":
@@ -244,7 +250,8 @@ class BatchLoader(torch.utils.data.DataLoader):
     """DataLoader of whole batches (``batch_size=None``) that widens compact integer tensors to int64 as it
     yields them, so worker processes can send 1-2 byte ids while every batch still arrives as int64."""
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    # torch types DataLoader.__iter__ as returning its own iterator class; this one is a generator of batches
+    def __iter__(self) -> Iterator[dict[str, Any]]:  # type: ignore[override]
         for batch in super().__iter__():
             yield widen_batch(batch)
 
@@ -266,7 +273,10 @@ class BatchWindowsSampler(torch.utils.data.Sampler):
             raise ValueError("BatchWindowsSampler: give windows, or resample and num_windows")
         self.windows, self.batch_size, self.shuffle, self.drop_last = windows, batch_size, shuffle, drop_last
         self.seed, self.fixed_epoch, self.resample = seed, fixed_epoch, resample
-        self.num_windows = len(windows) if num_windows is None else num_windows
+        if num_windows is None:
+            assert windows is not None  # checked above
+            num_windows = len(windows)
+        self.num_windows = num_windows
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -282,6 +292,7 @@ class BatchWindowsSampler(torch.utils.data.Sampler):
             self.epoch += 1
         rng = np.random.default_rng((self.seed, epoch))
         windows = self.resample(rng) if self.resample is not None else self.windows
+        assert windows is not None  # __init__: windows, or resample
         order = rng.permutation(len(windows)) if self.shuffle else np.arange(len(windows))
         for b in range(len(self)):
             sel = order[b * self.batch_size : (b + 1) * self.batch_size]

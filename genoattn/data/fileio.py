@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 from genoattn.errors import InputError
@@ -40,7 +40,7 @@ def check_readable_file(path: str | Path, what: str) -> Path:
     return p
 
 
-def iter_binary_lines(path: Path, compression: str | None) -> Iterator[bytes]:
+def iter_binary_lines(path: Path, compression: str | None) -> Generator[bytes, None, None]:
     """Yield the raw lines (with their line endings) of a possibly gzip/bgzf-compressed file.
 
     A truncated or corrupt compressed stream ends in an InputError naming the file.

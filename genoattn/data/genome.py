@@ -58,7 +58,7 @@ def default_cache_dir(settings: Settings | None = None) -> Path:
     return (settings or current_settings()).cache_dir
 
 
-def _translation_tables() -> tuple[dict[int, str], dict[int, str], dict[int, str]]:
+def _translation_tables() -> tuple[dict[int, str], dict[int, str], dict[int, int]]:
     """(keep case, upper-case) tables mapping IUPAC/other codes to N, U to T; and the complement table."""
     keep: dict[int, str] = {}
     for upper in map(chr, range(ord("A"), ord("Z") + 1)):

@@ -145,8 +145,8 @@ def reverse_complement_labels(labels: np.ndarray | torch.Tensor, mode: LabelMode
             labels.clamp(min=0).long()], labels)
         return swapped.flip(-1)
     labels = np.asarray(labels)
-    swapped = np.where(labels >= 0, table[np.clip(labels, 0, len(table) - 1)], labels).astype(labels.dtype)
-    return swapped[..., ::-1].copy()
+    swapped_np = np.where(labels >= 0, table[np.clip(labels, 0, len(table) - 1)], labels).astype(labels.dtype)
+    return swapped_np[..., ::-1].copy()
 
 
 def window_overlap_labels(index: IntervalIndex, contig: str, starts: np.ndarray, length: int,

@@ -143,7 +143,8 @@ class MotifPairDataModule(pl.LightningDataModule):
         self.motifs = (pick_motif(found, motif_a, motifs), pick_motif(found, motif_b, motifs))
         if self.motifs[0].matrix_id == self.motifs[1].matrix_id:
             raise ConfigError(f"motif_b: must differ from motif_a (both are {self.motifs[0].matrix_id})")
-        self.layout = band_layout(self.band, window, (self.motifs[0].length, self.motifs[1].length))
+        lo, hi = self.band  # two values (_check_arguments)
+        self.layout = band_layout((lo, hi), window, (self.motifs[0].length, self.motifs[1].length))
         self.windows: dict[str, MotifPairWindows] = {}
 
     def _check_arguments(self) -> None:
@@ -226,7 +227,9 @@ class MotifPairDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> BatchLoader:
         n = self.num_windows["train"]
-        return self._loader("train", self.batch_size, drop_last=n >= self.batch_size)
+        loader = self._loader("train", self.batch_size, drop_last=n >= self.batch_size)
+        assert isinstance(loader, BatchLoader)  # train_windows_per_epoch >= 1: setup built the train windows
+        return loader
 
     def val_dataloader(self) -> BatchLoader | list:
         return self._loader("val", self.eval_batch_size)

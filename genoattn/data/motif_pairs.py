@@ -78,7 +78,8 @@ def distance_bands(min_nt: int = 100, *, max_nt: int, ratio: float = 4.0,
         raise ConfigError(f"min_nt: expected a positive integer, got {min_nt!r}")
     if not ratio > 1:
         raise ConfigError(f"ratio: expected a band ratio > 1, got {ratio!r}")
-    bands, lo = [], min_nt
+    bands: list[tuple[int, int]] = []
+    lo = min_nt
     while True:
         hi = int(round(lo * ratio))
         if hi - 1 + site_nt > max_nt:

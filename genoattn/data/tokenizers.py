@@ -8,7 +8,7 @@ Both are vectorised with numpy lookup tables (no Python loop per base) and share
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, overload
 
 import numpy as np
 import torch
@@ -91,6 +91,11 @@ class NucleotideTokenizer:
             return _ID_TO_BYTE[ids].tobytes().decode("ascii")
         return "".join(_SPECIAL_NAMES.get(int(i), chr(_ID_TO_BYTE[i])) for i in ids)
 
+    @overload
+    def reverse_complement(self, ids: np.ndarray) -> np.ndarray: ...
+    @overload
+    def reverse_complement(self, ids: torch.Tensor) -> torch.Tensor: ...
+
     def reverse_complement(self, ids: ArrayLike) -> ArrayLike:
         """Reverse complement along the last axis (numpy or torch); specials and N stay themselves."""
         return _flip_last(_apply_table(_NT_COMPLEMENT, ids, "reverse_complement"))
@@ -160,6 +165,11 @@ class KmerTokenizer:
             return letters.tobytes().decode("ascii")
         return "".join(_SPECIAL_NAMES[int(i)] if i < self.KMER_WITH_N else self.decode(ids[j:j + 1])
                        for j, i in enumerate(ids))
+
+    @overload
+    def reverse_complement(self, ids: np.ndarray) -> np.ndarray: ...
+    @overload
+    def reverse_complement(self, ids: torch.Tensor) -> torch.Tensor: ...
 
     def reverse_complement(self, ids: ArrayLike) -> ArrayLike:
         """Reverse complement of a k-mer id sequence along the last axis: token order reversed and each

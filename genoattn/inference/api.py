@@ -57,15 +57,22 @@ class _Collector:
                 self._region, self._masked = seg.region, seg.masked
                 self._values = np.full((len(seg.region), self.channels), np.nan, dtype=np.float32)
             elif isinstance(seg, Tile):
-                lo = self._region.start
-                self._values[seg.start - lo: seg.stop - lo] = scores[seg.row, seg.start - seg.offset:
-                                                                     seg.stop - seg.offset]
+                region, values = self._current()
+                assert scores is not None  # a batch with tiles went through the model
+                lo = region.start
+                values[seg.start - lo: seg.stop - lo] = scores[seg.row, seg.start - seg.offset: seg.stop - seg.offset]
             elif isinstance(seg, Skip):
                 continue  # all N: stays NaN
             elif isinstance(seg, End):
-                self._values[self._masked] = np.nan
-                region = self._region
-                self.results.append(RegionScores(region.contig, region.start, region.end, self._values, ()))
+                region, values = self._current()
+                assert self._masked is not None  # the producer's Begin segments carry their N mask
+                values[self._masked] = np.nan
+                self.results.append(RegionScores(region.contig, region.start, region.end, values, ()))
+
+    def _current(self) -> tuple[Region, np.ndarray]:
+        """The region of the last Begin segment and its values."""
+        assert self._region is not None and self._values is not None
+        return self._region, self._values
 
 
 def predict_genome(model: str | Path | tuple[nn.Module, ModelInfo], fasta: str | Path,

@@ -18,6 +18,7 @@ import contextlib
 import errno
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +81,7 @@ class BigWigBuilder:
         self.regions, self.contigs, self.decimals = tuple(regions), dict(contigs), decimals
         self.dtype = units_dtype(decimals)
         self.target: Path | None = None
-        self._writer = None
+        self._writer: Any = None  # pyBigWig's file (the library has no types) from open() to finish()
         self._pending = np.zeros(0, dtype=self.dtype)  # values not yet added (less than a block)
         self._region = 0  # index of the region the pending values belong to
         self._offset = 0  # bases of that region already added
@@ -124,6 +125,7 @@ class BigWigBuilder:
         """Close the bigWig once every region's values were added, and check that it reads back complete."""
         if self._region != len(self.regions) or len(self._pending):
             raise RuntimeError(f"{self.target}: values end inside region {self._region} of {len(self.regions)}")
+        assert self.target is not None  # open() came first
         writer, self._writer = self._writer, None
         self._call(writer.close)
         check_bigwig(self.target, self.contigs, self._covered)

@@ -188,7 +188,7 @@ def _predict_lightning(net: nn.Module, info: ModelInfo, fasta: list[str | Path],
         return _merge(runs, batches, folder, info, options, time.perf_counter() - t0)
     finally:
         for run in runs:
-            run.outputs.close()
+            run.output_files.close()
 
 
 def _merge(runs: list[InputRun], batches: list[PlannedBatch], folder: Path, info: ModelInfo,

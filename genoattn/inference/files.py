@@ -48,7 +48,7 @@ def predict_files(net: nn.Module, info: ModelInfo, fasta: list[str | Path], out_
             return _execute(net, info, runs, options, geometry, device, pad_batches, on_contig_done)
         finally:
             for run in runs:
-                run.outputs.close()
+                run.output_files.close()
 
 
 def _execute(net: nn.Module, info: ModelInfo, runs: list[InputRun], options: PredictOptions, geometry: Geometry,

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from genoattn.errors import InputError
 
-try:
-    import fcntl
-except ImportError:  # Windows: no folder lock
+if sys.platform == "win32":  # no fcntl: no folder lock
     fcntl = None
+else:
+    import fcntl
 
 _LOCKS: dict[Path, list] = {}  # locked folder -> [file descriptor, holders in this process]
 _LOCKS_GUARD = threading.Lock()

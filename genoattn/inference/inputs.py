@@ -31,7 +31,8 @@ def output_stem(path: Path) -> str:
 
 def unique_stems(paths: list[Path]) -> list[str]:
     """One stem per input; repeated stems get ``_2``, ``_3`` ... in input order."""
-    stems, seen = [], {}
+    stems: list[str] = []
+    seen: dict[str, int] = {}
     for path in paths:
         stem = output_stem(path)
         seen[stem] = seen.get(stem, 0) + 1

@@ -160,6 +160,8 @@ def info_from_record(net: nn.Module, record: dict, source: str | Path = "", wind
     if window is None:
         raise InputError(f"{where}checkpoint records no training window (data.window={recorded!r}); pass --window")
     task = record.get("task")
+    if not isinstance(task, str):
+        raise InputError(f"{where}checkpoint records no task (task={task!r})")
     num_classes = record.get("num_classes")
     if not isinstance(num_classes, int):
         num_classes = int(getattr(net, "num_classes", 0) or 0)

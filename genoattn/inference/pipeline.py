@@ -4,11 +4,12 @@ the memory in flight; an error in any stage stops the others and is raised in th
 
 from __future__ import annotations
 
+import enum
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -21,7 +22,14 @@ class Batch(Protocol):
     segments: list
 
 
-_END = object()
+class _End(enum.Enum):
+    """The marker a stage puts on its queue after the last item."""
+
+    END = enum.auto()
+
+
+_END = _End.END
+_Item = TypeVar("_Item")
 
 
 class _Stage(threading.Thread):
@@ -29,7 +37,8 @@ class _Stage(threading.Thread):
 
     def __init__(self, name: str, body: Callable[[], None], stop: threading.Event) -> None:
         super().__init__(name=name, daemon=True)
-        self.body, self.stop, self.error = body, stop, None
+        self.body, self.stop = body, stop
+        self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
@@ -39,7 +48,7 @@ class _Stage(threading.Thread):
             self.stop.set()
 
 
-def _put(q: queue.Queue, item: object, stop: threading.Event) -> bool:
+def _put(q: queue.Queue[_Item], item: _Item, stop: threading.Event) -> bool:
     while not stop.is_set():
         try:
             q.put(item, timeout=0.1)
@@ -49,7 +58,7 @@ def _put(q: queue.Queue, item: object, stop: threading.Event) -> bool:
     return False
 
 
-def _get(q: queue.Queue, stop: threading.Event) -> object:
+def _get(q: queue.Queue[_Item | _End], stop: threading.Event) -> _Item | _End:
     while not stop.is_set():
         try:
             return q.get(timeout=0.1)
@@ -62,8 +71,8 @@ def run_pipeline(batches: Iterator[Batch], runner: Callable[[torch.Tensor], Pend
                  writer: Callable[[np.ndarray | None, list], None], prefetch: int = 2) -> dict[str, float]:
     """Producer thread -> model (this thread) -> writer thread; returns seconds spent in the model calls."""
     stop = threading.Event()
-    to_model: queue.Queue = queue.Queue(maxsize=prefetch)
-    to_writer: queue.Queue = queue.Queue(maxsize=prefetch)
+    to_model: queue.Queue[Batch | _End] = queue.Queue(maxsize=prefetch)
+    to_writer: queue.Queue[tuple[PendingScores | None, list] | _End] = queue.Queue(maxsize=prefetch)
 
     def produce() -> None:
         for batch in batches:

@@ -64,6 +64,7 @@ class Producer:
                     continue
                 yield from self._materialise(planner.start_input(run.resume.cursor))
                 for i, region in enumerate(run.todo):
+                    assert ahead is not None  # one job per region to do, submitted in this order
                     read = ahead.result()
                     position += 1
                     ahead = pool.submit(self._read, *jobs[position]) if position < len(jobs) else None

@@ -39,6 +39,12 @@ class InputRun:
     seconds: float = 0.0
 
     @property
+    def output_files(self) -> OutputFiles:
+        """``outputs`` of a run that writes files (every run of prepare_runs)."""
+        assert self.outputs is not None, f"{self.path}: this run keeps its results in memory"
+        return self.outputs
+
+    @property
     def todo(self) -> list[Region]:
         return [] if self.resume.complete else self.regions[self.resume.done:]
 
@@ -113,7 +119,7 @@ class RunReport:
 
 def run_summaries(runs: list[InputRun], seconds: float | None = None) -> list[dict[str, Any]]:
     """Per input: its path, outputs, regions and bases predicted in this run, seconds, and whether it was done."""
-    return [{"fasta": str(run.path), "outputs": [str(p) for p in run.outputs.final.values()],
+    return [{"fasta": str(run.path), "outputs": [str(p) for p in run.output_files.final.values()],
              "contigs": len(run.todo), "bases": run.bases_todo(),
              "seconds": run.seconds if seconds is None else seconds,
              "skipped_complete": run.resume.complete} for run in runs]

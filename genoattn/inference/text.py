@@ -126,12 +126,12 @@ def _slice(field: Field, lo: int, hi: int) -> Field:
 
 
 def _join(blocks: list[_Block], n: int) -> bytes:
-    variable = [b for b in blocks if b.count is not None]
-    if not variable:
+    counts = [b.count for b in blocks if b.count is not None]
+    if not counts:
         return np.concatenate([b.chars for b in blocks], axis=1).tobytes()
     key = np.zeros(n, dtype=np.int64)
-    for b in variable:  # one key per combination of field widths (each width < 64)
-        key = key * 64 + b.count
+    for count in counts:  # one key per combination of field widths (each width < 64)
+        key = key * 64 + count
     cuts = np.flatnonzero(key[1:] != key[:-1]) + 1
     if len(cuts) <= n // 64 + 4:  # long runs of equal widths: slice columns run by run
         out = []

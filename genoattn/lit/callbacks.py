@@ -42,7 +42,7 @@ class ThroughputMonitor(pl.Callback):
         self._total_tokens = 0
         self._total_time = 0.0
         self._last_rate = 0.0
-        self.result: dict[str, float] | None = None  # set when training ends
+        self.result: dict[str, float | str] | None = None  # set when training ends
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._window_start = time.perf_counter()
@@ -78,7 +78,7 @@ class ThroughputMonitor(pl.Callback):
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._window_start = time.perf_counter()
 
-    def summary(self, device: torch.device) -> dict[str, float]:
+    def summary(self, device: torch.device) -> dict[str, float | str]:
         rate = self._total_tokens / self._total_time if self._total_time else self._last_rate
         return {
             "train_tokens_per_s": rate,
@@ -136,7 +136,8 @@ class ResumableCheckpoint(ModelCheckpoint):
 
     def _refresh_last(self, trainer: pl.Trainer) -> None:
         step = trainer.global_step
-        if (not self.save_last or not step or trainer.sanity_checking or trainer.fast_dev_run
+        if (not self.save_last or not step or trainer.sanity_checking
+                or trainer.fast_dev_run  # type: ignore[attr-defined]  # Lightning sets it outside the Trainer class
                 or trainer.state.fn != TrainerFn.FITTING or self._last_refreshed == step):
             return
         self._last_refreshed = step

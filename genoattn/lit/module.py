@@ -10,11 +10,13 @@ import torch
 import torch.nn.functional as F
 from pytorch_lightning.strategies import FSDPStrategy
 from torch import Tensor, nn
+from torchmetrics import MetricCollection
 
 from genoattn.data.vocab import IGNORE_INDEX
 from genoattn.errors import ConfigError
 from genoattn.lit.metrics import build_metrics, metric_inputs
 from genoattn.lit.strategy import context_parallel_group
+from genoattn.models.transformer import GenomeTransformer
 from genoattn.tasks import TASKS
 
 
@@ -52,6 +54,8 @@ class GenomeLitModule(pl.LightningModule):
             their keys); the attention kernels trace as custom ops. Off by default: the first steps compile.
         compile_backend: torch.compile's backend (``inductor``; ``aot_eager`` needs no C++ compiler).
     """
+
+    class_weights: Tensor | None  # buffer [C], or None
 
     def __init__(
         self,
@@ -97,6 +101,7 @@ class GenomeLitModule(pl.LightningModule):
         context-parallel network starts sharding over its group of processes (genoattn.lit.strategy; not for
         predict: whole sequences)."""
         if self.context_parallel > 1 and not self.net.sharded and stage != "predict":  # own groups beside DDP's
+            assert isinstance(self.net, GenomeTransformer)  # the network with context_parallel
             self.net.enable_context_parallel(context_parallel_group(self.context_parallel))
         data = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         names = list(getattr(data, "genome_names", None) or [])
@@ -112,7 +117,7 @@ class GenomeLitModule(pl.LightningModule):
 
     def predict_logits(self, input_ids: Tensor) -> Tensor:
         """Logits for evaluation, averaged with the reverse-complement pass when configured."""
-        if self.hparams.rc_average_eval and self.task != "mlm":
+        if self.hparams["rc_average_eval"] and self.task != "mlm":
             from genoattn.models.rc import rc_average
 
             return rc_average(self.net, input_ids, task=self.task)
@@ -138,6 +143,7 @@ class GenomeLitModule(pl.LightningModule):
         if not getattr(self.net, "sharded", False):
             loss = self.loss(logits, labels)
             return loss, loss, labels
+        assert isinstance(self.net, GenomeTransformer)  # the network that shards
         lo, hi = self.net.output_range(labels.shape[-1])
         valid = labels != IGNORE_INDEX
         weight = self.class_weights[labels[valid]].sum() if self.class_weights is not None else valid.sum()
@@ -157,7 +163,7 @@ class GenomeLitModule(pl.LightningModule):
         """
         if isinstance(self.trainer.strategy, FSDPStrategy):  # sharded parameters: the net runs only in the steps
             return
-        data = self.trainer.datamodule
+        data = getattr(self.trainer, "datamodule", None)
         window = getattr(data, "tokens_per_window", None) or getattr(data, "window", None)
         if not window:
             return
@@ -181,7 +187,9 @@ class GenomeLitModule(pl.LightningModule):
                 "gradient clipping (trainer.gradient_clip_val) or fp32 precision."
             )
         self.log("train/loss", logged, prog_bar=True, on_step=True, on_epoch=True, batch_size=len(logits))
-        self.log("train/lr", self.optimizers().param_groups[0]["lr"], on_step=True, on_epoch=False)
+        optimizer = self.optimizers()
+        assert not isinstance(optimizer, list)  # configure_optimizers returns one optimizer
+        self.log("train/lr", optimizer.param_groups[0]["lr"], on_step=True, on_epoch=False)
         return loss
 
     def _eval_step(self, batch: dict, metrics, split: str) -> None:
@@ -196,21 +204,33 @@ class GenomeLitModule(pl.LightningModule):
                 rows = batch["genome"] == g
                 preds, target = metric_inputs(self.task, logits[rows], labels[rows])
                 if target.numel():
-                    self.genome_metrics[split][g].update(preds, target)
+                    self._genome_collection(split, g).update(preds, target)
                     self._genomes_seen[split].add(g)
 
     def _log_genome_metrics(self, split: str) -> None:
         """Per-genome metrics of the genomes that had labelled data this epoch; all reset."""
         if split not in self.genome_metrics:
             return
-        seen = torch.zeros(len(self.genome_metrics[split]), device=self.device)  # [genomes]
+        genomes = len(self._genome_collections(split))
+        seen = torch.zeros(genomes, device=self.device)  # [genomes]
         seen[list(self._genomes_seen[split])] = 1.0
         seen = self.trainer.strategy.reduce(seen, reduce_op="sum")  # the same genomes on every rank
         for g in seen.nonzero().flatten().tolist():
-            self.log_dict(self.genome_metrics[split][g].compute(), sync_dist=True, batch_size=1)
-        for collection in self.genome_metrics[split]:
-            collection.reset()
+            self.log_dict(self._genome_collection(split, g).compute(), sync_dist=True, batch_size=1)
+        for g in range(genomes):
+            self._genome_collection(split, g).reset()
         self._genomes_seen[split] = set()
+
+    def _genome_collections(self, split: str) -> nn.ModuleList:
+        """The per-genome metric collections of ``split`` (built by setup)."""
+        collections = self.genome_metrics[split]
+        assert isinstance(collections, nn.ModuleList)
+        return collections
+
+    def _genome_collection(self, split: str, genome: int) -> MetricCollection:
+        collection = self._genome_collections(split)[genome]
+        assert isinstance(collection, MetricCollection)
+        return collection
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         self._eval_step(batch, self.val_metrics, "val")
@@ -243,22 +263,23 @@ class GenomeLitModule(pl.LightningModule):
 
     # ----- optimisation -----
     def configure_optimizers(self):
-        decay, no_decay = [], []
+        decay: list[nn.Parameter] = []
+        no_decay: list[nn.Parameter] = []
         for name, param in self.net.named_parameters():
             if not param.requires_grad:
                 continue
             (no_decay if param.ndim < 2 or "norm" in name else decay).append(param)
         optimizer = torch.optim.AdamW(
             [
-                {"params": decay, "weight_decay": self.hparams.weight_decay},
+                {"params": decay, "weight_decay": self.hparams["weight_decay"]},
                 {"params": no_decay, "weight_decay": 0.0},
             ],
-            lr=self.hparams.lr,
-            betas=tuple(self.hparams.betas),
+            lr=self.hparams["lr"],
+            betas=tuple(self.hparams["betas"]),
         )
         total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup = min(self.hparams.warmup_steps, max(0, total // 2))
+        warmup = min(self.hparams["warmup_steps"], max(0, total // 2))
         schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, warmup_cosine(warmup, total, self.hparams.min_lr_ratio)
+            optimizer, warmup_cosine(warmup, total, self.hparams["min_lr_ratio"])
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from genoattn.attention.context_parallel import Shards, attend_sharded
 from genoattn.attention.dispatch import BACKEND_ORDER, attend
+from genoattn.attention.patterns.base import Pattern
 from genoattn.errors import ConfigError, InputError
 from genoattn.models.positions import POSITION_KINDS, RotaryEmbedding, alibi_slopes
 from genoattn.models.specs import AttentionSpec, PerformerSpec, RoutingSpec
@@ -81,6 +82,8 @@ class SelfAttention(nn.Module):
         layer: index of the layer (seeds per-layer random projections).
     """
 
+    alibi_slopes: Tensor | None  # buffer [H] with positions 'alibi', else None
+
     def __init__(
         self,
         d_model: int,
@@ -130,6 +133,7 @@ class SelfAttention(nn.Module):
             raise InputError(f"{type(self.spec).__name__} has no attention weights to show (it never forms them)")
         from genoattn.attention.backends.reference import attention_probs
 
+        assert isinstance(self.spec, Pattern)  # no attention module: a mask pattern
         q, k, _ = self._heads(x)
         return attention_probs(q, k, self.spec, self.alibi_slopes)
 
@@ -143,6 +147,7 @@ class SelfAttention(nn.Module):
         elif self.attention_module is not None:
             out = self.attention_module(q, k, v)  # [B, H, L, D]
         else:
+            assert isinstance(self.spec, Pattern)  # no attention module: a mask pattern
             out = attend(q, k, v, self.spec, backend=self.backend, alibi_slopes=self.alibi_slopes)
         out = out.transpose(1, 2).reshape(batch, length, width)  # [B, L, H * D]
         return self.proj(out)

@@ -95,12 +95,12 @@ class GenomeEncoder(nn.Module):
         extra = -input_ids.shape[1] % self.patch_size
         if extra:
             input_ids = F.pad(input_ids, (0, extra), value=PAD)  # [B, N * p]
-        frames = reading_frame_features(input_ids) if self.frame_embedding is not None else None  # [B, N * p, 12]
         p, total = self.patch_size, input_ids.shape[1]
         lo, hi = (0, total) if shard is None else (shard[0] * p, shard[1] * p)  # the shard's nucleotides
         nucleotides = self.embedding(input_ids[:, lo:hi])  # [B, n * p, d]
-        if frames is not None:
-            frames = frames[:, lo:hi].to(nucleotides.dtype)
+        frames: Tensor | None = None
+        if self.frame_embedding is not None:
+            frames = reading_frame_features(input_ids)[:, lo:hi].to(nucleotides.dtype)  # [B, n * p, 12]
             nucleotides = nucleotides + self.frame_embedding(frames)
         if self.stem is None:
             tokens = nucleotides

@@ -45,6 +45,8 @@ class RotaryEmbedding(nn.Module):
     float32 for any length (so longer inputs than in training just work) and cast to the input dtype.
     """
 
+    inv_freq: Tensor  # buffer [D/2]
+
     def __init__(self, head_dim: int, base: float = 10000.0) -> None:
         super().__init__()
         if head_dim % 2:

@@ -102,7 +102,7 @@ def rc_average(
     if task is not None:
         token_level = task in TOKEN_LEVEL_TASKS
     elif hasattr(model, "task"):
-        task = model.task
+        task = str(model.task)
         token_level = task in TOKEN_LEVEL_TASKS
     elif hasattr(model, "token_level"):
         token_level = bool(model.token_level)

@@ -39,6 +39,8 @@ class PatchStem(nn.Module):
             layer (the same as concatenating them to its input).
     """
 
+    base_index: Tensor  # buffer [VOCAB_SIZE] with kmer > 1
+
     def __init__(self, d_model: int, patch_size: int, kernel_size: int | None = None, hidden: int = 0,
                  kmer: int = 1, frame_features: int = 0) -> None:
         super().__init__()
@@ -110,6 +112,7 @@ class PatchStem(nn.Module):
                               f"{'no' if features is None else 'extra'} features")
         extra = None
         if self.frame_linear is not None:
+            assert features is not None  # checked above
             extra = self.frame_linear(features.reshape(batch, length // self.patch_size, -1))  # [B, N, h]
         pad = (self.pad_left - context[0], self.pad_right - context[1])
         if min(pad) < 0:
@@ -117,6 +120,7 @@ class PatchStem(nn.Module):
         if self.kmer > 1:
             return self._forward_kmers(input_ids, extra, pad)
         first = self.linear[0] if isinstance(self.linear, nn.Sequential) else self.linear
+        assert isinstance(first, nn.Linear)  # kmer == 1: the first layer is a linear map of the window
         vocab, width = embedding.shape
         padded = torch.cat([embedding, embedding.new_zeros(1, width)])  # [V + 1, d]; row V: zero padding
         weight = first.weight.reshape(first.out_features, self.kernel_size, width)  # [h, k, d]

@@ -43,6 +43,7 @@ def attend_sharded(q: Tensor, k: Tensor, v: Tensor, pattern: object, shards: Sha
         raise InputError(f"context parallel: {reason}")
     if q.shape[-2] != shards.size:
         raise InputError(f"context parallel: rank {shards.rank} holds {shards.size} tokens, got q {tuple(q.shape)}")
+    assert isinstance(pattern, SHARDED_PATTERNS)  # unsupported_reason refused the others
     pattern.check_length(shards.length)
     if isinstance(pattern, BigBird):
         return attend_bigbird(q, k, v, pattern, shards, alibi_slopes)

@@ -45,13 +45,14 @@ def _overlap(a: Range, b: Range) -> Range | None:
     return (lo, hi) if lo < hi else None
 
 
-def _exchange(shards: Shards, sends: dict[int, Tensor], recv_shapes: dict[int, torch.Size], like: Tensor
+def _exchange(shards: Shards, sends: dict[int, Tensor], recv_shapes: dict[int, tuple[int, ...]], like: Tensor
               ) -> dict[int, Tensor]:
     """Post every send and receive (group ranks -> tensors), then wait for all: no ordering deadlock."""
     received = {r: like.new_empty(shape) for r, shape in recv_shapes.items()}
     work = [dist.isend(t.contiguous(), shards.global_rank(r), group=shards.group) for r, t in sends.items()]
     work += [dist.irecv(t, shards.global_rank(r), group=shards.group) for r, t in received.items()]
     for w in work:
+        assert w is not None  # None only for a rank outside the group
         w.wait()
     return received
 
@@ -104,6 +105,7 @@ class _GatherRange(torch.autograd.Function):
         received = _exchange(shards, sends, recv_shapes, grad)
         for r, piece in received.items():
             part = _overlap(needs[r], own)
+            assert part is not None  # rank r sent back rows of my shard
             grad_x[..., part[0] - start : part[1] - start, :] += piece
         return grad_x, None, None
 

@@ -63,6 +63,7 @@ def attend_halo(q: Tensor, k: Tensor, v: Tensor, pattern: Pattern, shards: Shard
     inside = (glob >= lo) & (glob < hi)
     n_front = int(front.sum())
     local_globals = tuple(range(n_front)) + tuple(n_front + int(g) - lo for g in glob[inside])
+    assert isinstance(pattern, Longformer)  # the halo pattern with global tokens
     local = dataclasses.replace(pattern, global_tokens=local_globals)
     k_all = torch.cat([k_glob[..., front, :], k_near], dim=-2)  # [B, H, n_front + hi - lo, D]
     v_all = torch.cat([v_glob[..., front, :], v_near], dim=-2)
