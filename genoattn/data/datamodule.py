@@ -117,8 +117,8 @@ class GenomeDataModule(pl.LightningDataModule):
         max_n_fraction: windows with a larger fraction of N bases are dropped (1.0 keeps all).
         short_contigs: contigs shorter than ``window``: ``skip`` (with a warning) or ``pad`` (one
             window at 0 padded with PAD; labels IGNORE_INDEX on the padding).
-        test_contigs: test split by contig names (takes precedence over the other test options); with
-            ``genomes``, joined names ``"<genome>:<contig>"``.
+        test_contigs: test split by contig names (``test_fraction`` is then ignored; giving ``holdout_every``
+            too is a ConfigError); with ``genomes``, joined names ``"<genome>:<contig>"``.
         val_contigs: validation split by contig names.
         val_fraction: fraction of contigs drawn (with ``split_seed``) for validation when
             ``val_contigs`` is not given; 0 for no validation split.
