@@ -10,7 +10,8 @@ in tokens) and the tasks: ``kind: motif_pairs`` (the long-range motif-interactio
 band; genoattn.data.motif_datamodule) or ``kind: genome`` (GenomeDataModule: coding vs non-coding, masked LM).
 A task may set its own ``steps`` (the same for every pattern on it) instead of the budget's, and ``model`` keys
 that only change how its outputs are read, never the parameter count (``pooling``: a window label decided by one
-site pools with ``max``).
+site pools with ``max``). A motif task with ``data.site_labels`` (window level) gives every pattern's network the
+same auxiliary per-base site head.
 
 Each run (task x pattern [x band]) is one process (``--run KEY``): it trains, scores the held-out split and
 writes OUT/rows/KEY.json, so a failure is a row, not a crash, and a second invocation skips the rows already
@@ -153,7 +154,8 @@ def train_and_score(config: dict, run: Run, accelerator: str) -> dict:
     pl.seed_everything(seed, workers=True, verbose=False)
     data = build_data(task, run.band, seed)
     data.setup("fit")
-    net = GenomeTransformer(vocab_size=data.vocab_size, num_classes=data.num_classes, task=data.task,
+    aux = {"site_classes": data.site_label_classes} if getattr(data, "site_label_classes", 0) else {}
+    net = GenomeTransformer(vocab_size=data.vocab_size, num_classes=data.num_classes, task=data.task, **aux,
                             attention=attention_spec(config["patterns"][run.pattern]), backend="auto",
                             **{**config["model"], **task.get("model", {})})
     module = GenomeLitModule(net, task=data.task, lr=float(budget.get("lr", 1e-3)),

@@ -239,7 +239,7 @@ def _smallest_int(low: int, high: int) -> type:
 
 def widen_batch(batch: dict[str, Any]) -> dict[str, Any]:
     """Integer tensors of a batch as int64 (undoes ``compact``); float and int64 tensors stay as they are."""
-    for key in ("input_ids", "labels"):
+    for key in ("input_ids", "labels", "site_labels"):
         value = batch.get(key)
         if isinstance(value, torch.Tensor) and not value.is_floating_point() and value.dtype != torch.int64:
             batch[key] = value.long()

@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 from genoattn.data import vocab
 from genoattn.data.datasets import BatchLoader
 from genoattn.data.genome import Genome
-from genoattn.data.motif_pairs import KINDS, LEVELS, SITE_CLASSES, MotifPairWindows, band_layout
+from genoattn.data.motif_pairs import KINDS, LEVELS, SITE_CLASSES, SITE_PRESENCE, MotifPairWindows, band_layout
 from genoattn.data.motifs import pick_motif, read_motifs
 from genoattn.data.tokenizers import encode_nucleotides
 from genoattn.data.windows import split_contigs
@@ -87,6 +87,9 @@ class MotifPairDataModule(pl.LightningDataModule):
         site_classes: token level: every base gets one of four classes (background, paired B site, A site,
             unpaired B site; :data:`genoattn.data.motif_pairs.SITE_CLASSES`), so the motif detectors are taught
             directly and the patterns differ only in the pair decision. Scored on the B sites alike.
+        site_labels: sequence level: batches also carry ``site_labels`` [B, L], every base's site without its
+            pairing (:data:`genoattn.data.motif_pairs.SITE_PRESENCE`), for the auxiliary per-base loss of a
+            ``GenomeTransformer(site_classes=3)``; the window label stays the only source of the pair decision.
         background: ``genome`` (windows of the genome) or ``shuffle`` (each window dinucleotide-shuffled).
         train_windows_per_epoch: fresh training windows per epoch.
         val_windows, test_windows: sizes of the fixed val / test sets.
@@ -112,6 +115,7 @@ class MotifPairDataModule(pl.LightningDataModule):
         band: Sequence[int] = (100, 400),
         level: Literal["sequence", "token"] = "sequence",
         site_classes: bool = False,
+        site_labels: bool = False,
         background: Literal["genome", "shuffle"] = "genome",
         train_windows_per_epoch: int = 2048,
         val_windows: int = 256,
@@ -132,7 +136,7 @@ class MotifPairDataModule(pl.LightningDataModule):
         self.save_hyperparameters()
         self.fasta, self.motif_file, self.motif_a, self.motif_b = fasta, motifs, motif_a, motif_b
         self.window, self.band, self.level, self.background = window, tuple(int(b) for b in band), level, background
-        self.site_classes = site_classes
+        self.site_classes, self.site_labels = site_classes, site_labels
         self.num_windows = {"train": train_windows_per_epoch, "val": val_windows, "test": test_windows}
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
         self.num_workers, self.seed, self.pin_memory = num_workers, seed, pin_memory
@@ -157,6 +161,7 @@ class MotifPairDataModule(pl.LightningDataModule):
         need(len(self.band) == 2, "band", f"expected (lo, hi), got {self.band!r}")
         need(self.level in LEVELS, "level", f"expected one of {LEVELS}, got {self.level!r}")
         need(not self.site_classes or self.level == "token", "site_classes", "needs level 'token'")
+        need(not self.site_labels or self.level == "sequence", "site_labels", "needs level 'sequence'")
         need(self.background in ("genome", "shuffle"), "background", f"expected 'genome' or 'shuffle', "
              f"got {self.background!r}")
         for split, n in self.num_windows.items():
@@ -176,6 +181,11 @@ class MotifPairDataModule(pl.LightningDataModule):
     @property
     def num_classes(self) -> int:
         return len(SITE_CLASSES) if self.site_classes else 2
+
+    @property
+    def site_label_classes(self) -> int:
+        """Classes of the batches' auxiliary ``site_labels`` (0: none)."""
+        return len(SITE_PRESENCE) if self.site_labels else 0
 
     @property
     def vocab_size(self) -> int:
@@ -209,7 +219,7 @@ class MotifPairDataModule(pl.LightningDataModule):
             self.windows[split] = MotifPairWindows(
                 background, self.motifs, self.layout, self.num_windows[split], level=self.level,
                 shuffle=self.background == "shuffle", shuffle_rounds=self.shuffle_rounds, seed=self.seed,
-                split_code=code, fixed=split != "train", site_classes=self.site_classes)
+                split_code=code, fixed=split != "train", site_classes=self.site_classes, site_labels=self.site_labels)
         genome.close()
 
     # ------------------------------------------------------------------------------ dataloaders

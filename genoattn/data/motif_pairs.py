@@ -33,6 +33,10 @@ together (a receptive field reaching from the site to the edge) gets a weak hint
 ``L`` (as :func:`distance_bands` does for all but the last band) when that matters (CHANGELOG.md: how large the
 hint measured).
 
+Sequence level with ``site_labels``: besides the window's label, every base gets one of :data:`SITE_PRESENCE`
+(background, A site, B site; the same for paired and unpaired sites) for an auxiliary per-base loss: the motif
+detectors are taught directly, and the pair decision must still come from the window labels.
+
 Randomness: window ``i`` of split ``s`` in epoch ``e`` is built from ``np.random.default_rng((seed, 1, s, e, i))``
 and the epoch's placements (kinds, distances, strands, positions) from ``(seed, 0, s, e)``, so windows do not
 depend on batch size, worker count or order. Val/test always use epoch 0 (fixed sets); training uses a fresh epoch
@@ -59,6 +63,7 @@ SITE_NT = 32  # room kept for a site by distance_bands (the shipped motifs are 1
 LEVELS = ("sequence", "token")
 SITE_CLASSES = ("background", "paired_b_site", "a_site", "unpaired_b_site")  # token labels with site_classes
 BACKGROUND, PAIRED_B, A_SITE, UNPAIRED_B = range(4)
+SITE_PRESENCE = ("background", "a_site", "b_site")  # sequence level's auxiliary site_labels: no pairing in them
 _PLACEMENT_STREAM, _WINDOW_STREAM = 0, 1
 
 # Kind and motifs of the two sites of each window in a cycle of 12: 6 positive, 1 near + 1 far (2 near when no far range
@@ -199,20 +204,25 @@ class MotifPairWindows:
         shuffle: dinucleotide-shuffle each window's background before planting (``shuffle_rounds`` rounds).
         seed, split_code: the random streams (see the module doc); ``fixed``: every epoch is epoch 0.
         site_classes: token level: label every base with one of :data:`SITE_CLASSES`.
+        site_labels: sequence level: also ``site_labels`` [B, L], every base's :data:`SITE_PRESENCE` class.
     """
 
     def __init__(self, background: np.ndarray, motifs: tuple[Motif, Motif], layout: BandLayout, num_windows: int,
                  *, level: Literal["sequence", "token"] = "sequence", shuffle: bool = False, shuffle_rounds: int = 2,
-                 seed: int = 0, split_code: int = 0, fixed: bool = False, site_classes: bool = False) -> None:
+                 seed: int = 0, split_code: int = 0, fixed: bool = False, site_classes: bool = False,
+                 site_labels: bool = False) -> None:
         if level not in LEVELS:
             raise ConfigError(f"level: expected one of {LEVELS}, got {level!r}")
         if site_classes and level != "token":
             raise ConfigError("site_classes: needs level 'token' (one class per base)")
+        if site_labels and level != "sequence":
+            raise ConfigError("site_labels: needs level 'sequence' (the token level has site_classes)")
         if not len(background):
             raise ConfigError("background: the split has no sequence")
         self.background, self.motifs, self.layout = background, motifs, layout
         self.num_windows, self.level, self.shuffle, self.shuffle_rounds = num_windows, level, shuffle, shuffle_rounds
         self.seed, self.split_code, self.fixed, self.site_classes = seed, split_code, fixed, site_classes
+        self.site_labels = site_labels
         self.site_lengths = (motifs[0].length, motifs[1].length)
         self._placements: dict[int, SitePlacements] = {}  # the latest epochs' placements
 
@@ -241,7 +251,7 @@ class MotifPairWindows:
     def batch(self, indices: np.ndarray, epoch: int = 0) -> dict[str, np.ndarray]:
         """Windows ``indices`` of an epoch: ``input_ids`` uint8 [B, L]; ``labels`` int64 [B] (sequence) or int8
         [B, L] (token, IGNORE_INDEX off the B sites); ``kind``, ``distance`` [B]; ``site_pos``, ``site_motif``,
-        ``site_strand`` [B, 2]."""
+        ``site_strand`` [B, 2]; with ``site_labels``, ``site_labels`` int8 [B, L]."""
         epoch = 0 if self.fixed else int(epoch)
         placed = self.placements(epoch)
         indices = np.asarray(indices, dtype=np.int64)
@@ -249,6 +259,7 @@ class MotifPairWindows:
         token = self.level == "token"
         fill = BACKGROUND if self.site_classes else vocab.IGNORE_INDEX
         token_labels = np.full((len(indices), self.window) if token else (0, 0), fill, dtype=np.int8)
+        presence = np.zeros((len(indices), self.window) if self.site_labels else (0, 0), dtype=np.int8)
         for row, i in enumerate(indices):  # a loop over windows; each window is built by vectorised numpy
             rng = np.random.default_rng((self.seed, _WINDOW_STREAM, self.split_code, epoch, int(i)))
             window = self._cut(rng)
@@ -265,6 +276,9 @@ class MotifPairWindows:
                         (PAIRED_B if paired else UNPAIRED_B) if self.site_classes else paired)
                 elif token and self.site_classes:
                     token_labels[row, pos:pos + self.site_lengths[MOTIF_A]] = A_SITE
+                if self.site_labels:
+                    presence[row, pos:pos + self.site_lengths[m]] = 1 + m  # SITE_PRESENCE: a_site, b_site
+        extra = {"site_labels": presence} if self.site_labels else {}
         return {
             "input_ids": ids,
             "labels": token_labels if token else placed.label[indices].astype(np.int64),
@@ -273,6 +287,7 @@ class MotifPairWindows:
             "site_pos": placed.site_pos[indices],
             "site_motif": placed.site_motif[indices].astype(np.int64),
             "site_strand": placed.site_strand[indices].astype(np.int64),
+            **extra,
         }
 
 

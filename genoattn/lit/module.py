@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -50,6 +51,8 @@ class GenomeLitModule(pl.LightningModule):
         warmup_steps: linear warm-up steps.
         min_lr_ratio: final learning rate as a fraction of ``lr`` after cosine decay.
         rc_average_eval: average forward and reverse-complement predictions in val/test/predict.
+        site_loss_weight: weight of the auxiliary per-base site loss when the batches carry ``site_labels`` and
+            the network has a site head (``GenomeTransformer(site_classes=...)``); added to the task's loss.
         compile: run the network under ``torch.compile`` (``nn.Module.compile``: in place, so checkpoints keep
             their keys); the attention kernels trace as custom ops. Off by default: the first steps compile.
         compile_backend: torch.compile's backend (``inductor``; ``aot_eager`` needs no C++ compiler).
@@ -68,6 +71,7 @@ class GenomeLitModule(pl.LightningModule):
         warmup_steps: int = 100,
         min_lr_ratio: float = 0.05,
         rc_average_eval: bool = False,
+        site_loss_weight: float = 1.0,
         compile: bool = False,
         compile_backend: str = "inductor",
     ) -> None:
@@ -83,6 +87,7 @@ class GenomeLitModule(pl.LightningModule):
         if task != "regression" and self.num_classes < 2:
             raise ConfigError(f"model.net: a {task} network needs num_classes >= 2")
         self.context_parallel = int(getattr(net, "context_parallel", 1))
+        self.site_loss_weight = site_loss_weight
         if self.context_parallel > 1 and rc_average_eval:
             raise ConfigError("model.rc_average_eval: the reverse-complement pass of a context-parallel model would "
                               "hold other positions on each rank; set it false (or context_parallel 1)")
@@ -178,8 +183,18 @@ class GenomeLitModule(pl.LightningModule):
 
     # ----- steps -----
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
-        logits = self.net(batch["input_ids"])
+        site_loss = None
+        if "site_labels" in batch and getattr(self.net, "site_head", None) is not None:
+            net: Any = self.net  # a GenomeTransformer with a site head
+            logits, sites = net(batch["input_ids"], with_sites=True)  # [B, C], [B, N, S]
+            targets = net.site_targets(batch["site_labels"])  # [B, N]
+            site_loss = F.cross_entropy(sites.float().reshape(-1, sites.shape[-1]), targets.reshape(-1))
+        else:
+            logits = self.net(batch["input_ids"])
         loss, logged, _ = self.step_loss(logits, batch["labels"])
+        if site_loss is not None:
+            self.log("train/site_loss", site_loss, on_step=True, on_epoch=False, batch_size=len(logits))
+            loss = loss + self.site_loss_weight * site_loss
         if not torch.isfinite(logged):
             raise NonFiniteLossError(
                 f"loss became {loss.item()} at global step {self.global_step} (epoch {self.current_epoch}, "

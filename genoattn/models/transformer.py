@@ -30,6 +30,8 @@ class GenomeTransformer(nn.Module):
         pooling: sequence tasks: 'mean' or 'max' over tokens, or 'cls' (a learned token prepended at position 0;
             give it a global view, e.g. Longformer global_tokens=(0,), with local patterns).
         tie_weights: mlm: the decoder shares the token embedding's weight.
+        site_classes: sequence tasks: classes of an auxiliary per-token head (0: none), trained on per-base
+            labels beside the window's (``forward(ids, with_sites=True)``; e.g. the motif task's ``site_labels``).
         **encoder: the encoder's parameters, every field of :class:`genoattn.models.config.EncoderConfig`
             (vocab_size, d_model, num_layers, num_heads, attention, patch_size, ...; documented there).
     """
@@ -41,6 +43,7 @@ class GenomeTransformer(nn.Module):
         task: str = "token_classification",
         pooling: str = "mean",
         tie_weights: bool = True,
+        site_classes: int = 0,
         **encoder: Any,
     ) -> None:
         super().__init__()
@@ -50,6 +53,8 @@ class GenomeTransformer(nn.Module):
             raise ConfigError(f"model.num_classes must be >= 1, got {num_classes}")
         if pooling == "cls" and task in TOKEN_LEVEL_TASKS:
             raise ConfigError(f"model.pooling='cls' is for sequence tasks, not {task}")
+        if site_classes and task in TOKEN_LEVEL_TASKS:
+            raise ConfigError(f"model.site_classes: an auxiliary per-base head is for sequence tasks, not {task}")
         unknown = sorted(set(encoder) - set(EncoderConfig.__dataclass_fields__))
         if unknown:
             raise TypeError(f"GenomeTransformer got unexpected keyword arguments {unknown}")
@@ -59,7 +64,7 @@ class GenomeTransformer(nn.Module):
                               f"for token-level tasks {TOKEN_LEVEL_TASKS}")
         # Init args, kept so a checkpoint can rebuild this network for prediction (genoattn.lit.checkpoint).
         self.config = {"num_classes": num_classes, "task": task, "pooling": pooling, "tie_weights": tie_weights,
-                       **config.as_kwargs()}
+                       "site_classes": site_classes, **config.as_kwargs()}
         self.task = task
         self.token_level = task in TOKEN_LEVEL_TASKS
         self.num_classes = config.vocab_size if task == "mlm" else num_classes
@@ -77,6 +82,7 @@ class GenomeTransformer(nn.Module):
             self.head = MaskedLMHead(d_model, config.vocab_size, self.encoder.embedding if tie_weights else None)
         else:
             self.head = SequenceHead(d_model, num_classes, pooling)
+        self.site_head = TokenClassificationHead(d_model, site_classes) if site_classes else None
         self._init_weights(config.num_layers)
 
     def _init_weights(self, num_layers: int) -> None:
@@ -119,7 +125,9 @@ class GenomeTransformer(nn.Module):
         p = self.encoder.patch_size
         return min(shards.start * p, length), min(shards.end * p, length)
 
-    def forward(self, input_ids: Tensor) -> Tensor:
+    def forward(self, input_ids: Tensor, with_sites: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """Outputs (shapes in the class doc); ``with_sites`` (a ``site_classes`` head): also the auxiliary
+        per-token logits [B, N, site_classes] (one token per ``patch_size`` nucleotides)."""
         length = input_ids.shape[-1]
         shards = self.shards(length)
         if shards is not None:
@@ -131,10 +139,23 @@ class GenomeTransformer(nn.Module):
         hidden = self.encoder.contextualize(tokens)
         if not self.token_level:
             out = self.head(hidden)  # [B, C]
-            return out.squeeze(-1) if self.task == "regression" and self.num_classes == 1 else out
+            out = out.squeeze(-1) if self.task == "regression" and self.num_classes == 1 else out
+            if with_sites:
+                if self.site_head is None:
+                    raise ConfigError("model.site_classes: this network has no per-base site head")
+                sites = hidden[:, 1:] if self.cls is not None else hidden  # [B, N, d]: the CLS token has no base
+                return out, self.site_head(sites)  # [B, C], [B, N, site_classes]
+            return out
         if self.upsample is not None:
             hidden = self.upsample(hidden, nucleotides)  # [B, N * p, d]
         return self.head(hidden[:, :length])  # [B, L, C or V]
+
+    def site_targets(self, site_labels: Tensor) -> Tensor:
+        """Per-base site labels [B, L] -> the site head's per-token targets [B, N]: the highest class among the
+        token's ``patch_size`` bases (a site's class wins over background)."""
+        p = self.encoder.patch_size
+        padded = torch.nn.functional.pad(site_labels, (0, -site_labels.shape[-1] % p))  # [B, N * p], 0 = background
+        return padded.view(site_labels.shape[0], -1, p).amax(dim=-1)  # [B, N]
 
     def _forward_shard(self, input_ids: Tensor, shards: Shards) -> Tensor:
         """Token-level outputs [B, hi - lo, C] of this rank's nucleotides [lo, hi) = ``output_range(L)``."""

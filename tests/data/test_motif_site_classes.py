@@ -13,6 +13,7 @@ from genoattn.data.motif_pairs import (
     MOTIF_A,
     PAIRED_B,
     SITE_CLASSES,
+    SITE_PRESENCE,
     UNPAIRED_B,
     MotifPairWindows,
     b_site_targets,
@@ -65,3 +66,27 @@ def test_site_classes_need_token_level(motifs):
     with pytest.raises(ConfigError, match="site_classes"):
         MotifPairDataModule(window=1024, level="sequence", site_classes=True)
     assert MotifPairDataModule(window=1024, level="token", site_classes=True).num_classes == 4
+
+
+def test_window_level_site_labels_mark_every_site_without_its_pairing(motifs):
+    background = np.random.default_rng(1).integers(vocab.A, vocab.T + 1, size=50_000).astype(np.uint8)
+    layout = band_layout((100, 400), 1024, (motifs[0].length, motifs[1].length))
+    plain = MotifPairWindows(background, motifs, layout, 48, level="sequence").batch(np.arange(48))
+    batch = MotifPairWindows(background, motifs, layout, 48, level="sequence", site_labels=True).batch(np.arange(48))
+    assert "site_labels" not in plain and (batch["input_ids"] == plain["input_ids"]).all()
+    assert (batch["labels"] == plain["labels"]).all() and set(np.unique(batch["labels"])) == {0, 1}
+    sites = batch["site_labels"]
+    assert sites.shape == (48, 1024) and set(np.unique(sites)) == {0, 1, 2}
+    assert SITE_PRESENCE == ("background", "a_site", "b_site")
+    for i in range(48):
+        expected = np.zeros(1024, dtype=np.int8)
+        for motif_id, pos in zip(batch["site_motif"][i], batch["site_pos"][i]):
+            expected[pos:pos + motifs[motif_id].length] = 1 + motif_id  # the same for paired and unpaired
+        assert (sites[i] == expected).all()
+    with pytest.raises(ConfigError, match="site_labels"):
+        MotifPairWindows(background, motifs, layout, 4, level="token", site_labels=True)
+    with pytest.raises(ConfigError, match="site_labels"):
+        MotifPairDataModule(window=1024, level="token", site_labels=True)
+    data = MotifPairDataModule(window=1024, level="sequence", site_labels=True)
+    assert data.site_label_classes == 3 and data.num_classes == 2
+    assert MotifPairDataModule(window=1024, level="sequence").site_label_classes == 0

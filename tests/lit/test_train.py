@@ -121,3 +121,19 @@ def test_compile_wraps_the_network_and_refuses_context_parallel_in_one_line():
     assert GenomeLitModule(GenomeTransformer(attention=SlidingWindow(4))).net._compiled_call_impl is None
     with pytest.raises(ConfigError, match="^model.compile: a context-parallel"):
         GenomeLitModule(GenomeTransformer(context_parallel=2, attention=SlidingWindow(4)), compile=True)
+
+
+def test_site_labels_train_the_auxiliary_site_head_beside_the_window_label():
+    from genoattn.data.motif_datamodule import MotifPairDataModule
+
+    data = MotifPairDataModule(window=512, band=(100, 200), level="sequence", site_labels=True,
+                               train_windows_per_epoch=8, val_windows=0, test_windows=0, batch_size=4)
+    net = GenomeTransformer(task="sequence_classification", num_classes=2, site_classes=data.site_label_classes,
+                            pooling="max", d_model=16, num_layers=1, num_heads=2, patch_size=4,
+                            attention=SlidingWindow(4))
+    before = net.site_head.linear.weight.detach().clone()
+    trainer = pl.Trainer(accelerator="cpu", max_steps=2, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
+    trainer.fit(GenomeLitModule(net, task="sequence_classification", warmup_steps=1), datamodule=data)
+    assert float(trainer.callback_metrics["train/site_loss"]) > 0
+    assert not torch.equal(net.site_head.linear.weight, before)  # the site loss reached its head

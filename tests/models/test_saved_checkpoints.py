@@ -38,7 +38,8 @@ def test_saved_checkpoint_predicts_as_saved(path):
 def test_transformer_config_is_its_init_args():
     """The saved config is the head's arguments and every EncoderConfig field; it rebuilds the same network."""
     net = GenomeTransformer(num_classes=3, d_model=16, num_layers=1, num_heads=2, patch_size=3)
-    assert set(net.config) == {"num_classes", "task", "pooling", "tie_weights", *EncoderConfig.__dataclass_fields__}
+    assert set(net.config) == {"num_classes", "task", "pooling", "tie_weights", "site_classes",
+                               *EncoderConfig.__dataclass_fields__}
     assert GenomeTransformer(**net.config).config == net.config
     with pytest.raises(TypeError, match="d_modle"):
         GenomeTransformer(d_modle=16)

@@ -119,3 +119,23 @@ def test_config_rebuilds_the_same_network(tiny, dna):
     clone.load_state_dict(model.state_dict())
     ids = dna(2, 16)
     assert torch.equal(model.eval()(ids), clone.eval()(ids))
+
+
+def test_site_head_gives_per_token_logits_and_patch_targets(tiny, dna):
+    from genoattn.errors import ConfigError
+
+    model = tiny(task="sequence_classification", num_classes=2, patch_size=4, site_classes=3, pooling="max")
+    ids = dna(2, 30)
+    out, sites = model(ids, with_sites=True)
+    assert out.shape == (2, 2) and sites.shape == (2, 8, 3)  # 30 nt -> 8 tokens of 4
+    assert torch.equal(model(ids), out)
+    labels = torch.zeros(2, 30, dtype=torch.long)
+    labels[0, 5:9] = 1  # an A site over tokens 1 and 2
+    labels[1, 28:30] = 2  # a B site in the last, padded token
+    expected = torch.zeros(2, 8, dtype=torch.long)
+    expected[0, 1:3], expected[1, 7] = 1, 2
+    assert torch.equal(model.site_targets(labels), expected)
+    with pytest.raises(ConfigError, match="no per-base site head"):
+        tiny(task="sequence_classification", num_classes=2)(dna(1, 8), with_sites=True)
+    with pytest.raises(ConfigError, match="site_classes"):
+        tiny(task="token_classification", site_classes=3)
