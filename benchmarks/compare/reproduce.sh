@@ -4,7 +4,8 @@
 # later call with the same carried results folder skips the rows already written (resume). Cost rows first, unless
 # COST=0. Plan for 30 device-minutes (one H100/H200):
 #   call 1: TASKS="motif_pairs_token" COST=1 bash benchmarks/compare/reproduce.sh     # 3 bands x 10 patterns
-#   call 2: TASKS="motif_pairs coding mlm" COST=0 RESULTS=<call 1's compare folder> bash benchmarks/compare/reproduce.sh
+#   call 2: TASKS="motif_pairs" COST=0 RESULTS=<the last call's compare folder> bash benchmarks/compare/reproduce.sh
+#   call 3: TASKS="coding mlm" COST=0 RESULTS=<the last call's compare folder> bash benchmarks/compare/reproduce.sh
 # RESULTS: a results folder from an earlier call (copied into the repo under an ignored path and carried) to resume.
 # Run from the repo root with .whl/ carried (see ../shared/tools/gpu-wheels); writes into $OUT (default ./gpu_out).
 set -u -o pipefail
