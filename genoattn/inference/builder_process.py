@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import socket
 import subprocess
 import sys
@@ -39,8 +40,9 @@ class BuilderProcess:
         self.target = target
         mine, theirs = socket.socketpair()
         with theirs:
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # finds genoattn as we do
             self._process = subprocess.Popen([sys.executable, "-m", __name__, str(theirs.fileno())],
-                                             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+                                             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env)
         self._conn = Connection(mine.detach())
         self._send(("open", self.builder, str(target)))
         self._expect("opened")
