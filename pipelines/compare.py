@@ -154,8 +154,8 @@ def train_and_score(config: dict, run: Run, accelerator: str) -> dict:
     pl.seed_everything(seed, workers=True, verbose=False)
     data = build_data(task, run.band, seed)
     data.setup("fit")
-    aux = {"site_classes": data.site_label_classes} if getattr(data, "site_label_classes", 0) else {}
-    net = GenomeTransformer(vocab_size=data.vocab_size, num_classes=data.num_classes, task=data.task, **aux,
+    net = GenomeTransformer(vocab_size=data.vocab_size, num_classes=data.num_classes, task=data.task,
+                            site_classes=getattr(data, "site_label_classes", 0),
                             attention=attention_spec(config["patterns"][run.pattern]), backend="auto",
                             **{**config["model"], **task.get("model", {})})
     module = GenomeLitModule(net, task=data.task, lr=float(budget.get("lr", 1e-3)),

@@ -20,7 +20,6 @@ import sys
 from collections.abc import Iterable
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import NoReturn
 
 from genoattn.inference.outputs import Builder
 
@@ -51,7 +50,7 @@ class BuilderProcess:
 
     def add(self, data: bytes) -> None:
         if self._connection().poll():  # the child stopped with an error since the last call
-            self._raise_child_error()
+            self._expect("nothing before finish")
         self._send(("add", data))
 
     def finish(self) -> None:
@@ -78,14 +77,11 @@ class BuilderProcess:
         try:
             self._connection().send(message)
         except OSError:  # the child is gone: its last message says why
-            self._raise_child_error()
-
-    def _raise_child_error(self) -> NoReturn:
-        self._expect("error")
-        raise RuntimeError("BuilderProcess: the child sent no error")  # _expect raises first
+            self._expect("nothing: it stopped")
 
     def _expect(self, reply: str) -> None:
-        """Wait for the child's ``reply``; raise the error it sent instead (or that it died)."""
+        """Wait for the child's ``reply``; raise the error it sent instead (or that it died, or that it sent
+        something else)."""
         try:
             message = self._connection().recv()
         except (EOFError, OSError):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -184,10 +183,9 @@ class GenomeLitModule(pl.LightningModule):
     # ----- steps -----
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         site_loss = None
-        if "site_labels" in batch and getattr(self.net, "site_head", None) is not None:
-            net: Any = self.net  # a GenomeTransformer with a site head
-            logits, sites = net(batch["input_ids"], with_sites=True)  # [B, C], [B, N, S]
-            targets = net.site_targets(batch["site_labels"])  # [B, N]
+        if "site_labels" in batch and isinstance(self.net, GenomeTransformer) and self.net.site_head is not None:
+            logits, sites = self.net(batch["input_ids"], with_sites=True)  # [B, C], [B, N, S]
+            targets = self.net.site_targets(batch["site_labels"])  # [B, N]
             site_loss = F.cross_entropy(sites.float().reshape(-1, sites.shape[-1]), targets.reshape(-1))
         else:
             logits = self.net(batch["input_ids"])
